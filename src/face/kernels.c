@@ -1,0 +1,249 @@
+/* kernels.c — see kernels.h. Convolutions go through OpenBLAS sgemm (1x1
+ * directly on the NHWC activations, others via an im2col buffer that is
+ * given back right after); depthwise, pooling and resize are hand-written
+ * loops over the contiguous channel axis, which the compiler vectorises. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+void pad_geometry(int in, int k, int stride, enum pad pad, int *out, int *pad_before) {
+  if (pad == PAD_SAME) {
+    *out = (in + stride - 1) / stride;
+    int total = (*out - 1) * stride + k - in;
+    if (total < 0)
+      total = 0;
+    *pad_before = total / 2;
+  } else {
+    *out = in >= k ? (in - k + stride) / stride : 0;
+    *pad_before = 0;
+  }
+}
+
+int tensor_new(struct arena *a, int h, int w, int c, struct tensor *t) {
+  t->h = h;
+  t->w = w;
+  t->c = c;
+  t->d = arena_floats(a, (size_t)h * w * c);
+  return t->d ? FF_OK : FF_ENOMEM;
+}
+
+void apply_act(float *x, size_t n, enum act act) {
+  switch (act) {
+  case ACT_RELU:
+    for (size_t i = 0; i < n; i++)
+      x[i] = x[i] > 0 ? x[i] : 0;
+    break;
+  case ACT_RELU6:
+    for (size_t i = 0; i < n; i++)
+      x[i] = fminf(fmaxf(x[i], 0.0f), 6.0f);
+    break;
+  case ACT_LEAKY:
+    for (size_t i = 0; i < n; i++)
+      x[i] = x[i] > 0 ? x[i] : 0.1f * x[i];
+    break;
+  default: break;
+  }
+}
+
+void add_into(float *dst, const float *src, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    dst[i] += src[i];
+}
+
+/* out[p][co] = act(out[p][co] + b[co]) in one pass. */
+static void bias_act(float *out, size_t pixels, int c, const float *b, enum act act) {
+  if (b)
+    for (size_t p = 0; p < pixels; p++) {
+      float *o = out + p * c;
+      for (int i = 0; i < c; i++)
+        o[i] += b[i];
+    }
+  apply_act(out, pixels * c, act);
+}
+
+int conv2d(struct arena *a, const struct tensor *in, const struct conv *l, enum pad pad,
+           enum act act, struct tensor *out) {
+  int oh, ow, pt, pl;
+  pad_geometry(in->h, l->kh, l->stride, pad, &oh, &pt);
+  pad_geometry(in->w, l->kw, l->stride, pad, &ow, &pl);
+  if (tensor_new(a, oh, ow, l->cout, out) != FF_OK)
+    return FF_ENOMEM;
+  int K = l->kh * l->kw * l->cin, M = oh * ow, N = l->cout;
+  if (M == 0)
+    return FF_OK;
+  struct arena_mark mark = arena_mark(a);
+  const float *A = in->d;
+  if (!(l->kh == 1 && l->kw == 1 && l->stride == 1)) {
+    float *col = arena_floats(a, (size_t)M * K);
+    if (!col)
+      return FF_ENOMEM;
+    size_t row_bytes = (size_t)l->cin * sizeof(float);
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        float *dst = col + ((size_t)oy * ow + ox) * K;
+        int iy0 = oy * l->stride - pt, ix0 = ox * l->stride - pl;
+        for (int ky = 0; ky < l->kh; ky++) {
+          int iy = iy0 + ky;
+          for (int kx = 0; kx < l->kw; kx++, dst += l->cin) {
+            int ix = ix0 + kx;
+            if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w)
+              memset(dst, 0, row_bytes);
+            else
+              memcpy(dst, in->d + ((size_t)iy * in->w + ix) * l->cin, row_bytes);
+          }
+        }
+      }
+    A = col;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, l->w, N, 0.0f, out->d,
+              N);
+  arena_rewind(a, mark);
+  bias_act(out->d, (size_t)M, N, l->b, act);
+  return FF_OK;
+}
+
+int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise *l, enum pad pad,
+                enum act act, struct tensor *out) {
+  int oh, ow, pt, pl, k = l->k, c = l->c, s = l->stride;
+  pad_geometry(in->h, k, s, pad, &oh, &pt);
+  pad_geometry(in->w, k, s, pad, &ow, &pl);
+  if (tensor_new(a, oh, ow, c, out) != FF_OK)
+    return FF_ENOMEM;
+  for (int oy = 0; oy < oh; oy++)
+    for (int ox = 0; ox < ow; ox++) {
+      float *restrict o = out->d + ((size_t)oy * ow + ox) * c;
+      if (l->b)
+        memcpy(o, l->b, (size_t)c * sizeof(float));
+      else
+        memset(o, 0, (size_t)c * sizeof(float));
+      int iy0 = oy * s - pt, ix0 = ox * s - pl;
+      for (int ky = 0; ky < k; ky++) {
+        int iy = iy0 + ky;
+        if (iy < 0 || iy >= in->h)
+          continue;
+        for (int kx = 0; kx < k; kx++) {
+          int ix = ix0 + kx;
+          if (ix < 0 || ix >= in->w)
+            continue;
+          const float *restrict x = in->d + ((size_t)iy * in->w + ix) * c;
+          const float *restrict w = l->w + (size_t)(ky * k + kx) * c;
+          for (int i = 0; i < c; i++)
+            o[i] += x[i] * w[i];
+        }
+      }
+    }
+  apply_act(out->d, (size_t)oh * ow * c, act);
+  return FF_OK;
+}
+
+int max_pool(struct arena *a, const struct tensor *in, int k, int stride, enum pad pad,
+             struct tensor *out) {
+  int oh, ow, pt, pl, c = in->c;
+  pad_geometry(in->h, k, stride, pad, &oh, &pt);
+  pad_geometry(in->w, k, stride, pad, &ow, &pl);
+  if (tensor_new(a, oh, ow, c, out) != FF_OK)
+    return FF_ENOMEM;
+  for (int oy = 0; oy < oh; oy++)
+    for (int ox = 0; ox < ow; ox++) {
+      float *restrict o = out->d + ((size_t)oy * ow + ox) * c;
+      for (int i = 0; i < c; i++)
+        o[i] = -INFINITY;
+      for (int ky = 0; ky < k; ky++) {
+        int iy = oy * stride - pt + ky;
+        if (iy < 0 || iy >= in->h)
+          continue;
+        for (int kx = 0; kx < k; kx++) {
+          int ix = ox * stride - pl + kx;
+          if (ix < 0 || ix >= in->w)
+            continue;
+          const float *restrict x = in->d + ((size_t)iy * in->w + ix) * c;
+          for (int i = 0; i < c; i++)
+            o[i] = x[i] > o[i] ? x[i] : o[i];
+        }
+      }
+    }
+  return FF_OK;
+}
+
+int avg_pool(struct arena *a, const struct tensor *in, int k, int stride, struct tensor *out) {
+  int oh, ow, unused, c = in->c;
+  pad_geometry(in->h, k, stride, PAD_VALID, &oh, &unused);
+  pad_geometry(in->w, k, stride, PAD_VALID, &ow, &unused);
+  if (tensor_new(a, oh, ow, c, out) != FF_OK)
+    return FF_ENOMEM;
+  float inv = 1.0f / (float)(k * k);
+  for (int oy = 0; oy < oh; oy++)
+    for (int ox = 0; ox < ow; ox++) {
+      float *restrict o = out->d + ((size_t)oy * ow + ox) * c;
+      memset(o, 0, (size_t)c * sizeof(float));
+      for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++) {
+          const float *restrict x =
+              in->d + ((size_t)(oy * stride + ky) * in->w + (ox * stride + kx)) * c;
+          for (int i = 0; i < c; i++)
+            o[i] += x[i];
+        }
+      for (int i = 0; i < c; i++)
+        o[i] *= inv;
+    }
+  return FF_OK;
+}
+
+void fully_connected(const float *x, int cin, const float *w, const float *b, int cout, float *y) {
+  for (int o = 0; o < cout; o++)
+    y[o] = b ? b[o] : 0.0f;
+  for (int i = 0; i < cin; i++) {
+    const float *restrict row = w + (size_t)i * cout;
+    float xi = x[i];
+    for (int o = 0; o < cout; o++)
+      y[o] += xi * row[o];
+  }
+}
+
+/* One source row of the padded square: pixel values or zeros. */
+static inline float padded_pixel(const struct face_image *img, int x0, int y0, int w, int h,
+                                 int pre_x, int pre_y, int px, int py, int ch) {
+  int sx = px - pre_x, sy = py - pre_y;
+  if (sx < 0 || sx >= w || sy < 0 || sy >= h)
+    return 0.0f;
+  return img->rgb[(size_t)(y0 + sy) * img->stride + (size_t)(x0 + sx) * 3 + ch];
+}
+
+int crop_resize(struct arena *a, const struct face_image *img, int x, int y, int w, int h,
+                int centered, int size, const struct input_norm *norm, struct tensor *out) {
+  if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > img->width || y + h > img->height)
+    return FF_EINVAL;
+  if (tensor_new(a, size, size, 3, out) != FF_OK)
+    return FF_ENOMEM;
+  int S = w > h ? w : h, diff = S - (w > h ? h : w);
+  int append = centered ? (int)lround(diff * 0.5) : diff; /* Math.round: .5 goes up */
+  int pre = diff - append, pre_x = 0, pre_y = 0;
+  if (w > h)
+    pre_y = pre;
+  else
+    pre_x = pre;
+  float scale = (float)S / (float)size;
+  for (int oy = 0; oy < size; oy++) {
+    float sy = (float)oy * scale;
+    int y0 = (int)floorf(sy), y1 = y0 + 1 < S ? y0 + 1 : S - 1;
+    float ly = sy - (float)y0;
+    float *o = out->d + (size_t)oy * size * 3;
+    for (int ox = 0; ox < size; ox++) {
+      float sx = (float)ox * scale;
+      int x0 = (int)floorf(sx), x1 = x0 + 1 < S ? x0 + 1 : S - 1;
+      float lx = sx - (float)x0;
+      for (int ch = 0; ch < 3; ch++) {
+        float tl = padded_pixel(img, x, y, w, h, pre_x, pre_y, x0, y0, ch);
+        float tr = padded_pixel(img, x, y, w, h, pre_x, pre_y, x1, y0, ch);
+        float bl = padded_pixel(img, x, y, w, h, pre_x, pre_y, x0, y1, ch);
+        float br = padded_pixel(img, x, y, w, h, pre_x, pre_y, x1, y1, ch);
+        float top = tl + (tr - tl) * lx, bottom = bl + (br - bl) * lx;
+        float v = top + (bottom - top) * ly;
+        o[ox * 3 + ch] = (v - norm->mean[ch]) / norm->divisor + norm->offset;
+      }
+    }
+  }
+  return FF_OK;
+}

@@ -1,0 +1,72 @@
+/* kernels.h — the float32 NHWC operators the face nets are made of.
+ *
+ * Semantics are TensorFlow's (face-models.md, top): "same" padding puts the
+ * odd extra pixel at the bottom/right, "valid" keeps only whole windows,
+ * max-pool pads with -inf, average pools are "valid" only. Convolution
+ * weights are HWIO ([kh][kw][cin][cout], i.e. a [kh*kw*cin][cout] matrix),
+ * depthwise weights [kh][kw][c]. Outputs are taken from the arena; every
+ * function returns FF_OK or FF_ENOMEM.
+ */
+#ifndef FOOTFALL_FACE_KERNELS_H
+#define FOOTFALL_FACE_KERNELS_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "image.h"
+
+struct tensor {
+  int h, w, c;
+  float *d; /* h*w*c floats, channel fastest */
+};
+
+enum pad { PAD_SAME, PAD_VALID };
+enum act { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_LEAKY /* slope 0.1 */ };
+
+struct conv {
+  int kh, kw, cin, cout, stride;
+  const float *w; /* [kh*kw*cin][cout] */
+  const float *b; /* [cout], or NULL */
+};
+
+struct depthwise {
+  int k, c, stride; /* k x k window */
+  const float *w;   /* [k*k][c] */
+  const float *b;   /* [c], or NULL */
+};
+
+/* Output size and leading padding of a window op along one axis. */
+void pad_geometry(int in, int k, int stride, enum pad pad, int *out, int *pad_before);
+
+int tensor_new(struct arena *a, int h, int w, int c, struct tensor *t);
+
+int conv2d(struct arena *a, const struct tensor *in, const struct conv *l, enum pad pad,
+           enum act act, struct tensor *out);
+int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise *l, enum pad pad,
+                enum act act, struct tensor *out);
+int max_pool(struct arena *a, const struct tensor *in, int k, int stride, enum pad pad,
+             struct tensor *out);
+int avg_pool(struct arena *a, const struct tensor *in, int k, int stride, struct tensor *out);
+
+/* In-place element-wise helpers. */
+void apply_act(float *x, size_t n, enum act act);
+void add_into(float *dst, const float *src, size_t n); /* dst += src */
+
+/* y[cout] = x[cin] * W[cin][cout] (+ b). */
+void fully_connected(const float *x, int cin, const float *w, const float *b, int cout, float *y);
+
+/* The face-api input path in one step: cut the integer rectangle (x, y, w, h)
+ * out of the image (it must lie inside), pad it to a square with zeros —
+ * all padding at the end (centered = 0) or round(diff/2) at the end and the
+ * rest in front (centered = 1) — resize to size x size with TF1 bilinear
+ * (align_corners = false, half_pixel_centers = false), then store
+ * (v - mean[ch]) * scale + offset. */
+struct input_norm {
+  float mean[3];
+  float divisor; /* (v - mean) / divisor */
+  float offset;  /* added afterwards */
+};
+int crop_resize(struct arena *a, const struct face_image *img, int x, int y, int w, int h,
+                int centered, int size, const struct input_norm *norm, struct tensor *out);
+
+#endif
