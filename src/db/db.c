@@ -1,0 +1,551 @@
+/* db.c — the pool, dispatch to a backend, materialised rows and statistics.
+ * The backends (db_sqlite.c, db_postgres.c) only talk to their library. */
+#include "db_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DB_DEFAULT_POOL_SIZE 8
+#define DB_MAX_POOL_SIZE 256
+#define DB_DEFAULT_BUSY_TIMEOUT_MS 5000
+#define DB_ARENA_BLOCK_BYTES 4096
+
+const double db_latency_bounds_ms[DB_LATENCY_BUCKETS] = {0.1, 0.25, 0.5, 1,   2.5, 5,
+                                                         10,  25,   50,  100, 250, INFINITY};
+
+/* ---- allocation (with a failure switch for tests) ---- */
+
+static atomic_long allocations_left = -1;
+
+static bool allocation_allowed(void) {
+  long left = atomic_load_explicit(&allocations_left, memory_order_relaxed);
+  while (left > 0) {
+    if (atomic_compare_exchange_weak(&allocations_left, &left, left - 1))
+      return true;
+  }
+  return left < 0;
+}
+
+void db_test_fail_allocations_after(long n) {
+  atomic_store(&allocations_left, n);
+}
+
+void *db_malloc(size_t n) {
+  return allocation_allowed() ? malloc(n ? n : 1) : NULL;
+}
+
+void *db_calloc(size_t count, size_t size) {
+  return allocation_allowed() ? calloc(count ? count : 1, size ? size : 1) : NULL;
+}
+
+void *db_realloc(void *p, size_t n) {
+  return allocation_allowed() ? realloc(p, n ? n : 1) : NULL;
+}
+
+char *db_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *copy = db_malloc(n);
+  if (copy)
+    memcpy(copy, s, n);
+  return copy;
+}
+
+void db_free(void *p) {
+  free(p);
+}
+
+/* ---- small helpers ---- */
+
+uint64_t db_hash_text(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+int64_t db_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t db_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void db_format_real(double r, char *buf, size_t size) {
+  if (isnan(r))
+    snprintf(buf, size, "NaN");
+  else if (isinf(r))
+    snprintf(buf, size, r > 0 ? "Infinity" : "-Infinity");
+  else
+    snprintf(buf, size, "%.17g", r);
+}
+
+/* ---- open / close ---- */
+
+static int parse_url(struct db *db, const char *url, struct ff_error *err) {
+  const char *path = url;
+  if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13)) {
+    db->driver = &db_postgres_driver;
+    db->target = db_strdup(url);
+    return db->target ? FF_OK : ff_fail(err, FF_ENOMEM, "out of memory");
+  }
+  if (!strncmp(url, "sqlite:", 7)) {
+    path = url + 7;
+    if (!strncmp(path, "//", 2))
+      path += 2; /* sqlite:///abs/path */
+  }
+  if (!*path)
+    return ff_fail(err, FF_EINVAL, "database url names no file");
+  db->driver = &db_sqlite_driver;
+  db->target = db_strdup(path);
+  return db->target ? FF_OK : ff_fail(err, FF_ENOMEM, "out of memory");
+}
+
+static void free_db(struct db *db) {
+  if (db->conns) {
+    for (int i = 0; i < db->pool_size; i++)
+      if (db->conns[i].backend)
+        db->driver->disconnect(&db->conns[i]);
+    db_free(db->conns);
+  }
+  pthread_cond_destroy(&db->pool_free);
+  pthread_mutex_destroy(&db->pool_lock);
+  pthread_mutex_destroy(&db->write_lock);
+  db_free(db->target);
+  db_free(db->url);
+  db_free(db);
+}
+
+int db_open(const struct db_options *options, struct db **out, struct ff_error *err) {
+  *out = NULL;
+  if (!options || !options->url)
+    return ff_fail(err, FF_EINVAL, "no database url");
+  if (options->pool_size < 0 || options->pool_size > DB_MAX_POOL_SIZE)
+    return ff_fail(err, FF_EINVAL, "pool size %d out of range 0..%d", options->pool_size,
+                   DB_MAX_POOL_SIZE);
+  if (options->busy_timeout_ms < 0)
+    return ff_fail(err, FF_EINVAL, "busy timeout must not be negative");
+
+  struct db *db = db_calloc(1, sizeof *db);
+  if (!db)
+    return ff_fail(err, FF_ENOMEM, "out of memory");
+  pthread_mutex_init(&db->pool_lock, NULL);
+  pthread_mutex_init(&db->write_lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&db->pool_free, &attr);
+  pthread_condattr_destroy(&attr);
+
+  int rc = FF_OK;
+  db->url = db_strdup(options->url);
+  if (!db->url) {
+    rc = ff_fail(err, FF_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if ((rc = parse_url(db, options->url, err)) != FF_OK)
+    goto fail;
+  db->busy_timeout_ms =
+      options->busy_timeout_ms ? options->busy_timeout_ms : DB_DEFAULT_BUSY_TIMEOUT_MS;
+  int pool_size = options->pool_size ? options->pool_size : DB_DEFAULT_POOL_SIZE;
+  /* Every SQLite connection to ":memory:" is a database of its own. */
+  if (db->driver == &db_sqlite_driver && !strcmp(db->target, ":memory:"))
+    pool_size = 1;
+
+  db->conns = db_calloc((size_t)pool_size, sizeof *db->conns);
+  if (!db->conns) {
+    rc = ff_fail(err, FF_ENOMEM, "out of memory");
+    goto fail;
+  }
+  db->pool_size = pool_size;
+  /* Connect eagerly: a bad URL or an unreachable server fails here, once,
+   * rather than at some later db_acquire. */
+  for (int i = 0; i < pool_size; i++) {
+    db->conns[i].db = db;
+    if ((rc = db->driver->connect(db, &db->conns[i], err)) != FF_OK)
+      goto fail;
+  }
+  *out = db;
+  return FF_OK;
+
+fail:
+  free_db(db);
+  return rc;
+}
+
+void db_close(struct db *db) {
+  if (db)
+    free_db(db);
+}
+
+enum db_backend db_backend(const struct db *db) {
+  return db->driver->backend;
+}
+
+const char *db_backend_name(const struct db *db) {
+  return db->driver->name;
+}
+
+/* ---- pool ---- */
+
+struct db_conn *db_acquire(struct db *db, int timeout_ms) {
+  struct timespec deadline;
+  if (timeout_ms > 0) {
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+      deadline.tv_sec++;
+      deadline.tv_nsec -= 1000000000L;
+    }
+  }
+  struct db_conn *conn = NULL;
+  pthread_mutex_lock(&db->pool_lock);
+  while (db->in_use == db->pool_size) {
+    if (timeout_ms == 0)
+      goto out;
+    if (timeout_ms < 0) {
+      pthread_cond_wait(&db->pool_free, &db->pool_lock);
+    } else if (pthread_cond_timedwait(&db->pool_free, &db->pool_lock, &deadline) == ETIMEDOUT &&
+               db->in_use == db->pool_size) {
+      goto out;
+    }
+  }
+  for (int i = 0; i < db->pool_size; i++) {
+    if (!db->conns[i].in_use) {
+      conn = &db->conns[i];
+      conn->in_use = true;
+      db->in_use++;
+      break;
+    }
+  }
+out:
+  pthread_mutex_unlock(&db->pool_lock);
+  if (conn)
+    db->driver->check(conn);
+  return conn;
+}
+
+void db_release(struct db_conn *conn) {
+  if (!conn)
+    return;
+  struct db *db = conn->db;
+  /* A transaction left open by a caller's error path must not leak into the
+   * next user of this connection. */
+  if (db->driver->in_transaction(conn))
+    db_rollback(conn);
+  pthread_mutex_lock(&db->pool_lock);
+  conn->in_use = false;
+  db->in_use--;
+  pthread_cond_signal(&db->pool_free);
+  pthread_mutex_unlock(&db->pool_lock);
+}
+
+/* ---- statements ---- */
+
+static void record(struct db *db, uint64_t started_ns, int rc) {
+  uint64_t elapsed = db_monotonic_ns() - started_ns;
+  double ms = (double)elapsed / 1e6;
+  int bucket = 0;
+  while (bucket < DB_LATENCY_BUCKETS - 1 && ms > db_latency_bounds_ms[bucket])
+    bucket++;
+  atomic_fetch_add_explicit(&db->statements, 1, memory_order_relaxed);
+  if (rc != FF_OK)
+    atomic_fetch_add_explicit(&db->errors, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&db->latency_count[bucket], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&db->latency_sum_ns, elapsed, memory_order_relaxed);
+}
+
+int db_begin(struct db_conn *conn, enum db_tx kind, struct ff_error *err) {
+  if (!conn)
+    return ff_fail(err, FF_EINVAL, "no connection");
+  if (kind != DB_TX_READ && kind != DB_TX_WRITE)
+    return ff_fail(err, FF_EINVAL, "unknown transaction kind %d", (int)kind);
+  if (conn->db->driver->in_transaction(conn))
+    return ff_fail(err, FF_EINVAL, "a transaction is already open on this connection");
+  uint64_t t0 = db_monotonic_ns();
+  int rc = conn->db->driver->begin(conn, kind, err);
+  record(conn->db, t0, rc);
+  return rc;
+}
+
+int db_commit(struct db_conn *conn, struct ff_error *err) {
+  if (!conn)
+    return ff_fail(err, FF_EINVAL, "no connection");
+  if (!conn->db->driver->in_transaction(conn))
+    return ff_fail(err, FF_EINVAL, "no transaction is open on this connection");
+  uint64_t t0 = db_monotonic_ns();
+  int rc = conn->db->driver->commit(conn, err);
+  record(conn->db, t0, rc);
+  return rc;
+}
+
+int db_rollback(struct db_conn *conn) {
+  if (!conn || !conn->db->driver->in_transaction(conn))
+    return FF_OK;
+  uint64_t t0 = db_monotonic_ns();
+  int rc = conn->db->driver->rollback(conn);
+  record(conn->db, t0, rc);
+  return rc;
+}
+
+static int check_call(struct db_conn *conn, const char *sql, const struct db_value *params,
+                      int nparams, struct ff_error *err) {
+  if (!conn || !sql)
+    return ff_fail(err, FF_EINVAL, "no connection or no SQL");
+  if (nparams < 0 || (nparams > 0 && !params))
+    return ff_fail(err, FF_EINVAL, "bad parameter list");
+  for (int i = 0; i < nparams; i++)
+    if (params[i].type < DB_NULL || params[i].type > DB_BLOB)
+      return ff_fail(err, FF_EINVAL, "parameter $%d has an unknown type", i + 1);
+  return FF_OK;
+}
+
+int db_exec(struct db_conn *conn, const char *sql, const struct db_value *params, int nparams,
+            int64_t *changes, struct ff_error *err) {
+  if (changes)
+    *changes = 0;
+  int rc = check_call(conn, sql, params, nparams, err);
+  if (rc != FF_OK)
+    return rc;
+  uint64_t t0 = db_monotonic_ns();
+  rc = conn->db->driver->run(conn, sql, params, nparams, changes, NULL, err);
+  record(conn->db, t0, rc);
+  return rc;
+}
+
+int db_query(struct db_conn *conn, const char *sql, const struct db_value *params, int nparams,
+             struct db_rows **out, struct ff_error *err) {
+  *out = NULL;
+  int rc = check_call(conn, sql, params, nparams, err);
+  if (rc != FF_OK)
+    return rc;
+  uint64_t t0 = db_monotonic_ns();
+  rc = conn->db->driver->run(conn, sql, params, nparams, NULL, out, err);
+  record(conn->db, t0, rc);
+  if (rc != FF_OK && *out) {
+    db_rows_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+int db_exec_script(struct db_conn *conn, const char *sql, struct ff_error *err) {
+  int rc = check_call(conn, sql, NULL, 0, err);
+  if (rc != FF_OK)
+    return rc;
+  uint64_t t0 = db_monotonic_ns();
+  rc = conn->db->driver->script(conn, sql, err);
+  record(conn->db, t0, rc);
+  return rc;
+}
+
+/* ---- statistics ---- */
+
+void db_stats_get(struct db *db, struct db_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->statements = atomic_load_explicit(&db->statements, memory_order_relaxed);
+  out->errors = atomic_load_explicit(&db->errors, memory_order_relaxed);
+  uint64_t cumulative = 0;
+  for (int i = 0; i < DB_LATENCY_BUCKETS; i++) {
+    cumulative += atomic_load_explicit(&db->latency_count[i], memory_order_relaxed);
+    out->latency_bucket[i] = cumulative;
+  }
+  out->latency_sum_ms =
+      (double)atomic_load_explicit(&db->latency_sum_ns, memory_order_relaxed) / 1e6;
+  pthread_mutex_lock(&db->pool_lock);
+  out->pool_size = db->pool_size;
+  out->pool_in_use = db->in_use;
+  pthread_mutex_unlock(&db->pool_lock);
+}
+
+/* ---- materialised rows ---- */
+
+struct db_arena_block {
+  struct db_arena_block *next;
+  size_t size, used;
+  char data[];
+};
+
+struct db_rows *db_rows_new(int ncols) {
+  struct db_rows *rows = db_calloc(1, sizeof *rows);
+  if (!rows)
+    return NULL;
+  rows->ncols = ncols;
+  if (ncols > 0) {
+    rows->names = db_calloc((size_t)ncols, sizeof *rows->names);
+    if (!rows->names) {
+      db_free(rows);
+      return NULL;
+    }
+  }
+  return rows;
+}
+
+char *db_rows_arena_alloc(struct db_rows *rows, size_t len) {
+  size_t need = len + 1;
+  struct db_arena_block *b = rows->arena;
+  if (!b || b->size - b->used < need) {
+    size_t size = need > DB_ARENA_BLOCK_BYTES ? need : DB_ARENA_BLOCK_BYTES;
+    struct db_arena_block *nb = db_malloc(sizeof *nb + size);
+    if (!nb)
+      return NULL;
+    nb->size = size;
+    nb->used = 0;
+    /* A big value gets a block of its own behind the current one, so the
+     * current block's free space stays usable. */
+    if (b && need > DB_ARENA_BLOCK_BYTES) {
+      nb->next = b->next;
+      b->next = nb;
+    } else {
+      nb->next = b;
+      rows->arena = nb;
+    }
+    b = nb;
+  }
+  char *p = b->data + b->used;
+  b->used += need;
+  p[len] = '\0';
+  return p;
+}
+
+int db_rows_set_name(struct db_rows *rows, int col, const char *name) {
+  size_t len = strlen(name);
+  char *copy = db_rows_arena_alloc(rows, len);
+  if (!copy)
+    return FF_ENOMEM;
+  memcpy(copy, name, len);
+  rows->names[col] = copy;
+  return FF_OK;
+}
+
+struct db_cell *db_rows_append(struct db_rows *rows) {
+  if (rows->nrows == rows->cap_rows) {
+    int cap = rows->cap_rows ? rows->cap_rows * 2 : 16;
+    size_t ncells = (size_t)cap * (size_t)(rows->ncols ? rows->ncols : 1);
+    struct db_cell *cells = db_realloc(rows->cells, ncells * sizeof *cells);
+    if (!cells)
+      return NULL;
+    rows->cells = cells;
+    rows->cap_rows = cap;
+  }
+  struct db_cell *row = rows->cells + (size_t)rows->nrows * (size_t)rows->ncols;
+  memset(row, 0, (size_t)rows->ncols * sizeof *row);
+  for (int c = 0; c < rows->ncols; c++)
+    row[c].type = DB_NULL;
+  rows->nrows++;
+  return row;
+}
+
+int db_cell_set_bytes(struct db_rows *rows, struct db_cell *cell, enum db_type type, const void *p,
+                      size_t len) {
+  char *copy = db_rows_arena_alloc(rows, len);
+  if (!copy)
+    return FF_ENOMEM;
+  if (len)
+    memcpy(copy, p, len);
+  cell->type = type;
+  cell->bytes = copy;
+  cell->len = len;
+  if (type == DB_TEXT) {
+    /* Lenient numeric reads of text (e.g. PostgreSQL NUMERIC). */
+    cell->i = strtoll(copy, NULL, 10);
+    cell->r = strtod(copy, NULL);
+  }
+  return FF_OK;
+}
+
+int db_cell_set_int(struct db_rows *rows, struct db_cell *cell, int64_t i) {
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%" PRId64, i);
+  int rc = db_cell_set_bytes(rows, cell, DB_INT, buf, (size_t)n);
+  cell->i = i;
+  cell->r = (double)i;
+  return rc;
+}
+
+int db_cell_set_real(struct db_rows *rows, struct db_cell *cell, double r) {
+  char buf[40];
+  db_format_real(r, buf, sizeof buf);
+  int rc = db_cell_set_bytes(rows, cell, DB_REAL, buf, strlen(buf));
+  cell->r = r;
+  cell->i =
+      isfinite(r) && r >= -9.2233720368547758e18 && r < 9.2233720368547758e18 ? (int64_t)r : 0;
+  return rc;
+}
+
+static const struct db_cell *cell_at(const struct db_rows *rows, int row, int col) {
+  if (!rows || row < 0 || row >= rows->nrows || col < 0 || col >= rows->ncols)
+    return NULL;
+  const struct db_cell *cell = rows->cells + (size_t)row * (size_t)rows->ncols + (size_t)col;
+  return cell->type == DB_NULL ? NULL : cell;
+}
+
+int db_rows_count(const struct db_rows *rows) {
+  return rows ? rows->nrows : 0;
+}
+
+int db_rows_columns(const struct db_rows *rows) {
+  return rows ? rows->ncols : 0;
+}
+
+const char *db_rows_name(const struct db_rows *rows, int col) {
+  if (!rows || col < 0 || col >= rows->ncols)
+    return NULL;
+  return rows->names[col];
+}
+
+int db_rows_is_null(const struct db_rows *rows, int row, int col) {
+  return cell_at(rows, row, col) == NULL;
+}
+
+int64_t db_rows_int(const struct db_rows *rows, int row, int col) {
+  const struct db_cell *cell = cell_at(rows, row, col);
+  return cell && cell->type != DB_BLOB ? cell->i : 0;
+}
+
+double db_rows_real(const struct db_rows *rows, int row, int col) {
+  const struct db_cell *cell = cell_at(rows, row, col);
+  return cell && cell->type != DB_BLOB ? cell->r : 0;
+}
+
+const char *db_rows_text(const struct db_rows *rows, int row, int col) {
+  const struct db_cell *cell = cell_at(rows, row, col);
+  return cell ? cell->bytes : NULL;
+}
+
+const void *db_rows_blob(const struct db_rows *rows, int row, int col, size_t *len) {
+  const struct db_cell *cell = cell_at(rows, row, col);
+  if (len)
+    *len = cell ? cell->len : 0;
+  return cell ? cell->bytes : NULL;
+}
+
+void db_rows_free(struct db_rows *rows) {
+  if (!rows)
+    return;
+  struct db_arena_block *b = rows->arena;
+  while (b) {
+    struct db_arena_block *next = b->next;
+    db_free(b);
+    b = next;
+  }
+  db_free(rows->cells);
+  db_free(rows->names);
+  db_free(rows);
+}
+
+int db_test_cached_statements(struct db_conn *conn) {
+  return conn->db->driver->cached_statements(conn);
+}
