@@ -141,7 +141,13 @@ int db_open(const struct db_options *options, struct db **out, struct ff_error *
   if (!db)
     return ff_fail(err, FF_ENOMEM, "out of memory");
   pthread_mutex_init(&db->pool_lock, NULL);
-  pthread_mutex_init(&db->write_lock, NULL);
+  /* Error-checking: a thread that already holds the write lock (a write
+   * transaction on another connection) gets EDEADLK instead of hanging. */
+  pthread_mutexattr_t mutex_attr;
+  pthread_mutexattr_init(&mutex_attr);
+  pthread_mutexattr_settype(&mutex_attr, PTHREAD_MUTEX_ERRORCHECK);
+  pthread_mutex_init(&db->write_lock, &mutex_attr);
+  pthread_mutexattr_destroy(&mutex_attr);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -22,9 +22,12 @@
 #define PG_STMT_CACHE_MAX 128
 #define PG_STMT_NAME_MAX 24
 
-/* pg_advisory_xact_lock key taken by every write transaction, so write
- * transactions serialise as they do on SQLite (see db_begin in docs/DB.md). */
-#define WRITE_LOCK_KEY 0x666f6f7466616c6dLL
+/* Every write transaction takes a transaction-level advisory lock, so write
+ * transactions serialise as they do on SQLite (see docs/DB.md). The key is
+ * derived from the current schema: footfall installations (or test runs) in
+ * different schemas of one database do not wait for each other. */
+static const char *const WRITE_LOCK_SQL =
+    "SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), ''), 1))";
 
 /* Type OIDs from the server's catalog (pg_type.h is not a client header). */
 enum {
@@ -442,9 +445,7 @@ static int pg_begin(struct db_conn *conn, enum db_tx kind, struct ff_error *err)
   if ((rc = simple_exec(pc, "BEGIN", err)) != FF_OK)
     return rc;
   pc->in_tx = true;
-  char sql[64];
-  snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%lld)", (long long)WRITE_LOCK_KEY);
-  if ((rc = simple_exec(pc, sql, err)) != FF_OK) {
+  if ((rc = simple_exec(pc, WRITE_LOCK_SQL, err)) != FF_OK) {
     simple_exec(pc, "ROLLBACK", NULL);
     pc->in_tx = false;
   }

@@ -246,6 +246,27 @@ static int bind_params(sqlite3 *handle, sqlite3_stmt *stmt, const struct db_valu
   return FF_OK;
 }
 
+static int lock_writer(struct db *db, struct ff_error *err) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += db->busy_timeout_ms / 1000;
+  deadline.tv_nsec += (long)(db->busy_timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  int rc = pthread_mutex_clocklock(&db->write_lock, CLOCK_MONOTONIC, &deadline);
+  if (rc == ETIMEDOUT)
+    return ff_fail(err, FF_EBUSY, "another writer held the database for %d ms",
+                   db->busy_timeout_ms);
+  if (rc == EDEADLK)
+    return ff_fail(err, FF_EINTERNAL,
+                   "this thread already holds a write transaction on another connection");
+  if (rc != 0)
+    return ff_fail(err, FF_EINTERNAL, "write lock: %s", strerror(rc));
+  return FF_OK;
+}
+
 static int copy_row(struct db_rows *rows, sqlite3_stmt *stmt) {
   struct db_cell *row = db_rows_append(rows);
   if (!row)
@@ -288,6 +309,14 @@ static int sqlite_run(struct db_conn *conn, const char *sql, const struct db_val
     return rc;
   }
   struct db_rows *rows = NULL;
+  /* A write outside a transaction queues behind in-process write
+   * transactions too, rather than polling in the busy handler. */
+  bool locked = false;
+  if (sc->tx == TX_NONE && !sqlite3_stmt_readonly(stmt)) {
+    if ((rc = lock_writer(conn->db, err)) != FF_OK)
+      goto done;
+    locked = true;
+  }
   if ((rc = bind_params(sc->handle, stmt, params, nparams, err)) != FF_OK)
     goto done;
   if (out) {
@@ -298,7 +327,8 @@ static int sqlite_run(struct db_conn *conn, const char *sql, const struct db_val
       goto done;
     }
     for (int c = 0; c < ncols; c++) {
-      if (db_rows_set_name(rows, c, sqlite3_column_name(stmt, c)) != FF_OK) {
+      const char *name = sqlite3_column_name(stmt, c);
+      if (!name || db_rows_set_name(rows, c, name) != FF_OK) {
         rc = ff_fail(err, FF_ENOMEM, "out of memory");
         goto done;
       }
@@ -322,6 +352,8 @@ static int sqlite_run(struct db_conn *conn, const char *sql, const struct db_val
 done:
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
+  if (locked)
+    pthread_mutex_unlock(&conn->db->write_lock);
   if (rc != FF_OK) {
     sc->tx_failed = sc->tx != TX_NONE;
     db_rows_free(rows);
@@ -336,28 +368,17 @@ static int sqlite_script(struct db_conn *conn, const char *sql, struct ff_error 
   struct sqlite_conn *sc = conn->backend;
   if (sc->tx_failed)
     return ff_fail(err, FF_EDB, "an earlier statement failed: the transaction must be rolled back");
-  int rc = simple_exec(sc->handle, sql, err);
+  /* A script may write: outside a transaction it queues like a writer. */
+  bool locked = sc->tx == TX_NONE;
+  int rc = locked ? lock_writer(conn->db, err) : FF_OK;
+  if (rc != FF_OK)
+    return rc;
+  rc = simple_exec(sc->handle, sql, err);
+  if (locked)
+    pthread_mutex_unlock(&conn->db->write_lock);
   if (rc != FF_OK)
     sc->tx_failed = sc->tx != TX_NONE;
   return rc;
-}
-
-static int lock_writer(struct db *db, struct ff_error *err) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += db->busy_timeout_ms / 1000;
-  deadline.tv_nsec += (long)(db->busy_timeout_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
-  int rc = pthread_mutex_timedlock(&db->write_lock, &deadline);
-  if (rc == ETIMEDOUT)
-    return ff_fail(err, FF_EBUSY, "another writer held the database for %d ms",
-                   db->busy_timeout_ms);
-  if (rc != 0)
-    return ff_fail(err, FF_EINTERNAL, "write lock: %s", strerror(rc));
-  return FF_OK;
 }
 
 /* Leaves the connection with no transaction and no lock held by us. */

@@ -12,9 +12,6 @@
 
 #include <stdio.h>
 
-/* pg_advisory_xact_lock key: "footfall" "migrate" in ASCII, truncated. */
-#define MIGRATION_LOCK_KEY 0x666f6f7466616c6cLL
-
 static const char *const CREATE_SCHEMA_MIGRATIONS = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                                                     " version INTEGER PRIMARY KEY,"
                                                     " name TEXT NOT NULL,"
@@ -128,8 +125,11 @@ static int apply_one(struct db_conn *conn, bool *done, struct ff_error *err) {
   if (rc != FF_OK)
     return rc;
   if (db_backend(conn->db) == DB_POSTGRES)
-    rc = db_exec(conn, "SELECT pg_advisory_xact_lock($1)", DB_ARGS(db_int(MIGRATION_LOCK_KEY)),
-                 NULL, err);
+    /* Per schema, like the write lock (which already serialises us; this
+     * one also holds off a migrator that bypasses db_begin). */
+    rc = db_exec(
+        conn, "SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), ''), 2))",
+        DB_NOARGS, NULL, err);
   if (rc == FF_OK)
     rc = db_exec_script(conn, CREATE_SCHEMA_MIGRATIONS, err);
   const struct db_migration *m = NULL;

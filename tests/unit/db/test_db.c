@@ -511,6 +511,23 @@ Test(db, a_writer_waits_no_longer_than_the_busy_timeout) {
   db_close(other);
 }
 
+Test(db, a_second_write_transaction_in_one_thread_fails_instead_of_hanging) {
+  struct db_options o = {.url = harness_url, .pool_size = 2, .busy_timeout_ms = 200};
+  struct db *d;
+  CHECK(db_open(&o, &d, &E));
+  struct db_conn *a = db_acquire(d, 1000), *b = db_acquire(d, 1000);
+  CHECK(db_begin(a, DB_TX_WRITE, &E));
+  /* SQLite: the write lock is this thread's already (FF_EINTERNAL at once);
+   * PostgreSQL: the advisory lock times out (FF_EBUSY). */
+  EXPECT_FAIL(db_begin(b, DB_TX_WRITE, &E), harness_postgres() ? FF_EBUSY : FF_EINTERNAL);
+  CHECK(db_commit(a, &E));
+  CHECK(db_begin(b, DB_TX_WRITE, &E));
+  CHECK(db_commit(b, &E));
+  db_release(a);
+  db_release(b);
+  db_close(d);
+}
+
 /* ---- statement cache ---- */
 
 Test(db, statements_are_cached_per_connection) {
