@@ -3,18 +3,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+
 #ifdef FOOTFALL_HAVE_FACE
 #include "face_cli.h"
 #endif
+#ifdef FOOTFALL_HAVE_SERVER
+#include "admin.h"
+#include "server.h"
+#endif
 
 static int usage(FILE *out) {
-  fprintf(out, "usage: footfall <command> [options]\n\n"
-               "commands:\n"
-#ifdef FOOTFALL_HAVE_FACE
-               "  face       run the face engine on image files (analyze, compare, bench, calibrate)\n"
+  fprintf(out,
+          "usage: footfall <command> [options]\n\n"
+          "commands:\n"
+#ifdef FOOTFALL_HAVE_SERVER
+          "  server     run the server: API, dashboard, recognition, fleet control\n"
+          "  admin      bootstrap tasks (create a tenant, user, site or worker API key)\n"
 #endif
-               "  help       this text\n\n"
-               "`footfall <command> --help` describes each command.\n");
+#ifdef FOOTFALL_HAVE_FACE
+          "  face       run the face engine on image files (analyze, compare, bench, calibrate)\n"
+#endif
+          "  config     print every setting (--markdown: as docs/CONFIG.md)\n"
+          "  help       this text\n\n"
+          "`footfall <command> --help` describes each command.\n");
   return out == stdout ? 0 : 2;
 }
 
@@ -24,6 +36,19 @@ int main(int argc, char **argv) {
   const char *command = argv[1];
   if (!strcmp(command, "help") || !strcmp(command, "--help") || !strcmp(command, "-h"))
     return usage(stdout);
+  if (!strcmp(command, "config")) {
+    if (argc > 2 && !strcmp(argv[2], "--markdown"))
+      config_print_markdown(stdout);
+    else
+      config_print_help(stdout, "<command>", "Every setting of every command.", ~0u);
+    return 0;
+  }
+#ifdef FOOTFALL_HAVE_SERVER
+  if (!strcmp(command, "server"))
+    return server_main(argc - 1, argv + 1);
+  if (!strcmp(command, "admin"))
+    return admin_main(argc - 1, argv + 1);
+#endif
 #ifdef FOOTFALL_HAVE_FACE
   if (!strcmp(command, "face"))
     return face_cli_main(argc - 1, argv + 1);

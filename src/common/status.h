@@ -14,19 +14,19 @@
 
 enum ff_status {
   FF_OK = 0,
-  FF_ENOMEM = -1,      /* an allocation failed */
-  FF_EIO = -2,         /* reading or writing a file or socket failed */
-  FF_EINVAL = -3,      /* input from outside is malformed or out of range */
-  FF_ENOTFOUND = -4,   /* the thing asked for does not exist (or is not yours) */
-  FF_ECONFLICT = -5,   /* the request contradicts current state (duplicate, in use) */
-  FF_ETOOBIG = -6,     /* input exceeds a configured limit */
-  FF_EDB = -7,         /* the database refused or failed */
-  FF_EUNSUPPORTED = -8,/* valid, but not something we handle */
-  FF_EAUTH = -9,       /* missing, expired or wrong credentials */
-  FF_EFORBIDDEN = -10, /* authenticated but not allowed */
-  FF_EBUSY = -11,      /* try again later (rate limit, lock held) */
-  FF_ETIMEOUT = -12,   /* a deadline passed */
-  FF_EINTERNAL = -13,  /* a bug or an impossible state */
+  FF_ENOMEM = -1,       /* an allocation failed */
+  FF_EIO = -2,          /* reading or writing a file or socket failed */
+  FF_EINVAL = -3,       /* input from outside is malformed or out of range */
+  FF_ENOTFOUND = -4,    /* the thing asked for does not exist (or is not yours) */
+  FF_ECONFLICT = -5,    /* the request contradicts current state (duplicate, in use) */
+  FF_ETOOBIG = -6,      /* input exceeds a configured limit */
+  FF_EDB = -7,          /* the database refused or failed */
+  FF_EUNSUPPORTED = -8, /* valid, but not something we handle */
+  FF_EAUTH = -9,        /* missing, expired or wrong credentials */
+  FF_EFORBIDDEN = -10,  /* authenticated but not allowed */
+  FF_EBUSY = -11,       /* try again later (rate limit, lock held) */
+  FF_ETIMEOUT = -12,    /* a deadline passed */
+  FF_EINTERNAL = -13,   /* a bug or an impossible state */
 };
 
 /* A short, stable, lower-case name for a status ("invalid", "not_found"...). */

@@ -1,0 +1,303 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum option_type { OPT_STRING, OPT_INT, OPT_BYTES };
+
+struct option_def {
+  const char *name; /* flag --name, file key name, env FOOTFALL_NAME (upper, - -> _) */
+  enum option_type type;
+  size_t offset;
+  const char *fallback; /* default, as text; NULL = unset */
+  unsigned scope;
+  int secret; /* never echoed */
+  const char *help;
+};
+
+#define ALL (CONFIG_SERVER | CONFIG_WORKER | CONFIG_DEMO | CONFIG_ADMIN)
+#define SRV (CONFIG_SERVER | CONFIG_DEMO)
+#define SRV_ADMIN (CONFIG_SERVER | CONFIG_DEMO | CONFIG_ADMIN)
+#define F(field) offsetof(struct config, field)
+
+static const struct option_def options[] = {
+    {"config", OPT_STRING, F(config_file), NULL, ALL, 0,
+     "Read settings from this file (lines of `name = value`, # comments)."},
+    {"data-dir", OPT_STRING, F(data_dir), "./data", ALL, 0,
+     "Folder for the SQLite database, pictures, secrets and state."},
+    {"log-level", OPT_STRING, F(log_level), "info", ALL, 0, "debug, info, warn or error."},
+    {"models-dir", OPT_STRING, F(models_dir), "./data/models", ALL, 0,
+     "Folder with the face-api model files."},
+
+    {"listen", OPT_STRING, F(listen), "127.0.0.1", SRV, 0,
+     "Address the server listens on (0.0.0.0 for all interfaces)."},
+    {"port", OPT_INT, F(port), "8080", SRV, 0, "TCP port of the server (0 picks a free one)."},
+    {"public-url", OPT_STRING, F(public_url), NULL, SRV, 0,
+     "URL users reach the server at (printed at start; default http://LISTEN:PORT)."},
+    {"web-dir", OPT_STRING, F(web_dir), "./web/dist", SRV, 0,
+     "Built dashboard to serve; a placeholder page is served when it is missing."},
+    {"cors-origins", OPT_STRING, F(cors_origins), NULL, SRV, 0,
+     "Comma-separated origins allowed cross-origin access; empty = same origin only."},
+    {"max-body-bytes", OPT_BYTES, F(max_body_bytes), "1m", SRV, 0,
+     "Largest JSON request body (413 above it). Suffixes k, m, g."},
+    {"max-upload-bytes", OPT_BYTES, F(max_upload_bytes), "12m", SRV, 0,
+     "Largest picture upload or event batch body."},
+    {"http-threads", OPT_INT, F(http_threads), "16", SRV, 0,
+     "Threads serving HTTP requests (long-lived streams get their own)."},
+    {"shutdown-grace-ms", OPT_INT, F(shutdown_grace_ms), "10000", SRV, 0,
+     "On SIGTERM, how long in-flight requests may take to finish."},
+
+    {"database-url", OPT_STRING, F(database_url), NULL, SRV_ADMIN, 1,
+     "sqlite:PATH or postgres://user:pass@host:port/db; default sqlite:DATA_DIR/footfall.db."},
+    {"db-pool-size", OPT_INT, F(db_pool_size), "8", SRV_ADMIN, 0, "Database connections kept."},
+
+    {"jwt-secret", OPT_STRING, F(jwt_secret), NULL, SRV, 1,
+     "Key that signs access tokens (32+ bytes). Default: generated once and kept in the database."},
+    {"access-token-ttl-s", OPT_INT, F(access_token_ttl_s), "900", SRV, 0,
+     "Lifetime of an access token, seconds."},
+    {"refresh-token-ttl-s", OPT_INT, F(refresh_token_ttl_s), "2592000", SRV, 0,
+     "Lifetime of a refresh token, seconds."},
+    {"stream-ticket-ttl-s", OPT_INT, F(stream_ticket_ttl_s), "60", SRV, 0,
+     "Lifetime of a single-use stream ticket, seconds."},
+    {"admin-username", OPT_STRING, F(admin_username), "admin", SRV, 0,
+     "Name of the system admin created on first start with an empty database."},
+    {"admin-password", OPT_STRING, F(admin_password), NULL, SRV, 1,
+     "Password for that admin; default: random, printed once."},
+    {"login-max-failures", OPT_INT, F(login_max_failures), "5", SRV, 0,
+     "Failed logins allowed per username and per client address within the window."},
+    {"login-window-s", OPT_INT, F(login_window_s), "300", SRV, 0,
+     "Window of the login rate limit, seconds."},
+};
+
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+static void env_name(const char *name, char *out, size_t size) {
+  size_t n = (size_t)snprintf(out, size, "FOOTFALL_");
+  for (const char *p = name; *p && n + 1 < size; p++)
+    out[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+  out[n] = 0;
+}
+
+static int parse_int64(const char *s, int64_t *out, int bytes) {
+  errno = 0;
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s)
+    return -1;
+  int64_t mult = 1;
+  if (bytes && *end) {
+    switch (tolower((unsigned char)*end)) {
+    case 'k': mult = 1024; break;
+    case 'm': mult = 1024 * 1024; break;
+    case 'g': mult = 1024LL * 1024 * 1024; break;
+    default: return -1;
+    }
+    end++;
+    if (tolower((unsigned char)*end) == 'b')
+      end++;
+  }
+  if (*end)
+    return -1;
+  if (v < 0 || (mult > 1 && v > INT64_MAX / mult))
+    return -1;
+  *out = v * mult;
+  return 0;
+}
+
+static int set_value(struct config *cfg, const struct option_def *o, const char *value,
+                     const char *origin, struct ff_error *err) {
+  char *field = (char *)cfg + o->offset;
+  switch (o->type) {
+  case OPT_STRING: {
+    char *copy = strdup(value);
+    if (!copy)
+      return ff_fail(err, FF_ENOMEM, "out of memory");
+    free(*(char **)field);
+    *(char **)field = copy;
+    return FF_OK;
+  }
+  case OPT_INT: {
+    int64_t v;
+    if (parse_int64(value, &v, 0) || v > 2147483647)
+      return ff_fail(err, FF_EINVAL, "%s: %s expects a non-negative integer, got '%s'", origin,
+                     o->name, value);
+    *(int *)field = (int)v;
+    return FF_OK;
+  }
+  case OPT_BYTES: {
+    int64_t v;
+    if (parse_int64(value, &v, 1))
+      return ff_fail(err, FF_EINVAL, "%s: %s expects a size like 512k or 10m, got '%s'", origin,
+                     o->name, value);
+    *(int64_t *)field = v;
+    return FF_OK;
+  }
+  }
+  return FF_EINTERNAL;
+}
+
+static const struct option_def *find(const char *name, size_t len, unsigned scope) {
+  for (size_t i = 0; i < OPTION_COUNT; i++)
+    if ((options[i].scope & scope) && strlen(options[i].name) == len &&
+        !strncmp(options[i].name, name, len))
+      return &options[i];
+  return NULL;
+}
+
+static char *trim(char *s) {
+  while (isspace((unsigned char)*s))
+    s++;
+  char *e = s + strlen(s);
+  while (e > s && isspace((unsigned char)e[-1]))
+    *--e = 0;
+  return s;
+}
+
+static int load_file(struct config *cfg, unsigned scope, const char *path, struct ff_error *err) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return ff_fail(err, FF_EIO, "cannot read config file %s: %s", path, strerror(errno));
+  char line[4096];
+  int lineno = 0, rc = FF_OK;
+  while (rc == FF_OK && fgets(line, sizeof line, f)) {
+    lineno++;
+    char *s = trim(line);
+    if (!*s || *s == '#')
+      continue;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+      rc = ff_fail(err, FF_EINVAL, "%s:%d: expected `name = value`", path, lineno);
+      break;
+    }
+    *eq = 0;
+    char *key = trim(s), *value = trim(eq + 1);
+    const struct option_def *o = find(key, strlen(key), scope);
+    if (!o) {
+      rc = ff_fail(err, FF_EINVAL, "%s:%d: unknown setting '%s'", path, lineno, key);
+      break;
+    }
+    char origin[300];
+    snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+    rc = set_value(cfg, o, value, origin, err);
+  }
+  fclose(f);
+  return rc;
+}
+
+int config_load(struct config *cfg, unsigned scope, int argc, char **argv, int *want_help,
+                struct ff_error *err) {
+  memset(cfg, 0, sizeof *cfg);
+  *want_help = 0;
+  int rc;
+  for (size_t i = 0; i < OPTION_COUNT; i++)
+    if ((options[i].scope & scope) && options[i].fallback &&
+        (rc = set_value(cfg, &options[i], options[i].fallback, "default", err)))
+      return rc;
+
+  /* The file comes first in precedence order, so find --config early. */
+  const char *file = getenv("FOOTFALL_CONFIG");
+  for (int i = 1; i < argc; i++) {
+    if (!strncmp(argv[i], "--config=", 9))
+      file = argv[i] + 9;
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+      file = argv[i + 1];
+  }
+  if (file && *file && (rc = load_file(cfg, scope, file, err)))
+    return rc;
+
+  for (size_t i = 0; i < OPTION_COUNT; i++) {
+    if (!(options[i].scope & scope))
+      continue;
+    char name[128];
+    env_name(options[i].name, name, sizeof name);
+    const char *value = getenv(name);
+    if (value && (rc = set_value(cfg, &options[i], value, name, err)))
+      return rc;
+  }
+
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+      *want_help = 1;
+      continue;
+    }
+    if (strncmp(arg, "--", 2))
+      return ff_fail(err, FF_EINVAL, "unexpected argument '%s'", arg);
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const struct option_def *o = find(name, len, scope);
+    if (!o)
+      return ff_fail(err, FF_EINVAL, "unknown option '--%.*s' (see --help)", (int)len, name);
+    const char *value = eq ? eq + 1 : NULL;
+    if (!value) {
+      if (i + 1 >= argc)
+        return ff_fail(err, FF_EINVAL, "option --%s needs a value", o->name);
+      value = argv[++i];
+    }
+    char origin[160];
+    snprintf(origin, sizeof origin, "--%s", o->name);
+    if ((rc = set_value(cfg, o, value, origin, err)))
+      return rc;
+  }
+  return FF_OK;
+}
+
+void config_free(struct config *cfg) {
+  for (size_t i = 0; i < OPTION_COUNT; i++)
+    if (options[i].type == OPT_STRING) {
+      char **field = (char **)((char *)cfg + options[i].offset);
+      free(*field);
+      *field = NULL;
+    }
+}
+
+void config_print_help(FILE *out, const char *command, const char *summary, unsigned scope) {
+  fprintf(out, "usage: footfall %s [options]\n\n%s\n\noptions (flag, environment, default):\n",
+          command, summary);
+  for (size_t i = 0; i < OPTION_COUNT; i++) {
+    const struct option_def *o = &options[i];
+    if (!(o->scope & scope))
+      continue;
+    char env[128];
+    env_name(o->name, env, sizeof env);
+    fprintf(out, "  --%-22s %s\n  %-24s env %s", o->name, o->help, "", env);
+    if (o->fallback)
+      fprintf(out, ", default %s", o->fallback);
+    fputc('\n', out);
+  }
+}
+
+static const char *scope_names(unsigned scope, char *buf, size_t size) {
+  static const char *names[] = {"server", "worker", "demo", "admin"};
+  size_t n = 0;
+  buf[0] = 0;
+  for (int b = 0; b < 4; b++)
+    if (scope & (1u << b))
+      n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", names[b]);
+  return buf;
+}
+
+void config_print_markdown(FILE *out) {
+  fputs("# Configuration\n\n"
+        "Generated by `footfall config --markdown` from the option table in "
+        "`src/common/config.c`; do not edit by hand.\n\n"
+        "Every setting can be given, from lowest to highest precedence, as its default, in a "
+        "config file (`--config PATH` or `FOOTFALL_CONFIG`; lines of `name = value`, `#` starts a "
+        "comment), as an environment variable, or as a command-line flag. Sizes take the "
+        "suffixes `k`, `m`, `g`.\n\n"
+        "| setting | environment | default | commands | meaning |\n"
+        "|---|---|---|---|---|\n",
+        out);
+  for (size_t i = 0; i < OPTION_COUNT; i++) {
+    const struct option_def *o = &options[i];
+    char env[128], scopes[64];
+    env_name(o->name, env, sizeof env);
+    fprintf(out, "| `--%s` | `%s` | %s%s%s | %s | %s%s |\n", o->name, env, o->fallback ? "`" : "",
+            o->fallback ? o->fallback : "—", o->fallback ? "`" : "",
+            scope_names(o->scope, scopes, sizeof scopes), o->help,
+            o->secret ? " *Secret: never logged.*" : "");
+  }
+}

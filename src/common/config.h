@@ -1,0 +1,76 @@
+/* config.h — every setting of every command, defined once.
+ *
+ * The table in config.c is the single source of truth: each option has a
+ * name (also the --flag and the key in a config file), an environment
+ * variable FOOTFALL_<NAME>, a default, a type and a one-line meaning. The same
+ * table produces `--help`, `footfall config --markdown` (docs/CONFIG.md) and
+ * the values in struct config.
+ *
+ * Precedence, lowest to highest: default < config file (--config PATH or
+ * FOOTFALL_CONFIG) < environment < command-line flag.
+ *
+ * Memory: string fields of struct config are owned by it; config_free()
+ * releases them.
+ */
+#ifndef FOOTFALL_CONFIG_H
+#define FOOTFALL_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "status.h"
+
+/* Which commands an option applies to (bit set). */
+enum config_scope {
+  CONFIG_SERVER = 1 << 0,
+  CONFIG_WORKER = 1 << 1,
+  CONFIG_DEMO = 1 << 2,
+  CONFIG_ADMIN = 1 << 3,
+};
+
+struct config {
+  /* everywhere */
+  char *config_file;
+  char *data_dir;
+  char *log_level;
+  char *models_dir;
+
+  /* server: network and HTTP */
+  char *listen;
+  int port;
+  char *public_url;
+  char *web_dir;
+  char *cors_origins;
+  int64_t max_body_bytes;
+  int64_t max_upload_bytes;
+  int http_threads;
+  int shutdown_grace_ms;
+
+  /* server: storage */
+  char *database_url;
+  int db_pool_size;
+
+  /* server: accounts */
+  char *jwt_secret;
+  int access_token_ttl_s;
+  int refresh_token_ttl_s;
+  int stream_ticket_ttl_s;
+  char *admin_username;
+  char *admin_password;
+  int login_max_failures;
+  int login_window_s;
+};
+
+/* Fills cfg from defaults, file, environment and argv (argv[0] is the
+ * command name). Returns FF_OK; FF_EINVAL with a message for an unknown flag
+ * or a bad value. *want_help is set when --help was given. */
+int config_load(struct config *cfg, unsigned scope, int argc, char **argv, int *want_help,
+                struct ff_error *err);
+void config_free(struct config *cfg);
+
+/* The --help text for one command. */
+void config_print_help(FILE *out, const char *command, const char *summary, unsigned scope);
+/* docs/CONFIG.md, generated from the table. */
+void config_print_markdown(FILE *out);
+
+#endif

@@ -1,0 +1,171 @@
+#include "log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level threshold = LOG_INFO;
+static int out_fd = 2;
+
+/* The ring of recent lines; guarded by ring_lock. */
+#define RING_LINES 512
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *ring[RING_LINES];
+static unsigned ring_next;
+
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+void log_set_level(enum log_level level) {
+  threshold = level;
+}
+
+void log_set_fd(int fd) {
+  out_fd = fd;
+}
+
+int log_parse_level(const char *name, enum log_level *out) {
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(name, level_names[i])) {
+      *out = (enum log_level)i;
+      return 0;
+    }
+  return -1;
+}
+
+static void append(struct log_line *l, const char *s, size_t n) {
+  size_t room = sizeof l->buf - 1 - l->len; /* keep one byte for the newline */
+  if (n > room)
+    n = room;
+  memcpy(l->buf + l->len, s, n);
+  l->len += n;
+}
+
+static int needs_quotes(const char *v) {
+  if (!*v)
+    return 1;
+  for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+    if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
+      return 1;
+  return 0;
+}
+
+static void append_value(struct log_line *l, const char *v) {
+  if (!needs_quotes(v)) {
+    append(l, v, strlen(v));
+    return;
+  }
+  append(l, "\"", 1);
+  for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+    char esc[8];
+    if (*p == '"' || *p == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)*p;
+      append(l, esc, 2);
+    } else if (*p == '\n') {
+      append(l, "\\n", 2);
+    } else if (*p < ' ' || *p == 0x7f) {
+      int n = snprintf(esc, sizeof esc, "\\x%02x", *p);
+      append(l, esc, (size_t)n);
+    } else {
+      append(l, (const char *)p, 1); /* UTF-8 bytes pass through */
+    }
+  }
+  append(l, "\"", 1);
+}
+
+void log_begin(struct log_line *l, enum log_level level, const char *event) {
+  l->len = 0;
+  l->skip = level < threshold;
+  if (l->skip)
+    return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char stamp[64];
+  int n = snprintf(
+      stamp, sizeof stamp, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=", tm.tm_year + 1900,
+      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  append(l, stamp, (size_t)n);
+  append(l, level_names[level], strlen(level_names[level]));
+  log_str(l, "event", event);
+}
+
+void log_str(struct log_line *l, const char *key, const char *value) {
+  if (l->skip)
+    return;
+  append(l, " ", 1);
+  append(l, key, strlen(key));
+  append(l, "=", 1);
+  append_value(l, value ? value : "");
+}
+
+void log_int(struct log_line *l, const char *key, int64_t value) {
+  char b[32];
+  snprintf(b, sizeof b, "%lld", (long long)value);
+  log_str(l, key, b);
+}
+
+void log_num(struct log_line *l, const char *key, double value) {
+  char b[32];
+  snprintf(b, sizeof b, "%.3f", value);
+  log_str(l, key, b);
+}
+
+void log_end(struct log_line *l) {
+  if (l->skip)
+    return;
+  l->buf[l->len] = '\n';
+  ssize_t ignored = write(out_fd, l->buf, l->len + 1);
+  (void)ignored;
+  char *copy = strndup(l->buf, l->len);
+  pthread_mutex_lock(&ring_lock);
+  free(ring[ring_next % RING_LINES]);
+  ring[ring_next % RING_LINES] = copy;
+  ring_next++;
+  pthread_mutex_unlock(&ring_lock);
+}
+
+void log_msg(enum log_level level, const char *event, const char *fmt, ...) {
+  struct log_line l;
+  log_begin(&l, level, event);
+  if (l.skip)
+    return;
+  char msg[LOG_LINE_MAX / 2];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  log_str(&l, "msg", msg);
+  log_end(&l);
+}
+
+int log_tail(int max, char **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  pthread_mutex_lock(&ring_lock);
+  unsigned have = ring_next < RING_LINES ? ring_next : RING_LINES;
+  unsigned n = max < 0 ? 0 : (unsigned)max < have ? (unsigned)max : have;
+  size_t total = 0;
+  for (unsigned i = ring_next - n; i != ring_next; i++)
+    total += strlen(ring[i % RING_LINES]) + 1;
+  char *buf = malloc(total ? total : 1);
+  if (!buf) {
+    pthread_mutex_unlock(&ring_lock);
+    return -1;
+  }
+  size_t at = 0;
+  for (unsigned i = ring_next - n; i != ring_next; i++) {
+    size_t len = strlen(ring[i % RING_LINES]) + 1;
+    memcpy(buf + at, ring[i % RING_LINES], len);
+    at += len;
+  }
+  pthread_mutex_unlock(&ring_lock);
+  *out = buf;
+  *out_len = total;
+  return (int)n;
+}

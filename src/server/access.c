@@ -1,0 +1,98 @@
+#include "access.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "db.h"
+#include "server.h"
+
+int64_t access_tenant(const struct request *rq) {
+  return rq->who.tenant_id;
+}
+
+int64_t access_site(const struct request *rq) {
+  return rq->who.role == ROLE_SYSTEM_ADMIN || rq->who.role == ROLE_TENANT_ADMIN ? 0
+                                                                                : rq->who.site_id;
+}
+
+int access_sees(const struct request *rq, int64_t tenant_id, int64_t site_id) {
+  int64_t mine = access_tenant(rq);
+  if (rq->who.role == ROLE_SYSTEM_ADMIN && !mine)
+    return 1;
+  if (!mine || mine != tenant_id)
+    return 0;
+  int64_t bound = access_site(rq);
+  return !bound || !site_id || bound == site_id;
+}
+
+int64_t access_target_tenant(struct request *rq) {
+  int64_t mine = access_tenant(rq);
+  json_t *given = rq->body ? json_object_get(rq->body, "tenant_id") : NULL;
+  if (mine) {
+    if (given && (!json_is_integer(given) || json_integer_value(given) != mine)) {
+      http_error(rq, 404, "not_found", "no such tenant");
+      return 0;
+    }
+    return mine;
+  }
+  if (!given || !json_is_integer(given) || json_integer_value(given) <= 0) {
+    http_error(rq, 400, "missing_field",
+               "field 'tenant_id' is required (or switch into a tenant first)");
+    return 0;
+  }
+  return json_integer_value(given);
+}
+
+int access_can_write(const struct request *rq) {
+  return rq->who.role == ROLE_SYSTEM_ADMIN || rq->who.role == ROLE_TENANT_ADMIN ||
+         rq->who.role == ROLE_SITE_MANAGER;
+}
+
+static int parse_positive(const char *v, int64_t *out) {
+  if (!v || !*v || strlen(v) > 18)
+    return -1;
+  int64_t n = 0;
+  for (const char *p = v; *p; p++) {
+    if (*p < '0' || *p > '9')
+      return -1;
+    n = n * 10 + (*p - '0');
+  }
+  *out = n;
+  return 0;
+}
+
+int access_limit(struct request *rq) {
+  const char *v = http_query(rq, "limit");
+  int64_t n = 50;
+  if (v && (parse_positive(v, &n) || n < 1 || n > 200)) {
+    http_error(rq, 400, "invalid_field", "limit must be an integer from 1 to 200");
+    return -1;
+  }
+  return (int)n;
+}
+
+int64_t access_cursor(struct request *rq) {
+  const char *v = http_query(rq, "cursor");
+  int64_t n = 0;
+  if (v && parse_positive(v, &n)) {
+    http_error(rq, 400, "invalid_field", "cursor must be the next_cursor of a previous page");
+    return -1;
+  }
+  return n;
+}
+
+struct db_conn *access_db(struct request *rq) {
+  struct db_conn *c = db_acquire(rq->server->db, 5000);
+  if (!c)
+    http_error(rq, 503, "unavailable", "the database is busy; try again");
+  return c;
+}
+
+int access_finish(struct db_conn *c, int rc, struct ff_error *err) {
+  if (rc) {
+    db_rollback(c);
+    return rc;
+  }
+  return db_commit(c, err);
+}

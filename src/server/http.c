@@ -1,0 +1,530 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "server.h"
+#include "static.h"
+
+#define UNMATCHED_ROUTE (METRICS_MAX_ROUTES - 1)
+
+static uint64_t monotonic_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* --- replies ----------------------------------------------------------- */
+
+void http_header(struct request *rq, const char *name, const char *value) {
+  u_map_put(rq->res->map_header, name, value);
+}
+
+void http_json(struct request *rq, int status, json_t *body) {
+  char *text = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  if (!text) {
+    rq->status = 500;
+    ulfius_set_string_body_response(
+        rq->res, 500, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+    return;
+  }
+  rq->status = status;
+  ulfius_set_string_body_response(rq->res, (unsigned)status, text);
+  free(text);
+  http_header(rq, "Content-Type", "application/json; charset=utf-8");
+}
+
+void http_empty(struct request *rq, int status) {
+  rq->status = status;
+  ulfius_set_empty_body_response(rq->res, (unsigned)status);
+}
+
+void http_error(struct request *rq, int status, const char *code, const char *fmt, ...) {
+  char message[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  http_json(rq, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+void http_fail(struct request *rq, int status, const struct ff_error *err) {
+  const char *message = err && err->message[0] ? err->message : ff_status_name(status);
+  switch (status) {
+  case FF_EINVAL: http_error(rq, 400, "invalid_field", "%s", message); return;
+  case FF_ENOTFOUND: http_error(rq, 404, "not_found", "%s", message); return;
+  case FF_ECONFLICT: http_error(rq, 409, "conflict", "%s", message); return;
+  case FF_ETOOBIG: http_error(rq, 413, "payload_too_large", "%s", message); return;
+  case FF_EAUTH: http_error(rq, 401, "unauthorized", "%s", message); return;
+  case FF_EFORBIDDEN: http_error(rq, 403, "forbidden", "%s", message); return;
+  case FF_EBUSY: http_error(rq, 503, "unavailable", "%s", message); return;
+  case FF_EUNSUPPORTED: http_error(rq, 400, "bad_request", "%s", message); return;
+  default:
+    log_msg(LOG_ERROR, "http.failure", "request %s: %s (%s)", rq->id, message,
+            ff_status_name(status));
+    http_error(rq, 500, "internal", "internal error (request %s)", rq->id);
+  }
+}
+
+/* --- request accessors ------------------------------------------------- */
+
+const char *http_param(const struct request *rq, const char *name) {
+  for (int i = 0; i < rq->nparams; i++)
+    if (!strcmp(rq->params[i].name, name))
+      return rq->params[i].value;
+  return NULL;
+}
+
+int64_t http_param_id(const struct request *rq, const char *name) {
+  const char *v = http_param(rq, name);
+  if (!v || !*v || strlen(v) > 18)
+    return 0;
+  int64_t id = 0;
+  for (const char *p = v; *p; p++) {
+    if (*p < '0' || *p > '9')
+      return 0;
+    id = id * 10 + (*p - '0');
+  }
+  return id;
+}
+
+const char *http_query(const struct request *rq, const char *name) {
+  return u_map_get(rq->raw->map_url, name);
+}
+
+const char *http_header_in(const struct request *rq, const char *name) {
+  return u_map_get_case(rq->raw->map_header, name);
+}
+
+void http_client_address(const struct request *rq, char *out, size_t size) {
+  const struct sockaddr *sa = rq->raw->client_address;
+  out[0] = 0;
+  if (!sa)
+    return;
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+}
+
+/* --- JSON validation ---------------------------------------------------- */
+
+static const char *type_name(enum field_type t) {
+  static const char *names[] = {"a string", "an integer", "true or false",
+                                "a number", "an object",  "an array"};
+  return names[t];
+}
+
+static int type_matches(enum field_type t, const json_t *v) {
+  switch (t) {
+  case FIELD_STRING: return json_is_string(v);
+  case FIELD_INT: return json_is_integer(v);
+  case FIELD_BOOL: return json_is_boolean(v);
+  case FIELD_NUMBER: return json_is_number(v);
+  case FIELD_OBJECT: return json_is_object(v);
+  case FIELD_ARRAY: return json_is_array(v);
+  }
+  return 0;
+}
+
+int http_validate(struct request *rq, const struct field *fields, int count) {
+  const char *key;
+  json_t *value;
+  json_object_foreach(rq->body, key, value) {
+    const struct field *f = NULL;
+    for (int i = 0; i < count && !f; i++)
+      if (!strcmp(fields[i].name, key))
+        f = &fields[i];
+    if (!f) {
+      http_error(rq, 400, "unknown_field", "unknown field '%.64s'", key);
+      return -1;
+    }
+    if (json_is_null(value)) {
+      if (f->nullable && !f->required)
+        continue;
+      http_error(rq, 400, "invalid_field", "field '%s' must not be null", f->name);
+      return -1;
+    }
+    if (!type_matches(f->type, value)) {
+      http_error(rq, 400, "invalid_field", "field '%s' must be %s", f->name, type_name(f->type));
+      return -1;
+    }
+    if (f->type == FIELD_STRING) {
+      size_t max = f->max_length ? f->max_length : 255;
+      size_t len = json_string_length(value);
+      if (len > max) {
+        http_error(rq, 400, "invalid_field", "field '%s' is longer than %zu bytes", f->name, max);
+        return -1;
+      }
+      if (strlen(json_string_value(value)) != len) {
+        http_error(rq, 400, "invalid_field", "field '%s' contains a NUL character", f->name);
+        return -1;
+      }
+    }
+  }
+  for (int i = 0; i < count; i++)
+    if (fields[i].required && !json_object_get(rq->body, fields[i].name)) {
+      http_error(rq, 400, "missing_field", "field '%s' is required", fields[i].name);
+      return -1;
+    }
+  return 0;
+}
+
+/* --- routing -------------------------------------------------------------- */
+
+/* Matches path against a pattern; fills rq->params. */
+int http_path_matches(const char *pattern, const char *path, struct request *rq) {
+  int n = 0;
+  const char *p = pattern, *q = path;
+  while (*p && *q) {
+    if (*p == '{') {
+      const char *close = strchr(p, '}');
+      const char *end = strchr(q, '/');
+      size_t vlen = end ? (size_t)(end - q) : strlen(q);
+      size_t nlen = (size_t)(close - p - 1);
+      if (!vlen || vlen >= sizeof rq->params[0].value || n >= HTTP_MAX_PATH_PARAMS ||
+          nlen >= sizeof rq->params[0].name)
+        return 0;
+      memcpy(rq->params[n].name, p + 1, nlen);
+      rq->params[n].name[nlen] = 0;
+      memcpy(rq->params[n].value, q, vlen);
+      rq->params[n].value[vlen] = 0;
+      n++;
+      p = close + 1;
+      q += vlen;
+    } else if (*p++ != *q++) {
+      return 0;
+    }
+  }
+  if (*p || *q)
+    return 0;
+  rq->nparams = n;
+  return 1;
+}
+
+/* Returns the route index, -1 when no path matches, -2 when the path exists
+ * with other methods (405; *allow lists them). */
+static int route_find(struct request *rq, const char *method, const char *path, char *allow,
+                      size_t allow_size) {
+  int path_seen = 0;
+  allow[0] = 0;
+  for (int i = 0; i < http_route_count; i++) {
+    if (!http_path_matches(http_routes[i].pattern, path, rq))
+      continue;
+    if (!strcmp(http_routes[i].method, method) ||
+        (!strcmp(method, "HEAD") && !strcmp(http_routes[i].method, "GET")))
+      return i;
+    path_seen = 1;
+    size_t len = strlen(allow);
+    snprintf(allow + len, allow_size - len, "%s%s", len ? ", " : "", http_routes[i].method);
+  }
+  rq->nparams = 0;
+  return path_seen ? -2 : -1;
+}
+
+static int is_api_path(const char *path) {
+  return !strncmp(path, "/v1/", 4) || !strcmp(path, "/v1") || !strcmp(path, "/healthz") ||
+         !strcmp(path, "/readyz") || !strcmp(path, "/metrics");
+}
+
+/* --- cross-origin ------------------------------------------------------ */
+
+static int origin_allowed(const struct server *s, const char *origin) {
+  const char *list = s->cfg.cors_origins;
+  if (!origin || !list || !*list)
+    return 0;
+  size_t olen = strlen(origin);
+  for (const char *p = list; *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    const char *end = p;
+    while (*end && *end != ',')
+      end++;
+    const char *trim = end;
+    while (trim > p && trim[-1] == ' ')
+      trim--;
+    if ((size_t)(trim - p) == olen && !strncmp(p, origin, olen))
+      return 1;
+    p = end;
+  }
+  return 0;
+}
+
+static void add_common_headers(struct request *rq, int api) {
+  http_header(rq, "X-Request-Id", rq->id);
+  http_header(rq, "X-Content-Type-Options", "nosniff");
+  http_header(rq, "X-Frame-Options", "DENY");
+  http_header(rq, "Referrer-Policy", "no-referrer");
+  http_header(rq, "Cross-Origin-Opener-Policy", "same-origin");
+  http_header(rq, "Cross-Origin-Resource-Policy", "same-origin");
+  http_header(rq, "Permissions-Policy", "camera=(self), microphone=(), geolocation=()");
+  if (api) {
+    http_header(rq, "Cache-Control", "no-store");
+    http_header(rq, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
+  const char *origin = http_header_in(rq, "Origin");
+  if (origin_allowed(rq->server, origin)) {
+    http_header(rq, "Access-Control-Allow-Origin", origin);
+    http_header(rq, "Access-Control-Allow-Credentials", "true");
+    http_header(rq, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+    http_header(rq, "Vary", "Origin");
+  }
+}
+
+/* --- the dispatcher ----------------------------------------------------- */
+
+static void request_id(struct request *rq) {
+  const char *given = http_header_in(rq, "X-Request-Id");
+  if (given) {
+    size_t len = strlen(given);
+    int ok = len > 0 && len < sizeof rq->id;
+    for (size_t i = 0; ok && i < len; i++) {
+      char c = given[i];
+      ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_' || c == '.';
+    }
+    if (ok) {
+      memcpy(rq->id, given, len + 1);
+      return;
+    }
+  }
+  unsigned char raw[8];
+  randombytes_buf(raw, sizeof raw);
+  sodium_bin2hex(rq->id, sizeof rq->id, raw, sizeof raw);
+}
+
+static int64_t content_length(const struct request *rq) {
+  const char *v = http_header_in(rq, "Content-Length");
+  if (!v)
+    return -1;
+  errno = 0;
+  char *end;
+  long long n = strtoll(v, &end, 10);
+  if (errno || end == v || *end || n < 0)
+    return -2;
+  return n;
+}
+
+static int body_within_limit(struct request *rq) {
+  const struct config *c = &rq->server->cfg;
+  int64_t limit =
+      rq->route && rq->route->body == BODY_UPLOAD ? c->max_upload_bytes : c->max_body_bytes;
+  int64_t declared = content_length(rq);
+  if (declared == -2) {
+    http_error(rq, 400, "bad_request", "Content-Length is not a number");
+    return 0;
+  }
+  /* ulfius keeps at most limit+1 bytes of a body (see http_start), so a
+   * chunked body longer than the limit shows as limit+1 bytes here. */
+  if (declared > limit || (int64_t)rq->raw->binary_body_length > limit) {
+    http_error(rq, 413, "payload_too_large", "request body larger than %lld bytes",
+               (long long)limit);
+    return 0;
+  }
+  return 1;
+}
+
+static int parse_json_body(struct request *rq) {
+  const char *type = http_header_in(rq, "Content-Type");
+  if (!type || strncasecmp(type, "application/json", 16) ||
+      (type[16] && type[16] != ';' && type[16] != ' ')) {
+    http_error(rq, 415, "unsupported_media_type", "send the body as application/json");
+    return 0;
+  }
+  json_error_t jerr;
+  rq->body =
+      json_loadb(rq->raw->binary_body, rq->raw->binary_body_length, JSON_REJECT_DUPLICATES, &jerr);
+  if (!rq->body) {
+    http_error(rq, 400, "bad_request", "malformed JSON at line %d column %d: %s", jerr.line,
+               jerr.column, jerr.text);
+    return 0;
+  }
+  if (!json_is_object(rq->body)) {
+    http_error(rq, 400, "bad_request", "the body must be a JSON object");
+    return 0;
+  }
+  return 1;
+}
+
+static int authorize(struct request *rq) {
+  const struct route *r = rq->route;
+  if (r->flags & ROUTE_PUBLIC)
+    return 1;
+  struct ff_error err = {0};
+  const char *ticket = (r->flags & ROUTE_TICKET) ? http_query(rq, "ticket") : NULL;
+  int rc = auth_resolve(rq->server, http_header_in(rq, "Authorization"), ticket, rq->raw->url_path,
+                        &rq->who, &err);
+  if (rc) {
+    if (rc == FF_EAUTH) {
+      http_header(rq, "WWW-Authenticate", "Bearer");
+      http_error(rq, 401, "unauthorized", "%s", err.message[0] ? err.message : "sign in first");
+    } else {
+      http_fail(rq, rc, &err);
+    }
+    return 0;
+  }
+  if (!(r->roles & ROLE_BIT(rq->who.role))) {
+    http_error(rq, 403, "forbidden", "a %s may not do this", role_name(rq->who.role));
+    return 0;
+  }
+  return 1;
+}
+
+static void access_log(struct request *rq, const char *path, uint64_t elapsed_us) {
+  struct log_line l;
+  log_begin(&l, LOG_INFO, "http.request");
+  log_str(&l, "id", rq->id);
+  log_str(&l, "method", rq->raw->http_verb);
+  log_str(&l, "path", path);
+  if (rq->route)
+    log_str(&l, "route", rq->route->pattern);
+  log_int(&l, "status", rq->status);
+  log_num(&l, "ms", (double)elapsed_us / 1000.0);
+  if (rq->who.role) {
+    log_str(&l, "role", role_name(rq->who.role));
+    if (rq->who.user_id)
+      log_int(&l, "user", rq->who.user_id);
+    if (rq->who.key_id)
+      log_int(&l, "key", rq->who.key_id);
+  }
+  char addr[64];
+  http_client_address(rq, addr, sizeof addr);
+  log_str(&l, "client", addr);
+  log_end(&l);
+}
+
+static int dispatch(const struct _u_request *raw, struct _u_response *res, void *user_data) {
+  struct server *s = user_data;
+  uint64_t start = monotonic_us();
+  atomic_fetch_add(&s->in_flight, 1);
+
+  struct request rq;
+  memset(&rq, 0, sizeof rq);
+  rq.server = s;
+  rq.raw = raw;
+  rq.res = res;
+  rq.route_index = UNMATCHED_ROUTE;
+  request_id(&rq);
+
+  const char *path = raw->url_path ? raw->url_path : "/";
+  const char *method = raw->http_verb ? raw->http_verb : "";
+  int api = is_api_path(path);
+  char allow[96];
+  int index = route_find(&rq, method, path, allow, sizeof allow);
+
+  if (!strcmp(method, "OPTIONS")) {
+    if (origin_allowed(s, http_header_in(&rq, "Origin"))) {
+      http_header(&rq, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+      http_header(&rq, "Access-Control-Allow-Headers",
+                  "Authorization, Content-Type, X-Request-Id, Last-Event-ID");
+      http_header(&rq, "Access-Control-Max-Age", "600");
+      http_empty(&rq, 204);
+    } else {
+      http_error(&rq, 405, "method_not_allowed", "cross-origin requests are not allowed");
+    }
+  } else if (atomic_load(&s->draining) && strcmp(path, "/healthz")) {
+    http_header(&rq, "Retry-After", "5");
+    http_error(&rq, 503, "unavailable", "the server is shutting down");
+  } else if (index >= 0) {
+    rq.route = &http_routes[index];
+    rq.route_index = index < UNMATCHED_ROUTE ? index : UNMATCHED_ROUTE;
+    if (body_within_limit(&rq) && authorize(&rq) &&
+        (rq.route->body != BODY_JSON || parse_json_body(&rq))) {
+      rq.route->handler(&rq);
+      if (!rq.status)
+        http_error(&rq, 500, "internal", "the handler gave no answer (request %s)", rq.id);
+    }
+  } else if (index == -2) {
+    http_header(&rq, "Allow", allow);
+    http_error(&rq, 405, "method_not_allowed", "%s is not allowed here; use %s", method, allow);
+  } else if (api) {
+    http_error(&rq, 404, "not_found", "no such endpoint: %s %s", method, path);
+  } else if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
+    static_serve(&rq, path);
+  } else {
+    http_error(&rq, 405, "method_not_allowed", "only GET here");
+  }
+
+  add_common_headers(&rq, api);
+  json_decref(rq.body);
+  uint64_t elapsed = monotonic_us() - start;
+  metrics_record(&s->metrics, rq.route_index, rq.status, elapsed);
+  access_log(&rq, path, elapsed);
+  atomic_fetch_sub(&s->in_flight, 1);
+  return U_CALLBACK_COMPLETE;
+}
+
+/* --- lifecycle ------------------------------------------------------------ */
+
+int http_start(struct server *s, struct ff_error *err) {
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)s->cfg.port);
+  if (inet_pton(AF_INET, s->cfg.listen, &addr.sin_addr) != 1)
+    return ff_fail(err, FF_EINVAL, "listen address '%s' is not an IPv4 address", s->cfg.listen);
+
+  s->http = calloc(1, sizeof *s->http);
+  if (!s->http)
+    return ff_fail(err, FF_ENOMEM, "out of memory");
+  if (ulfius_init_instance(s->http, (unsigned)s->cfg.port, &addr, NULL) != U_OK) {
+    free(s->http);
+    s->http = NULL;
+    return ff_fail(err, FF_EINTERNAL, "cannot initialise the HTTP framework");
+  }
+  int64_t limit = s->cfg.max_body_bytes > s->cfg.max_upload_bytes ? s->cfg.max_body_bytes
+                                                                  : s->cfg.max_upload_bytes;
+  s->http->max_post_body_size = (size_t)limit + 1;
+  ulfius_set_default_endpoint(s->http, dispatch, s);
+  /* ulfius refuses to start without an endpoint list; routing is ours, so
+   * the one entry sends to the same dispatcher. */
+  ulfius_add_endpoint_by_val(s->http, "FOOTFALL", "/", NULL, 0, dispatch, s);
+
+  s->http->timeout = 120; /* idle keep-alive connections close after 2 minutes */
+  /* ulfius_start_framework supplies the MHD callbacks ulfius needs (its
+   * _with_mhd_options variant would replace them): thread per connection,
+   * which streamed responses and WebSockets require. */
+  if (ulfius_start_framework(s->http) != U_OK) {
+    ulfius_clean_instance(s->http);
+    free(s->http);
+    s->http = NULL;
+    return ff_fail(err, FF_EIO, "cannot listen on %s:%d (port in use?)", s->cfg.listen,
+                   s->cfg.port);
+  }
+  const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(s->http->mhd_daemon, MHD_DAEMON_INFO_BIND_PORT);
+  s->port = info ? info->port : s->cfg.port;
+  return FF_OK;
+}
+
+int http_bound_port(struct server *s) {
+  return s->port;
+}
+
+void http_stop(struct server *s, int grace_ms) {
+  if (!s->http)
+    return;
+  atomic_store(&s->draining, 1);
+  /* From here new requests are answered 503 (see dispatch) while the ones
+   * in flight finish. */
+  for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+    usleep(10 * 1000);
+  int left = atomic_load(&s->in_flight);
+  if (left)
+    log_msg(LOG_WARN, "http.drain", "%d requests still running after %d ms", left, grace_ms);
+  ulfius_stop_framework(s->http);
+  ulfius_clean_instance(s->http);
+  free(s->http);
+  s->http = NULL;
+}

@@ -1,0 +1,121 @@
+/* http.h — the HTTP layer: one route table, one dispatcher, JSON replies.
+ *
+ * Every request passes through http_dispatch(): it assigns a request id,
+ * matches the route table (ours, not ulfius's, so 404 and 405 are told apart
+ * and metrics are labelled by route template), checks the body size against
+ * the route's limit before touching the body (413), authenticates the caller
+ * and checks the route's roles, parses a JSON body, calls the handler, adds
+ * the security headers, records metrics and writes one access-log line.
+ *
+ * Handlers never build error JSON by hand: http_error() writes
+ *   {"error": {"code": "<stable code>", "message": "<for humans>"}}
+ * Stable codes: bad_request, invalid_field, missing_field, unknown_field,
+ * unauthorized, forbidden, not_found, method_not_allowed, conflict,
+ * payload_too_large, unsupported_media_type, rate_limited, unavailable,
+ * internal.
+ *
+ * Memory: a struct request lives for one call of http_dispatch(); the body
+ * JSON it holds is released at the end. http_json() takes ownership of the
+ * json_t it is given.
+ */
+#ifndef FOOTFALL_HTTP_H
+#define FOOTFALL_HTTP_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <ulfius.h>
+
+#include "auth.h"
+
+struct server;
+struct request;
+
+typedef void (*http_handler)(struct request *rq);
+
+enum body_kind {
+  BODY_NONE,   /* no body expected; one present is refused */
+  BODY_JSON,   /* a JSON object, at most max-body-bytes */
+  BODY_UPLOAD, /* pictures and event batches, at most max-upload-bytes */
+};
+
+enum route_flags {
+  ROUTE_PUBLIC = 1 << 0, /* no authentication */
+  ROUTE_TICKET = 1 << 1, /* a stream ticket in ?ticket= is accepted for this path */
+  ROUTE_HIDDEN = 1 << 2, /* not in the OpenAPI document (static files) */
+};
+
+struct route {
+  const char *method;  /* GET, POST, PUT, PATCH, DELETE */
+  const char *pattern; /* "/v1/sites/{id}": {name} matches one path segment */
+  http_handler handler;
+  unsigned roles; /* bit set of (1 << enum role) allowed; 0 with ROUTE_PUBLIC */
+  enum body_kind body;
+  unsigned flags;
+};
+
+#define HTTP_MAX_PATH_PARAMS 4
+
+struct request {
+  struct server *server;
+  const struct _u_request *raw;
+  struct _u_response *res;
+  const struct route *route;
+  int route_index;
+  char id[40];
+  struct principal who;
+  json_t *body; /* parsed JSON object for BODY_JSON routes */
+  int nparams;
+  struct {
+    char name[24];
+    char value[128];
+  } params[HTTP_MAX_PATH_PARAMS];
+  int status;
+};
+
+/* The route table (routes.c). */
+extern const struct route http_routes[];
+extern const int http_route_count;
+
+/* Does path match a route pattern? Fills rq's path parameters. */
+int http_path_matches(const char *pattern, const char *path, struct request *rq);
+
+int http_start(struct server *s, struct ff_error *err);
+/* Stops taking new connections, waits up to grace_ms for in-flight requests,
+ * then stops the framework. */
+void http_stop(struct server *s, int grace_ms);
+int http_bound_port(struct server *s);
+
+/* --- replies ------------------------------------------------------------ */
+void http_json(struct request *rq, int status, json_t *body); /* takes ownership */
+void http_empty(struct request *rq, int status);
+void http_error(struct request *rq, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Maps a status.h code to an HTTP reply with err's message. */
+void http_fail(struct request *rq, int status, const struct ff_error *err);
+void http_header(struct request *rq, const char *name, const char *value);
+
+/* --- request accessors --------------------------------------------------- */
+const char *http_param(const struct request *rq, const char *name);
+/* Path parameter as a positive id; 0 when it is not one (answer 404). */
+int64_t http_param_id(const struct request *rq, const char *name);
+const char *http_query(const struct request *rq, const char *name);
+const char *http_header_in(const struct request *rq, const char *name);
+/* Client address as text (no port). */
+void http_client_address(const struct request *rq, char *out, size_t size);
+
+/* --- JSON body validation -------------------------------------------------
+ * Describes the fields a body may have. Unknown fields, wrong types, missing
+ * required fields and overlong strings are refused with a message naming the
+ * field; on refusal the reply is already written and the function returns -1.
+ */
+enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL, FIELD_NUMBER, FIELD_OBJECT, FIELD_ARRAY };
+struct field {
+  const char *name;
+  enum field_type type;
+  int required;
+  size_t max_length; /* strings: bytes, 0 = 255 */
+  int nullable;      /* JSON null accepted (means "clear") */
+};
+int http_validate(struct request *rq, const struct field *fields, int count);
+
+#endif

@@ -1,0 +1,167 @@
+#include "metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "http.h"
+#include "server.h"
+
+const int metrics_status_codes[METRICS_STATUSES] = {200, 201, 204, 301, 304, 400, 401, 403, 404,
+                                                    405, 409, 413, 415, 422, 429, 500, 503, 0};
+const double metrics_bucket_bounds_s[METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                         0.05,   0.1,   0.25,   0.5,   1.0,  0};
+
+static int status_slot(int status) {
+  for (int i = 0; i < METRICS_STATUSES - 1; i++)
+    if (metrics_status_codes[i] == status)
+      return i;
+  return METRICS_STATUSES - 1;
+}
+
+void metrics_record(struct metrics *m, int route, int status, uint64_t elapsed_us) {
+  if (route < 0 || route >= METRICS_MAX_ROUTES)
+    route = METRICS_MAX_ROUTES - 1;
+  __atomic_fetch_add(&m->requests[route][status_slot(status)], 1, __ATOMIC_RELAXED);
+  double seconds = (double)elapsed_us / 1e6;
+  int b = 0;
+  while (b < METRICS_BUCKETS - 1 && seconds > metrics_bucket_bounds_s[b])
+    b++;
+  __atomic_fetch_add(&m->latency_bucket[route][b], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&m->latency_sum_us[route], elapsed_us, __ATOMIC_RELAXED);
+}
+
+/* A growable text buffer for the exposition. */
+struct text {
+  char *data;
+  size_t len, cap;
+  int failed;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct text *t, const char *fmt, ...) {
+  if (t->failed)
+    return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      t->failed = 1;
+      return;
+    }
+    if ((size_t)n < t->cap - t->len) {
+      t->len += (size_t)n;
+      return;
+    }
+    size_t cap = t->cap * 2 + (size_t)n + 1;
+    char *grown = realloc(t->data, cap);
+    if (!grown) {
+      t->failed = 1;
+      return;
+    }
+    t->data = grown;
+    t->cap = cap;
+  }
+}
+
+static const char *route_label(int r) {
+  return r < http_route_count ? http_routes[r].pattern : "unmatched";
+}
+static const char *route_method(int r) {
+  return r < http_route_count ? http_routes[r].method : "";
+}
+
+char *metrics_render(struct server *s) {
+  struct metrics *m = &s->metrics;
+  struct text t = {.data = malloc(16384), .cap = 16384};
+  if (!t.data)
+    return NULL;
+  t.data[0] = 0;
+
+  put(&t, "# HELP footfall_http_requests_total HTTP requests by route and status.\n"
+          "# TYPE footfall_http_requests_total counter\n");
+  for (int r = 0; r < METRICS_MAX_ROUTES; r++)
+    for (int k = 0; k < METRICS_STATUSES; k++) {
+      uint64_t n = __atomic_load_n(&m->requests[r][k], __ATOMIC_RELAXED);
+      if (!n)
+        continue;
+      char status[8];
+      if (metrics_status_codes[k])
+        snprintf(status, sizeof status, "%d", metrics_status_codes[k]);
+      else
+        strcpy(status, "other");
+      put(&t, "footfall_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+          route_method(r), route_label(r), status, (unsigned long long)n);
+    }
+
+  put(&t, "# HELP footfall_http_request_duration_seconds Time from request to answer.\n"
+          "# TYPE footfall_http_request_duration_seconds histogram\n");
+  for (int r = 0; r < METRICS_MAX_ROUTES; r++) {
+    uint64_t cumulative = 0, counts[METRICS_BUCKETS];
+    for (int b = 0; b < METRICS_BUCKETS; b++)
+      cumulative += counts[b] = __atomic_load_n(&m->latency_bucket[r][b], __ATOMIC_RELAXED);
+    if (!cumulative)
+      continue;
+    uint64_t running = 0;
+    for (int b = 0; b < METRICS_BUCKETS; b++) {
+      running += counts[b];
+      if (b < METRICS_BUCKETS - 1)
+        put(&t,
+            "footfall_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} "
+            "%llu\n",
+            route_method(r), route_label(r), metrics_bucket_bounds_s[b],
+            (unsigned long long)running);
+      else
+        put(&t,
+            "footfall_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"}"
+            " %llu\n",
+            route_method(r), route_label(r), (unsigned long long)running);
+    }
+    put(&t, "footfall_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n",
+        route_method(r), route_label(r),
+        (double)__atomic_load_n(&m->latency_sum_us[r], __ATOMIC_RELAXED) / 1e6);
+    put(&t, "footfall_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+        route_method(r), route_label(r), (unsigned long long)cumulative);
+  }
+
+  struct db_stats ds;
+  db_stats_get(s->db, &ds);
+  put(&t,
+      "# HELP footfall_db_statements_total Statements run on the database.\n"
+      "# TYPE footfall_db_statements_total counter\n"
+      "footfall_db_statements_total{backend=\"%s\"} %llu\n"
+      "# HELP footfall_db_errors_total Statements that failed.\n"
+      "# TYPE footfall_db_errors_total counter\n"
+      "footfall_db_errors_total{backend=\"%s\"} %llu\n"
+      "# HELP footfall_db_statement_duration_seconds Time per database statement.\n"
+      "# TYPE footfall_db_statement_duration_seconds histogram\n",
+      db_backend_name(s->db), (unsigned long long)ds.statements, db_backend_name(s->db),
+      (unsigned long long)ds.errors);
+  for (int b = 0; b < DB_LATENCY_BUCKETS; b++) {
+    if (b < DB_LATENCY_BUCKETS - 1)
+      put(&t, "footfall_db_statement_duration_seconds_bucket{le=\"%g\"} %llu\n",
+          db_latency_bounds_ms[b] / 1000.0, (unsigned long long)ds.latency_bucket[b]);
+    else
+      put(&t, "footfall_db_statement_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+          (unsigned long long)ds.latency_bucket[b]);
+  }
+  put(&t,
+      "footfall_db_statement_duration_seconds_sum %.6f\n"
+      "footfall_db_statement_duration_seconds_count %llu\n"
+      "# HELP footfall_db_pool_connections Database connections kept and in use.\n"
+      "# TYPE footfall_db_pool_connections gauge\n"
+      "footfall_db_pool_connections{state=\"total\"} %d\n"
+      "footfall_db_pool_connections{state=\"in_use\"} %d\n"
+      "# HELP footfall_http_in_flight Requests being served now.\n"
+      "# TYPE footfall_http_in_flight gauge\n"
+      "footfall_http_in_flight %d\n",
+      ds.latency_sum_ms / 1000.0, (unsigned long long)ds.statements, ds.pool_size, ds.pool_in_use,
+      atomic_load(&s->in_flight));
+  if (t.failed) {
+    free(t.data);
+    return NULL;
+  }
+  return t.data;
+}

@@ -1,0 +1,47 @@
+/* server.h — the one state struct of the `footfall server` process.
+ *
+ * Created by server_main() and passed to every handler through struct
+ * request. Fields set at start-up are read-only afterwards; the few that
+ * change say what guards them.
+ */
+#ifndef FOOTFALL_SERVER_H
+#define FOOTFALL_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "ratelimit.h"
+
+struct db;
+struct _u_instance;
+
+#define SERVER_KEY_BYTES 32
+
+struct server {
+  struct config cfg;
+  struct db *db;
+  struct _u_instance *http;
+  int port; /* the bound port (cfg.port may be 0) */
+
+  unsigned char jwt_key[SERVER_KEY_BYTES];    /* signs access tokens */
+  unsigned char digest_key[SERVER_KEY_BYTES]; /* keys the hashes of stored secrets */
+
+  struct metrics metrics;
+  struct ratelimit login_limit;
+
+  atomic_int draining;  /* set on SIGTERM: readyz fails, new requests get 503 */
+  atomic_int in_flight; /* requests inside http_dispatch */
+};
+
+int server_main(int argc, char **argv);
+/* After cfg is loaded: opens and migrates the database and loads the
+ * server keys (used by `footfall server` and `footfall admin`). */
+int server_init(struct server *s, struct ff_error *err);
+void server_free(struct server *s);
+
+/* Milliseconds since the epoch. */
+int64_t server_now_ms(const struct server *s);
+
+#endif
