@@ -19,7 +19,7 @@ static int usage(FILE *out) {
           "  decode IMAGE OUT.ppm     write the decoded RGB (EXIF orientation applied) as PPM\n"
           "  bench [--models DIR] [--runs N] [IMAGE...]\n"
           "                           time each net (one thread) and the full chain\n"
-          "  calibrate DIR [--border N] [--bare-crop-fallback] [--models DIR]\n"
+          "  calibrate DIR [--border N] [--bare-crop-fallback] [--bare-crop] [--models DIR]\n"
           "                           one folder per person: distance distributions, thresholds\n\n"
           "Models: --models DIR, else $FOOTFALL_MODELS_DIR, else ./data/models.\n");
   return out == stdout ? 0 : 2;

@@ -111,7 +111,7 @@ static int decode_jpeg(const uint8_t *data, size_t size, const struct face_image
   tjhandle tj = tjInitDecompress();
   if (!tj)
     return ff_fail(err, FF_ENOMEM, "image: cannot start the JPEG decoder");
-  int w, h, subsamp, colorspace, rc = FF_OK;
+  int w = 0, h = 0, subsamp = -1, colorspace = -1, rc = FF_OK;
   if (tjDecompressHeader3(tj, data, (unsigned long)size, &w, &h, &subsamp, &colorspace) != 0) {
     rc = ff_fail(err, FF_EINVAL, "image: bad JPEG header: %s", tjGetErrorStr2(tj));
     goto out;

@@ -60,11 +60,11 @@ int face_quality(const struct face_image *img, const struct face_detection *det,
   q->face_size = fmin(det->box.width, det->box.height);
   q->detector_score = det->score;
   q->sharpness = (q->face_size >= 1 && img && img->rgb) ? laplacian_variance(img, &det->box) : 0;
-  /* yaw: nose tip (30) between the jaw ends (0, 16); ratio -1..1 ~ sin(yaw) */
-  double dl = hypot(p[30].x - p[0].x, p[30].y - p[0].y);
-  double dr = hypot(p[30].x - p[16].x, p[30].y - p[16].y);
-  double ratio = dl + dr > 0 ? (dl - dr) / (dl + dr) : 0;
-  q->yaw_degrees = asin(fmax(-1.0, fmin(1.0, ratio))) * 180.0 / M_PI;
+  /* yaw: where the nose tip (30) falls between the jaw ends (0, 16), along
+   * the line joining them; 0.5 = frontal. 2t-1 ~ sin(yaw). */
+  double jx = p[16].x - p[0].x, jy = p[16].y - p[0].y, jj = jx * jx + jy * jy;
+  double t = jj > 0 ? ((p[30].x - p[0].x) * jx + (p[30].y - p[0].y) * jy) / jj : 0.5;
+  q->yaw_degrees = asin(fmax(-1.0, fmin(1.0, 2 * t - 1))) * 180.0 / M_PI;
   double lex = 0, ley = 0, rex = 0, rey = 0;
   for (int i = 36; i < 42; i++) {
     lex += p[i].x / 6;
