@@ -67,7 +67,9 @@ static const struct option_def options[] = {
     {"admin-password", OPT_STRING, F(admin_password), NULL, SRV, 1,
      "Password for that admin; default: random, printed once."},
     {"login-max-failures", OPT_INT, F(login_max_failures), "5", SRV, 0,
-     "Failed logins allowed per username and per client address within the window."},
+     "Failed logins allowed per username within the window."},
+    {"login-max-failures-per-address", OPT_INT, F(login_max_failures_per_address), "20", SRV, 0,
+     "Failed logins allowed per client address within the window (shops share addresses)."},
     {"login-window-s", OPT_INT, F(login_window_s), "300", SRV, 0,
      "Window of the login rate limit, seconds."},
 };

@@ -58,6 +58,7 @@ struct config {
   char *admin_username;
   char *admin_password;
   int login_max_failures;
+  int login_max_failures_per_address;
   int login_window_s;
 };
 

@@ -120,7 +120,7 @@ void accounts_login(struct request *rq) {
   snprintf(addr_key, sizeof addr_key, "addr:%s", addr);
   int64_t now = server_now_ms(s);
   int wait = ratelimit_check(&s->login_limit, user_key, now);
-  int wait_addr = ratelimit_check(&s->login_limit, addr_key, now);
+  int wait_addr = ratelimit_check(&s->login_addr_limit, addr_key, now);
   if (wait_addr > wait)
     wait = wait_addr;
   if (wait) {
@@ -164,7 +164,7 @@ void accounts_login(struct request *rq) {
   if (!match) {
     db_release(c);
     ratelimit_fail(&s->login_limit, user_key, now);
-    ratelimit_fail(&s->login_limit, addr_key, now);
+    ratelimit_fail(&s->login_addr_limit, addr_key, now);
     struct log_line l;
     log_begin(&l, LOG_WARN, "auth.login_failed");
     log_str(&l, "username", username);

@@ -151,7 +151,7 @@ int http_validate(struct request *rq, const struct field *fields, int count) {
       return -1;
     }
     if (json_is_null(value)) {
-      if (f->nullable && !f->required)
+      if (f->nullable)
         continue;
       http_error(rq, 400, "invalid_field", "field '%s' must not be null", f->name);
       return -1;
@@ -467,18 +467,55 @@ static int dispatch(const struct _u_request *raw, struct _u_response *res, void 
 
 /* --- lifecycle ------------------------------------------------------------ */
 
+/* A port the kernel considers free now (for --port 0). ulfius cannot bind
+ * port 0 itself, so there is a small window in which another process could
+ * take it; http_start() retries with a new one if so. */
+static int free_port(struct in_addr address) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr = address;
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+static int start_on(struct server *s, struct sockaddr_in *addr, struct ff_error *err);
+
 int http_start(struct server *s, struct ff_error *err) {
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)s->cfg.port);
   if (inet_pton(AF_INET, s->cfg.listen, &addr.sin_addr) != 1)
     return ff_fail(err, FF_EINVAL, "listen address '%s' is not an IPv4 address", s->cfg.listen);
+  if (s->cfg.port) {
+    addr.sin_port = htons((uint16_t)s->cfg.port);
+    return start_on(s, &addr, err);
+  }
+  int rc = FF_EIO;
+  for (int attempt = 0; attempt < 5 && rc == FF_EIO; attempt++) {
+    int port = free_port(addr.sin_addr);
+    if (port <= 0)
+      return ff_fail(err, FF_EIO, "no free port on %s", s->cfg.listen);
+    addr.sin_port = htons((uint16_t)port);
+    rc = start_on(s, &addr, err);
+  }
+  return rc;
+}
 
+static int start_on(struct server *s, struct sockaddr_in *addr, struct ff_error *err) {
+  int port = ntohs(addr->sin_port);
   s->http = calloc(1, sizeof *s->http);
   if (!s->http)
     return ff_fail(err, FF_ENOMEM, "out of memory");
-  if (ulfius_init_instance(s->http, (unsigned)s->cfg.port, &addr, NULL) != U_OK) {
+  if (ulfius_init_instance(s->http, (unsigned)port, addr, NULL) != U_OK) {
     free(s->http);
     s->http = NULL;
     return ff_fail(err, FF_EINTERNAL, "cannot initialise the HTTP framework");
@@ -499,12 +536,9 @@ int http_start(struct server *s, struct ff_error *err) {
     ulfius_clean_instance(s->http);
     free(s->http);
     s->http = NULL;
-    return ff_fail(err, FF_EIO, "cannot listen on %s:%d (port in use?)", s->cfg.listen,
-                   s->cfg.port);
+    return ff_fail(err, FF_EIO, "cannot listen on %s:%d (port in use?)", s->cfg.listen, port);
   }
-  const union MHD_DaemonInfo *info =
-      MHD_get_daemon_info(s->http->mhd_daemon, MHD_DAEMON_INFO_BIND_PORT);
-  s->port = info ? info->port : s->cfg.port;
+  s->port = port;
   return FF_OK;
 }
 

@@ -147,6 +147,7 @@ void server_free(struct server *s) {
     db_close(s->db);
   s->db = NULL;
   ratelimit_free(&s->login_limit);
+  ratelimit_free(&s->login_addr_limit);
   config_free(&s->cfg);
 }
 
@@ -164,6 +165,8 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
   if ((rc = server_init(s, err)) || (rc = ensure_admin(s, err)))
     return rc;
   if (ratelimit_init(&s->login_limit, s->cfg.login_max_failures,
+                     (int64_t)s->cfg.login_window_s * 1000) ||
+      ratelimit_init(&s->login_addr_limit, s->cfg.login_max_failures_per_address,
                      (int64_t)s->cfg.login_window_s * 1000))
     return ff_fail(err, FF_ENOMEM, "out of memory");
   s->metrics.started_ms = (uint64_t)server_now_ms(s);

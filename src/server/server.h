@@ -29,7 +29,8 @@ struct server {
   unsigned char digest_key[SERVER_KEY_BYTES]; /* keys the hashes of stored secrets */
 
   struct metrics metrics;
-  struct ratelimit login_limit;
+  struct ratelimit login_limit;      /* failed logins per username */
+  struct ratelimit login_addr_limit; /* failed logins per client address */
 
   atomic_int draining;  /* set on SIGTERM: readyz fails, new requests get 503 */
   atomic_int in_flight; /* requests inside http_dispatch */

@@ -1,0 +1,109 @@
+// The authorization matrix: every route of the OpenAPI document x every kind
+// of caller -> the expected answer. Another tenant's ids answer 404, never
+// 403; a role that may never do something gets 403; no credentials 401.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server, call, seedWorld } from './lib/server.mjs';
+
+let server, w, A, B, targets;
+
+before(async () => {
+  server = await new Server().start();
+  w = await seedWorld(server);
+  [A, B] = w.tenants;
+  // Throwaway rows of tenant A for the DELETE routes.
+  const doomedUser = await call(server, 'POST', '/v1/users', { token: A.admin.token, body: { username: 'doomed', password: 'doomed-password', role: 'viewer' } });
+  const doomedKey = await call(server, 'POST', '/v1/api-keys', { token: A.admin.token, body: { name: 'doomed' } });
+  targets = { user: doomedUser.json.id, key: doomedKey.json.id };
+});
+after(async () => { await server.stop(); server.cleanup(); });
+
+const CALLERS = ['none', 'expired', 'tampered', 'worker', 'viewer', 'otherSiteManager', 'otherTenantAdmin', 'systemAdmin'];
+
+function tokenFor(caller) {
+  const now = Math.floor(Date.now() / 1000);
+  switch (caller) {
+    case 'none': return undefined;
+    case 'expired': return server.forgeToken({ sub: String(A.admin.id), exp: now - 1 });
+    case 'tampered': { const t = A.admin.token; return t.slice(0, -2) + (t.endsWith('xx') ? 'yy' : 'xx'); }
+    case 'worker': return A.key.secret;
+    case 'viewer': return A.viewer.token;
+    case 'otherSiteManager': return A.manager.token; // bound to A's first site; targets use A's second
+    case 'otherTenantAdmin': return B.admin.token;
+    case 'systemAdmin': return w.sys;
+  }
+}
+
+// allow = authorized (any answer but 401/403/404); numbers = exact status.
+const U = 401, F = 403, N = 404, ok = 'allow';
+const unauth = { none: U, expired: U, tampered: U };
+const publicRoute = Object.fromEntries(CALLERS.map((c) => [c, ok]));
+const usersOnly = { ...unauth, worker: F, viewer: ok, otherSiteManager: ok, otherTenantAdmin: ok, systemAdmin: ok };
+const systemOnly = { ...unauth, worker: F, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: ok };
+const adminsOwnTenant = { ...unauth, worker: F, viewer: F, otherSiteManager: F, otherTenantAdmin: N, systemAdmin: ok };
+const adminsLists = { ...unauth, worker: F, viewer: F, otherSiteManager: F, otherTenantAdmin: ok, systemAdmin: ok };
+
+function matrix() {
+  const site = A.sites[1].id, tenant = A.tenant.id;
+  const uniq = () => Math.random().toString(36).slice(2, 8);
+  return {
+    'GET /healthz': [() => ({ path: '/healthz' }), publicRoute],
+    'GET /readyz': [() => ({ path: '/readyz' }), publicRoute],
+    'GET /metrics': [() => ({ path: '/metrics' }), publicRoute],
+    'GET /v1/openapi.json': [() => ({ path: '/v1/openapi.json' }), publicRoute],
+    'POST /v1/auth/login': [() => ({ path: '/v1/auth/login', body: { username: 'nobody' + uniq(), password: 'x' } }), Object.fromEntries(CALLERS.map((c) => [c, U]))],
+    'POST /v1/auth/refresh': [() => ({ path: '/v1/auth/refresh', body: { refresh_token: 'ffr_nothing' } }), Object.fromEntries(CALLERS.map((c) => [c, U]))],
+    'POST /v1/auth/logout': [() => ({ path: '/v1/auth/logout', body: {} }), publicRoute],
+    'POST /v1/auth/switch-tenant': [() => ({ path: '/v1/auth/switch-tenant', body: { tenant_id: tenant } }), systemOnly],
+    'GET /v1/me': [() => ({ path: '/v1/me' }), usersOnly],
+    'POST /v1/me/password': [() => ({ path: '/v1/me/password', body: {} }), usersOnly],
+    'POST /v1/stream-tickets': [() => ({ path: '/v1/stream-tickets', body: { path: '/v1/audit/export.csv' } }), usersOnly],
+    'GET /v1/tenants': [() => ({ path: '/v1/tenants' }), systemOnly],
+    'POST /v1/tenants': [() => ({ path: '/v1/tenants', body: { name: 'T ' + uniq() } }), systemOnly],
+    'GET /v1/tenants/{id}': [() => ({ path: `/v1/tenants/${tenant}` }), { ...usersOnly, otherTenantAdmin: N }],
+    'PATCH /v1/tenants/{id}': [() => ({ path: `/v1/tenants/${tenant}`, body: {} }), systemOnly],
+    'DELETE /v1/tenants/{id}': [() => ({ path: `/v1/tenants/${tenant}` }), systemOnly],
+    'GET /v1/sites': [() => ({ path: '/v1/sites' }), usersOnly],
+    'POST /v1/sites': [() => ({ path: '/v1/sites', body: { name: 'S ' + uniq(), timezone: 'UTC', tenant_id: tenant } }), adminsOwnTenant],
+    'GET /v1/sites/{id}': [() => ({ path: `/v1/sites/${site}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
+    'PATCH /v1/sites/{id}': [() => ({ path: `/v1/sites/${site}`, body: {} }), { ...adminsOwnTenant, otherSiteManager: N }],
+    'DELETE /v1/sites/{id}': [() => ({ path: `/v1/sites/${site}` }), adminsOwnTenant],
+    'GET /v1/users': [() => ({ path: '/v1/users' }), adminsLists],
+    'POST /v1/users': [() => ({ path: '/v1/users', body: { username: 'u' + uniq(), password: 'long-enough-pw', role: 'viewer', tenant_id: tenant } }), adminsOwnTenant],
+    'GET /v1/users/{id}': [() => ({ path: `/v1/users/${A.viewer.id}` }), adminsOwnTenant],
+    'PATCH /v1/users/{id}': [() => ({ path: `/v1/users/${A.viewer.id}`, body: {} }), adminsOwnTenant],
+    'DELETE /v1/users/{id}': [() => ({ path: `/v1/users/${targets.user}` }), adminsOwnTenant],
+    'GET /v1/api-keys': [() => ({ path: '/v1/api-keys' }), adminsLists],
+    'POST /v1/api-keys': [() => ({ path: '/v1/api-keys', body: { name: 'k' + uniq(), tenant_id: tenant } }), adminsOwnTenant],
+    'GET /v1/api-keys/{id}': [() => ({ path: `/v1/api-keys/${A.key.id}` }), adminsOwnTenant],
+    'DELETE /v1/api-keys/{id}': [() => ({ path: `/v1/api-keys/${targets.key}` }), adminsOwnTenant],
+    'GET /v1/audit': [() => ({ path: '/v1/audit' }), adminsLists],
+    'GET /v1/audit/export.csv': [() => ({ path: '/v1/audit/export.csv' }), adminsLists],
+  };
+}
+
+test('every documented route has a row in the matrix', async () => {
+  const doc = (await call(server, 'GET', '/v1/openapi.json')).json;
+  const rows = matrix();
+  const documented = [];
+  for (const [path, item] of Object.entries(doc.paths))
+    for (const method of Object.keys(item)) documented.push(`${method.toUpperCase()} ${path}`);
+  for (const r of documented) assert.ok(rows[r], `no authorization expectations for ${r}`);
+  for (const r of Object.keys(rows)) assert.ok(documented.includes(r), `matrix row ${r} is not a documented route`);
+});
+
+test('route x caller -> expected status', async () => {
+  const failures = [];
+  for (const [route, [make, expect]] of Object.entries(matrix())) {
+    const method = route.split(' ')[0];
+    for (const caller of CALLERS) {
+      const { path, body } = make();
+      const r = await call(server, method, path, { token: tokenFor(caller), body });
+      const want = expect[caller];
+      const good = want === ok ? ![401, 403, 404].includes(r.status) && r.status < 500 : r.status === want;
+      if (!good) failures.push(`${route} as ${caller}: got ${r.status} (${r.text.slice(0, 120)}), want ${want}`);
+      if (r.status >= 400) assert.ok(r.json?.error?.code, `${route} as ${caller}: error without JSON code`);
+    }
+  }
+  assert.deepEqual(failures, []);
+});

@@ -1,0 +1,151 @@
+// Starts the real `footfall server` binary for a test, on 127.0.0.1 with a
+// free port, against SQLite (a temp folder) or a fresh database on the test
+// PostgreSQL (CTest fixture `postgres`). Every test file gets its own server.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, createHash, createHmac } from 'node:crypto';
+
+export const BIN = process.env.FOOTFALL_BIN;
+export const DB = process.env.FOOTFALL_TEST_DB || 'sqlite';
+if (!BIN) throw new Error('FOOTFALL_BIN is not set (run through ctest)');
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/** A new, empty PostgreSQL database on the fixture server; returns its URL. */
+function freshPostgres() {
+  const file = process.env.FOOTFALL_PG_URL_FILE;
+  if (!file || !existsSync(file)) throw new Error('the postgres fixture is not running');
+  const base = new URL(readFileSync(file, 'utf8').trim());
+  const name = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  execFileSync(`${PG_BIN}/createdb`, ['-h', base.hostname, '-p', base.port, '-U', 'postgres', name]);
+  base.pathname = `/${name}`;
+  return base.toString();
+}
+
+/** Waits until fn() returns truthy, polling; throws after timeoutMs. */
+export async function until(fn, timeoutMs = 10000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export class Server {
+  constructor(opts = {}) {
+    this.opts = opts;
+    this.dir = mkdtempSync(join(tmpdir(), 'footfall-it-'));
+    this.jwtSecret = randomBytes(24).toString('hex');
+    this.adminPassword = 'admin-' + randomBytes(8).toString('hex');
+    this.databaseUrl = opts.databaseUrl || (DB === 'postgres' ? freshPostgres() : `sqlite:${this.dir}/footfall.db`);
+    this.stdout = '';
+    this.stderr = '';
+  }
+
+  async start(extraArgs = []) {
+    const args = ['server', '--port', '0', '--data-dir', this.dir, '--database-url', this.databaseUrl,
+      '--jwt-secret', this.jwtSecret, '--admin-password', this.adminPassword,
+      '--web-dir', this.opts.webDir || join(this.dir, 'no-web'), ...(this.opts.args || []), ...extraArgs];
+    this.stdout = '';
+    this.proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(this.opts.env || {}) } });
+    this.proc.stdout.on('data', (d) => { this.stdout += d; });
+    this.proc.stderr.on('data', (d) => { this.stderr += d; });
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    const m = await until(() => this.stdout.match(/running at http:\/\/[^:]+:(\d+)\//) ||
+      (this.proc.exitCode !== null && 'exit'), 20000, 'the server to listen');
+    if (m === 'exit') throw new Error(`server exited: ${this.stderr}`);
+    this.port = Number(m[1]);
+    this.url = `http://127.0.0.1:${this.port}`;
+    return this;
+  }
+
+  /** SIGTERM and wait for a clean exit. */
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return this.exited;
+    this.proc.kill('SIGTERM');
+    return this.exited;
+  }
+
+  async kill() {
+    if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGKILL');
+    return this.exited;
+  }
+
+  cleanup() { rmSync(this.dir, { recursive: true, force: true }); }
+
+  /** An HS256 token signed with the server's key, with any claims. */
+  forgeToken(claims, secret = this.jwtSecret) {
+    const b64 = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
+    const head = b64({ alg: 'HS256', typ: 'JWT' });
+    const body = b64({ iss: 'footfall', aud: 'footfall-api', iat: Math.floor(Date.now() / 1000), ...claims });
+    const key = createHash('sha256').update(secret).digest();
+    const sig = createHmac('sha256', key).update(`${head}.${body}`).digest('base64url');
+    return `${head}.${body}.${sig}`;
+  }
+
+  /** Runs `footfall admin ...` against this server's database. */
+  admin(...args) {
+    const out = execFileSync(BIN, ['admin', ...args, '--data-dir', this.dir, '--database-url', this.databaseUrl], { encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').pop());
+  }
+}
+
+/** One HTTP call; returns {status, headers, json, text}. */
+export async function call(server, method, path, { token, body, headers = {}, rawBody } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  let payload = rawBody;
+  if (body !== undefined) {
+    payload = JSON.stringify(body);
+    if (!h['Content-Type']) h['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(server.url + path, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** Signs in and returns the session JSON. */
+export async function login(server, username, password) {
+  const r = await call(server, 'POST', '/v1/auth/login', { body: { username, password } });
+  if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+/**
+ * A small world of two tenants, each with two sites, a tenant admin, a site
+ * manager and viewers, and a worker key; returns tokens and ids.
+ */
+export async function seedWorld(server) {
+  const root = await login(server, 'admin', server.adminPassword);
+  const sys = root.access_token;
+  const w = { sys, tenants: [] };
+  for (const t of ['Alpha Cafés', 'Beta Bakeries']) {
+    const tenant = (await call(server, 'POST', '/v1/tenants', { token: sys, body: { name: t } })).json;
+    const sites = [];
+    for (const s of ['North', 'South']) {
+      const r = await call(server, 'POST', '/v1/sites', { token: sys, body: { name: s, timezone: 'Europe/Paris', tenant_id: tenant.id } });
+      if (r.status !== 201) throw new Error(`site: ${r.status} ${r.text}`);
+      sites.push(r.json);
+    }
+    const slug = t[0].toLowerCase();
+    const pw = 'password-' + slug + '-123';
+    const mk = async (username, role, site_id) => {
+      const r = await call(server, 'POST', '/v1/users', { token: sys, body: { username, password: pw, role, tenant_id: tenant.id, site_id } });
+      if (r.status !== 201) throw new Error(`user ${username}: ${r.status} ${r.text}`);
+      return { ...r.json, token: (await login(server, username, pw)).access_token, password: pw };
+    };
+    const admin = await mk(`${slug}-admin`, 'tenant_admin');
+    const manager = await mk(`${slug}-manager`, 'site_manager', sites[0].id);
+    const viewer = await mk(`${slug}-viewer`, 'viewer');
+    const siteViewer = await mk(`${slug}-site-viewer`, 'viewer', sites[1].id);
+    const key = (await call(server, 'POST', '/v1/api-keys', { token: admin.token, body: { name: 'store pc', site_id: sites[0].id } })).json;
+    w.tenants.push({ tenant, sites, admin, manager, viewer, siteViewer, key });
+  }
+  return w;
+}
