@@ -219,6 +219,11 @@ void users_create_handler(struct request *rq) {
       .role = role_parse(json_string_value(json_object_get(rq->body, "role"))),
       .site_id = json_integer_value(json_object_get(rq->body, "site_id")),
   };
+  if (spec.role == ROLE_NONE) {
+    http_error(rq, 400, "invalid_field",
+               "role must be system_admin, tenant_admin, site_manager or viewer");
+    return;
+  }
   if (spec.role != ROLE_SYSTEM_ADMIN) {
     spec.tenant_id = access_target_tenant(rq);
     if (!spec.tenant_id)
@@ -298,6 +303,14 @@ void users_update(struct request *rq) {
   enum role role = old_role;
   if (json_object_get(body, "role"))
     role = role_parse(json_string_value(json_object_get(body, "role")));
+  if (role == ROLE_NONE) {
+    db_rows_free(rows);
+    db_rollback(c);
+    db_release(c);
+    http_error(rq, 400, "invalid_field",
+               "role must be system_admin, tenant_admin, site_manager or viewer");
+    return;
+  }
   json_t *site_v = json_object_get(body, "site_id");
   if (site_v)
     site = json_is_null(site_v) ? 0 : json_integer_value(site_v);

@@ -48,7 +48,7 @@ export class Server {
 
   async start(extraArgs = []) {
     const args = ['server', '--port', '0', '--data-dir', this.dir, '--database-url', this.databaseUrl,
-      '--jwt-secret', this.jwtSecret, '--admin-password', this.adminPassword,
+      ...(this.opts.generatedKeys ? [] : ['--jwt-secret', this.jwtSecret]), '--admin-password', this.adminPassword,
       '--web-dir', this.opts.webDir || join(this.dir, 'no-web'), ...(this.opts.args || []), ...extraArgs];
     this.stdout = '';
     this.proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(this.opts.env || {}) } });
