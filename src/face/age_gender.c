@@ -23,7 +23,7 @@ static void load_reduction(struct loader *L, struct reduction_block *rb, int cin
 
 int age_gender_load(struct weights *w, struct age_gender_net *net, struct ff_error *err) {
   memset(net, 0, sizeof *net);
-  struct loader L = {w, &net->store, err, FF_OK};
+  struct loader L = {.w = w, .store = &net->store, .err = err, .rc = FF_OK};
   loader_conv(&L, &net->conv_in, 3, 3, 32, 2, "entry_flow/conv_in/filters",
               "entry_flow/conv_in/bias");
   load_reduction(&L, &net->rb0, 32, 64, "entry_flow/reduction_block_0");
@@ -41,7 +41,7 @@ int age_gender_load(struct weights *w, struct age_gender_net *net, struct ff_err
   net->age_b = loader_take(&L, 1, a1, "fc/age/bias");
   net->gender_w = loader_take(&L, 2, gd, "fc/gender/weights");
   net->gender_b = loader_take(&L, 1, g1, "fc/gender/bias");
-  if (L.rc != FF_OK)
+  if (loader_finish(&L) != FF_OK)
     age_gender_free(net);
   return L.rc;
 }

@@ -43,7 +43,8 @@ static double ssd_iou(const float *a, const float *b) {
 static int detect_ssd(struct face_session *s, const struct face_image *img,
                       const struct face_detect_options *o, struct face_detection *out, int capacity,
                       int *count) {
-  TRY(ssd_forward(&s->engine->ssd, &s->arena, img, s->boxes, s->scores));
+  TRY(ssd_forward(&s->engine->ssd, &s->arena, &s->ssd_ping, &s->ssd_pong, img, s->boxes,
+                  s->scores));
   int n = 0;
   for (int i = 0; i < SSD_ANCHORS; i++)
     if (s->scores[i] > o->min_score)

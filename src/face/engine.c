@@ -1,4 +1,5 @@
 /* engine.c — loading the models and creating per-thread sessions. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,7 @@ int face_engine_load(const char *dir, struct face_engine **out, struct ff_error 
       return rc;
     }
   }
+  malloc_trim(0); /* give back the heap the unpacked / unused weights held */
   *out = e;
   return FF_OK;
 }
@@ -84,6 +86,8 @@ void face_session_free(struct face_session *s) {
   if (!s)
     return;
   arena_release(&s->arena);
+  arena_release(&s->ssd_ping);
+  arena_release(&s->ssd_pong);
   free(s->boxes);
   free(s->scores);
   free(s->order);

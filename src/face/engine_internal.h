@@ -18,9 +18,10 @@ struct face_engine {
 struct face_session {
   const struct face_engine *engine;
   struct arena arena;
-  float *boxes;       /* [FACE_MAX_CANDIDATES][4] */
-  float *scores;      /* [FACE_MAX_CANDIDATES] */
-  int *order;         /* [FACE_MAX_CANDIDATES] */
+  struct arena ssd_ping, ssd_pong; /* SSD backbone activations, alternating */
+  float *boxes;                    /* [FACE_MAX_CANDIDATES][4] */
+  float *scores;                   /* [FACE_MAX_CANDIDATES] */
+  int *order;                      /* [FACE_MAX_CANDIDATES] */
   double *tiny_boxes; /* [FACE_MAX_CANDIDATES][5] x, y, right, bottom (relative), score */
 };
 

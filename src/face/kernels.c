@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -29,19 +30,25 @@ int tensor_new(struct arena *a, int h, int w, int c, struct tensor *t) {
   return t->d ? FF_OK : FF_ENOMEM;
 }
 
+/* Branch-free forms the compiler vectorises (fminf/fmaxf would be libm calls). */
+static inline float relu6(float v) {
+  v = v > 0.0f ? v : 0.0f;
+  return v < 6.0f ? v : 6.0f;
+}
+
 void apply_act(float *x, size_t n, enum act act) {
   switch (act) {
   case ACT_RELU:
     for (size_t i = 0; i < n; i++)
-      x[i] = x[i] > 0 ? x[i] : 0;
+      x[i] = x[i] > 0.0f ? x[i] : 0.0f;
     break;
   case ACT_RELU6:
     for (size_t i = 0; i < n; i++)
-      x[i] = fminf(fmaxf(x[i], 0.0f), 6.0f);
+      x[i] = relu6(x[i]);
     break;
   case ACT_LEAKY:
     for (size_t i = 0; i < n; i++)
-      x[i] = x[i] > 0 ? x[i] : 0.1f * x[i];
+      x[i] = x[i] > 0.0f ? x[i] : 0.1f * x[i];
     break;
   default: break;
   }
@@ -54,13 +61,150 @@ void add_into(float *dst, const float *src, size_t n) {
 
 /* out[p][co] = act(out[p][co] + b[co]) in one pass. */
 static void bias_act(float *out, size_t pixels, int c, const float *b, enum act act) {
-  if (b)
-    for (size_t p = 0; p < pixels; p++) {
-      float *o = out + p * c;
+  if (!b) {
+    apply_act(out, pixels * c, act);
+    return;
+  }
+  for (size_t p = 0; p < pixels; p++) {
+    float *restrict o = out + p * c;
+    switch (act) {
+    case ACT_RELU:
+      for (int i = 0; i < c; i++) {
+        float v = o[i] + b[i];
+        o[i] = v > 0.0f ? v : 0.0f;
+      }
+      break;
+    case ACT_RELU6:
+      for (int i = 0; i < c; i++)
+        o[i] = relu6(o[i] + b[i]);
+      break;
+    case ACT_LEAKY:
+      for (int i = 0; i < c; i++) {
+        float v = o[i] + b[i];
+        o[i] = v > 0.0f ? v : 0.1f * v;
+      }
+      break;
+    default:
       for (int i = 0; i < c; i++)
         o[i] += b[i];
     }
-  apply_act(out, pixels * c, act);
+  }
+}
+
+void conv_pack_weights(const float *w, int K, int cout, float *packed) {
+  for (int p = 0; p < cout / CONV_PANEL; p++)
+    for (int k = 0; k < K; k++)
+      memcpy(packed + ((size_t)p * K + k) * CONV_PANEL, w + (size_t)k * cout + p * CONV_PANEL,
+             CONV_PANEL * sizeof(float));
+}
+
+/* 6 output pixels x 16 output channels, accumulated over every tap and input
+ * channel: the implicit-GEMM core (no im2col). a[j] points at pixel j's
+ * window origin in the (padded) input, off[t] is tap t's offset from it. */
+static inline __m256 act8(__m256 v, enum act act) {
+  const __m256 zero = _mm256_setzero_ps();
+  switch (act) {
+  case ACT_RELU: return _mm256_max_ps(v, zero);
+  case ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0f));
+  case ACT_LEAKY: return _mm256_max_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(0.1f)));
+  default: return v;
+  }
+}
+
+static void kernel_6x16(int taps, const int *off, int cin, const float *const a[6], const float *w,
+                        float *const c[6], const float *bias, enum act act, int rows) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int t = 0; t < taps; t++) {
+    const float *a0 = a[0] + off[t], *a1 = a[1] + off[t], *a2 = a[2] + off[t], *a3 = a[3] + off[t],
+                *a4 = a[4] + off[t], *a5 = a[5] + off[t];
+    for (int k = 0; k < cin; k++, w += 16) {
+      __m256 b0 = _mm256_loadu_ps(w), b1 = _mm256_loadu_ps(w + 8), v;
+      v = _mm256_broadcast_ss(a0 + k);
+      c00 = _mm256_fmadd_ps(v, b0, c00);
+      c01 = _mm256_fmadd_ps(v, b1, c01);
+      v = _mm256_broadcast_ss(a1 + k);
+      c10 = _mm256_fmadd_ps(v, b0, c10);
+      c11 = _mm256_fmadd_ps(v, b1, c11);
+      v = _mm256_broadcast_ss(a2 + k);
+      c20 = _mm256_fmadd_ps(v, b0, c20);
+      c21 = _mm256_fmadd_ps(v, b1, c21);
+      v = _mm256_broadcast_ss(a3 + k);
+      c30 = _mm256_fmadd_ps(v, b0, c30);
+      c31 = _mm256_fmadd_ps(v, b1, c31);
+      v = _mm256_broadcast_ss(a4 + k);
+      c40 = _mm256_fmadd_ps(v, b0, c40);
+      c41 = _mm256_fmadd_ps(v, b1, c41);
+      v = _mm256_broadcast_ss(a5 + k);
+      c50 = _mm256_fmadd_ps(v, b0, c50);
+      c51 = _mm256_fmadd_ps(v, b1, c51);
+    }
+  }
+  __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+  __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+  __m256 r[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int j = 0; j < rows; j++) {
+    _mm256_storeu_ps(c[j], act8(_mm256_add_ps(r[j][0], bias0), act));
+    _mm256_storeu_ps(c[j] + 8, act8(_mm256_add_ps(r[j][1], bias1), act));
+  }
+}
+
+/* Weights of this many bytes per panel group stay in L2 while the pixel
+ * blocks stream past. */
+#define CONV_GROUP_BYTES (256 * 1024)
+
+static int conv_direct(struct arena *a, const struct tensor *in, const struct conv *l, int oh,
+                       int ow, int pt, int pl, enum act act, struct tensor *out) {
+  int s = l->stride, cin = l->cin, cout = l->cout;
+  int pb = (oh - 1) * s + l->kh - in->h - pt, pr = (ow - 1) * s + l->kw - in->w - pl;
+  pb = pb > 0 ? pb : 0;
+  pr = pr > 0 ? pr : 0;
+  const float *src = in->d;
+  int sw = in->w;
+  struct arena_mark mark = arena_mark(a);
+  if (pt || pl || pb || pr) { /* zero-padded copy: the kernel never checks bounds */
+    int sh = in->h + pt + pb;
+    sw = in->w + pl + pr;
+    float *p = arena_floats(a, (size_t)sh * sw * cin);
+    if (!p)
+      return FF_ENOMEM;
+    memset(p, 0, (size_t)sh * sw * cin * sizeof(float));
+    for (int y = 0; y < in->h; y++)
+      memcpy(p + ((size_t)(y + pt) * sw + pl) * cin, in->d + (size_t)y * in->w * cin,
+             (size_t)in->w * cin * sizeof(float));
+    src = p;
+  }
+  int taps = l->kh * l->kw, off[64];
+  if (taps > 64)
+    return FF_EINTERNAL;
+  for (int ky = 0; ky < l->kh; ky++)
+    for (int kx = 0; kx < l->kw; kx++)
+      off[ky * l->kw + kx] = (ky * sw + kx) * cin;
+  int K = taps * cin, panels = cout / CONV_PANEL, npix = oh * ow;
+  int group = CONV_GROUP_BYTES / (K * CONV_PANEL * (int)sizeof(float));
+  group = group < 1 ? 1 : group > panels ? panels : group;
+  for (int g0 = 0; g0 < panels; g0 += group) {
+    int g1 = g0 + group < panels ? g0 + group : panels;
+    for (int p0 = 0; p0 < npix; p0 += 6) {
+      int rows = npix - p0 < 6 ? npix - p0 : 6;
+      const float *arow[6];
+      float *crow[6];
+      for (int j = 0; j < 6; j++) {
+        int p = p0 + (j < rows ? j : rows - 1), oy = p / ow, ox = p % ow;
+        arow[j] = src + ((size_t)oy * s * sw + (size_t)ox * s) * cin;
+        crow[j] = out->d + (size_t)p * cout;
+      }
+      for (int g = g0; g < g1; g++) {
+        float *cg[6];
+        for (int j = 0; j < 6; j++)
+          cg[j] = crow[j] + g * CONV_PANEL;
+        kernel_6x16(taps, off, cin, arow, l->w + (size_t)g * K * CONV_PANEL, cg,
+                    l->b ? l->b + g * CONV_PANEL : NULL, act, rows);
+      }
+    }
+  }
+  arena_rewind(a, mark);
+  return FF_OK;
 }
 
 int conv2d(struct arena *a, const struct tensor *in, const struct conv *l, enum pad pad,
@@ -73,6 +217,8 @@ int conv2d(struct arena *a, const struct tensor *in, const struct conv *l, enum 
   int K = l->kh * l->kw * l->cin, M = oh * ow, N = l->cout;
   if (M == 0)
     return FF_OK;
+  if (l->packed)
+    return conv_direct(a, in, l, oh, ow, pt, pl, act, out);
   struct arena_mark mark = arena_mark(a);
   const float *A = in->d;
   if (!(l->kh == 1 && l->kw == 1 && l->stride == 1)) {

@@ -25,9 +25,15 @@ enum act { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_LEAKY /* slope 0.1 */ };
 
 struct conv {
   int kh, kw, cin, cout, stride;
-  const float *w; /* [kh*kw*cin][cout] */
+  const float *w; /* [kh*kw*cin][cout], or panels (packed = 1) */
   const float *b; /* [cout], or NULL */
+  int packed;     /* w is [cout/16][kh*kw*cin][16]: the direct kernel's layout */
 };
+
+/* Panel width of the direct convolution kernel. */
+#define CONV_PANEL 16
+/* Repacks w [K][cout] into [cout/16][K][16] (cout a multiple of 16). */
+void conv_pack_weights(const float *w, int K, int cout, float *packed);
 
 struct depthwise {
   int k, c, stride; /* k x k window */

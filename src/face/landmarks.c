@@ -10,7 +10,7 @@ void landmark_free(struct landmark_net *net) {
 
 int landmark_load(struct weights *w, int tiny, struct landmark_net *net, struct ff_error *err) {
   memset(net, 0, sizeof *net);
-  struct loader L = {w, &net->store, err, FF_OK};
+  struct loader L = {.w = w, .store = &net->store, .err = err, .rc = FF_OK};
   static const int ch[5] = {3, 32, 64, 128, 256};
   net->tiny = tiny;
   net->blocks = tiny ? 3 : 4;
@@ -34,7 +34,7 @@ int landmark_load(struct weights *w, int tiny, struct landmark_net *net, struct 
   int fd[2] = {net->fc_in, 136}, bd[1] = {136};
   net->fc_w = loader_take(&L, 2, fd, "fc/weights");
   net->fc_b = loader_take(&L, 1, bd, "fc/bias");
-  if (L.rc != FF_OK)
+  if (loader_finish(&L) != FF_OK)
     landmark_free(net);
   return L.rc;
 }

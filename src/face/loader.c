@@ -74,6 +74,11 @@ void loader_conv(struct loader *L, struct conv *c, int k, int cin, int cout, int
   c->stride = stride;
   c->w = loader_take(L, 4, fd, "%s", filters);
   c->b = bias ? loader_take(L, 1, bd, "%s", bias) : NULL;
+  c->packed = 0;
+  if (L->nconvs < (int)(sizeof L->convs / sizeof L->convs[0]))
+    L->convs[L->nconvs++] = c;
+  else if (L->rc == FF_OK)
+    L->rc = ff_fail(L->err, FF_EINTERNAL, "loader: too many convolutions");
 }
 
 void loader_separable(struct loader *L, struct separable *s, int cin, int cout, int stride,
@@ -90,6 +95,38 @@ void loader_separable(struct loader *L, struct separable *s, int cin, int cout, 
   s->pw.stride = 1;
   s->pw.w = loader_take(L, 4, pd, "%s/pointwise_filter", prefix);
   s->pw.b = loader_take(L, 1, bd, "%s/bias", prefix);
+  s->pw.packed = 0;
+  if (L->nconvs < (int)(sizeof L->convs / sizeof L->convs[0]))
+    L->convs[L->nconvs++] = &s->pw;
+  else if (L->rc == FF_OK)
+    L->rc = ff_fail(L->err, FF_EINTERNAL, "loader: too many convolutions");
+}
+
+int loader_finish(struct loader *L) {
+  for (int i = 0; i < L->nconvs && L->rc == FF_OK; i++) {
+    struct conv *c = L->convs[i];
+    if (c->cout % CONV_PANEL || !c->w)
+      continue; /* odd widths (predictor heads) stay on sgemm */
+    int K = c->kh * c->kw * c->cin;
+    float *packed = malloc((size_t)K * c->cout * sizeof(float));
+    if (!packed)
+      return L->rc = ff_fail(L->err, FF_ENOMEM, "out of memory");
+    conv_pack_weights(c->w, K, c->cout, packed);
+    /* swap the array in the store: the unpacked copy is freed */
+    struct param_store *s = L->store;
+    int k = 0;
+    while (k < s->count && s->arrays[k] != c->w)
+      k++;
+    if (k == s->count) {
+      free(packed);
+      return L->rc = ff_fail(L->err, FF_EINTERNAL, "loader: weights not owned");
+    }
+    free(s->arrays[k]);
+    s->arrays[k] = packed;
+    c->w = packed;
+    c->packed = 1;
+  }
+  return L->rc;
 }
 
 int separable_forward(struct arena *a, const struct tensor *in, const struct separable *s,

@@ -32,7 +32,12 @@ struct loader {
   struct param_store *store;
   struct ff_error *err;
   int rc;
+  struct conv *convs[128]; /* packed by loader_finish */
+  int nconvs;
 };
+/* After all folding: repacks every conv whose width suits the direct kernel.
+ * Returns L->rc. */
+int loader_finish(struct loader *L);
 
 /* Moves tensor `name` (printf format) with the given shape out of the manifest. */
 float *loader_take(struct loader *L, int rank, const int *dims, const char *fmt, ...)
@@ -67,9 +72,11 @@ struct ssd_net {
 int ssd_load(struct weights *w, struct ssd_net *net, struct ff_error *err);
 void ssd_free(struct ssd_net *net);
 /* Runs the net on the image; fills boxes[5118][4] (decoded, relative to the
- * 512 square) and scores[5118]. */
-int ssd_forward(const struct ssd_net *net, struct arena *a, const struct face_image *img,
-                float *boxes, float *scores);
+ * 512 square) and scores[5118]. The backbone's activations alternate between
+ * `ping` and `pong` (each reset when it becomes the target), so only two
+ * layers are alive at a time; everything else comes from `a`. */
+int ssd_forward(const struct ssd_net *net, struct arena *a, struct arena *ping, struct arena *pong,
+                const struct face_image *img, float *boxes, float *scores);
 
 /* ---- Tiny face detector ---- */
 struct tiny_net {

@@ -43,7 +43,7 @@ static void load_scaled_conv(struct loader *L, struct conv *c, int k, int cin, i
 
 int recognition_load(struct weights *w, struct recognition_net *net, struct ff_error *err) {
   memset(net, 0, sizeof *net);
-  struct loader L = {w, &net->store, err, FF_OK};
+  struct loader L = {.w = w, .store = &net->store, .err = err, .rc = FF_OK};
   load_scaled_conv(&L, &net->conv32_down, 7, 3, 32, 2, "conv32_down");
   char p[96];
   for (int i = 0; i < RECOGNITION_BLOCKS; i++) {
@@ -55,7 +55,7 @@ int recognition_load(struct weights *w, struct recognition_net *net, struct ff_e
   }
   int fd[2] = {256, 128};
   net->fc = loader_take(&L, 2, fd, "fc");
-  if (L.rc != FF_OK)
+  if (loader_finish(&L) != FF_OK)
     recognition_free(net);
   return L.rc;
 }

@@ -16,7 +16,7 @@ void ssd_free(struct ssd_net *net) {
 
 int ssd_load(struct weights *w, struct ssd_net *net, struct ff_error *err) {
   memset(net, 0, sizeof *net);
-  struct loader L = {w, &net->store, err, FF_OK};
+  struct loader L = {.w = w, .store = &net->store, .err = err, .rc = FF_OK};
   char a[160], b[160];
   loader_conv(&L, &net->conv0, 3, 3, 32, 2, "MobilenetV1/Conv2d_0_pointwise/weights",
               "MobilenetV1/Conv2d_0_pointwise/convolution_bn_offset");
@@ -65,7 +65,7 @@ int ssd_load(struct weights *w, struct ssd_net *net, struct ff_error *err) {
   }
   int ad[3] = {1, SSD_ANCHORS, 4};
   net->anchors = loader_take(&L, 3, ad, "Output/extra_dim");
-  if (L.rc != FF_OK)
+  if (loader_finish(&L) != FF_OK)
     ssd_free(net);
   return L.rc;
 }
@@ -87,20 +87,28 @@ static int predict(struct arena *a, const struct tensor *x, const struct conv *b
   return FF_OK;
 }
 
-int ssd_forward(const struct ssd_net *net, struct arena *a, const struct face_image *img,
-                float *boxes, float *scores) {
+int ssd_forward(const struct ssd_net *net, struct arena *a, struct arena *ping, struct arena *pong,
+                const struct face_image *img, float *boxes, float *scores) {
   static const struct input_norm norm = {{0, 0, 0}, 127.5f, -1.0f};
   struct tensor x, t, conv11 = {0};
   TRY(crop_resize(a, img, 0, 0, img->width, img->height, 0, SSD_INPUT, &norm, &x));
-  TRY(conv2d(a, &x, &net->conv0, PAD_SAME, ACT_RELU6, &t));
+  arena_reset(ping);
+  TRY(conv2d(ping, &x, &net->conv0, PAD_SAME, ACT_RELU6, &t));
   x = t;
+  struct arena *target = pong;
   for (int i = 1; i <= 13; i++) {
     struct tensor d;
+    struct arena_mark mark = arena_mark(a);
+    arena_reset(target);
     TRY(depthwise2d(a, &x, &net->dw[i], PAD_SAME, ACT_RELU6, &d));
-    TRY(conv2d(a, &d, &net->pw[i], PAD_SAME, ACT_RELU6, &t));
+    TRY(conv2d(target, &d, &net->pw[i], PAD_SAME, ACT_RELU6, &t));
+    arena_rewind(a, mark);
     x = t;
-    if (i == 11)
-      conv11 = x;
+    target = target == ping ? pong : ping;
+    if (i == 11) { /* feeds the first box predictor: keep a copy outside ping/pong */
+      TRY(tensor_new(a, x.h, x.w, x.c, &conv11));
+      memcpy(conv11.d, x.d, (size_t)x.h * x.w * x.c * sizeof(float));
+    }
   }
   float *enc = arena_floats(a, SSD_ANCHORS * 4), *logits = arena_floats(a, SSD_ANCHORS * 3);
   if (!enc || !logits)

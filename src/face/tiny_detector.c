@@ -10,7 +10,7 @@ void tiny_free(struct tiny_net *net) {
 
 int tiny_load(struct weights *w, struct tiny_net *net, struct ff_error *err) {
   memset(net, 0, sizeof *net);
-  struct loader L = {w, &net->store, err, FF_OK};
+  struct loader L = {.w = w, .store = &net->store, .err = err, .rc = FF_OK};
   static const int ch[7] = {3, 16, 32, 64, 128, 256, 512};
   loader_conv(&L, &net->conv0, 3, 3, 16, 1, "conv0/filters", "conv0/bias");
   char prefix[32];
@@ -19,7 +19,7 @@ int tiny_load(struct weights *w, struct tiny_net *net, struct ff_error *err) {
     loader_separable(&L, &net->sep[i], ch[i], ch[i + 1], 1, prefix);
   }
   loader_conv(&L, &net->conv8, 1, 512, 25, 1, "conv8/filters", "conv8/bias");
-  if (L.rc != FF_OK)
+  if (loader_finish(&L) != FF_OK)
     tiny_free(net);
   return L.rc;
 }

@@ -52,7 +52,14 @@ static void check_conv(int h, int w, int cin, int cout, int k, int s, enum pad p
   float *x = random_array((size_t)h * w * cin), *wt = random_array((size_t)k * k * cin * cout),
         *b = random_array(cout);
   struct tensor in = {h, w, cin, x}, out;
-  struct conv c = {k, k, cin, cout, s, wt, b};
+  struct conv c = {k, k, cin, cout, s, wt, b, 0};
+  float *packed = NULL;
+  if (cout % CONV_PANEL == 0) { /* the direct (implicit GEMM) kernel */
+    packed = malloc((size_t)k * k * cin * cout * sizeof(float));
+    conv_pack_weights(wt, k * k * cin, cout, packed);
+    c.w = packed;
+    c.packed = 1;
+  }
   cr_assert_eq(conv2d(&arena, &in, &c, pad, act, &out), FF_OK);
   int oh, ow, pt, pl;
   tf_pad(h, k, s, pad, &oh, &pt);
@@ -82,6 +89,7 @@ static void check_conv(int h, int w, int cin, int cout, int k, int s, enum pad p
   free(x);
   free(wt);
   free(b);
+  free(packed);
   arena_reset(&arena);
 }
 
@@ -95,6 +103,18 @@ Test(kernels, conv_same_and_valid_all_strides, .init = setup, .fini = teardown) 
   check_conv(7, 6, 8, 4, 1, 2, PAD_SAME, ACT_NONE);
   check_conv(4, 4, 8, 4, 3, 2, PAD_VALID, ACT_NONE); /* 4 -> 1 */
   check_conv(3, 3, 2, 2, 3, 2, PAD_VALID, ACT_NONE); /* 3 -> 1 */
+}
+
+Test(kernels, direct_conv_matches_naive, .init = setup, .fini = teardown) {
+  check_conv(9, 7, 3, 16, 3, 1, PAD_SAME, ACT_NONE);
+  check_conv(8, 8, 4, 32, 3, 2, PAD_SAME, ACT_RELU6);
+  check_conv(9, 9, 5, 16, 3, 2, PAD_SAME, ACT_RELU);
+  check_conv(11, 10, 3, 16, 3, 1, PAD_VALID, ACT_LEAKY);
+  check_conv(19, 17, 3, 32, 7, 2, PAD_VALID, ACT_RELU);
+  check_conv(6, 5, 40, 48, 1, 1, PAD_SAME, ACT_RELU6); /* 30 pixels: partial 6-blocks */
+  check_conv(7, 6, 8, 16, 1, 2, PAD_SAME, ACT_NONE);
+  check_conv(4, 4, 8, 16, 3, 2, PAD_VALID, ACT_NONE);
+  check_conv(5, 5, 300, 64, 3, 1, PAD_SAME, ACT_NONE); /* K large: several panel groups */
 }
 
 static void check_depthwise(int h, int w, int c, int s, enum pad pad) {
