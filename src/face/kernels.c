@@ -91,16 +91,38 @@ static void bias_act(float *out, size_t pixels, int c, const float *b, enum act 
   }
 }
 
-void conv_pack_weights(const float *w, int K, int cout, float *packed) {
-  for (int p = 0; p < cout / CONV_PANEL; p++)
-    for (int k = 0; k < K; k++)
-      memcpy(packed + ((size_t)p * K + k) * CONV_PANEL, w + (size_t)k * cout + p * CONV_PANEL,
-             CONV_PANEL * sizeof(float));
+int conv_panel_width(int cout) {
+  return cout % 32 == 0 ? 32 : cout % 16 == 0 ? 16 : 0;
 }
 
-/* 6 output pixels x 16 output channels, accumulated over every tap and input
- * channel: the implicit-GEMM core (no im2col). a[j] points at pixel j's
- * window origin in the (padded) input, off[t] is tap t's offset from it. */
+void conv_pack_weights(const float *w, int K, int cout, int panel, float *packed) {
+  for (int p = 0; p < cout / panel; p++)
+    for (int k = 0; k < K; k++)
+      memcpy(packed + ((size_t)p * K + k) * panel, w + (size_t)k * cout + p * panel,
+             (size_t)panel * sizeof(float));
+}
+
+static int force_avx2;
+
+void conv_kernel_force_avx2(int on) {
+  force_avx2 = on;
+}
+
+static int have_avx512(void) {
+  static int cached = -1;
+  if (cached < 0)
+    cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+  return cached && !force_avx2;
+}
+
+const char *conv_kernel_isa(void) {
+  return have_avx512() ? "avx512" : "avx2";
+}
+
+/* The kernels: 6 (AVX2) or 8 (AVX-512) output pixels x one panel of output
+ * channels, accumulated over every tap and input channel. a[j] points at
+ * pixel j's window origin in the (padded) input, off[t] is tap t's offset
+ * from it; w steps `wstride` floats per input channel. */
 static inline __m256 act8(__m256 v, enum act act) {
   const __m256 zero = _mm256_setzero_ps();
   switch (act) {
@@ -111,14 +133,55 @@ static inline __m256 act8(__m256 v, enum act act) {
   }
 }
 
+__attribute__((target("avx512f"))) static inline __m512 act16(__m512 v, enum act act) {
+  const __m512 zero = _mm512_setzero_ps();
+  switch (act) {
+  case ACT_RELU: return _mm512_max_ps(v, zero);
+  case ACT_RELU6: return _mm512_min_ps(_mm512_max_ps(v, zero), _mm512_set1_ps(6.0f));
+  case ACT_LEAKY: return _mm512_max_ps(v, _mm512_mul_ps(v, _mm512_set1_ps(0.1f)));
+  default: return v;
+  }
+}
+
+#define ROW32(j)                                                                                   \
+  v = _mm512_set1_ps(a##j[k]);                                                                     \
+  c##j##0 = _mm512_fmadd_ps(v, b0, c##j##0);                                                       \
+  c##j##1 = _mm512_fmadd_ps(v, b1, c##j##1);
+
+__attribute__((target("avx512f"))) static void kernel_8x32(int taps, const int *off, int cin,
+                                                           const float *const a[8], const float *w,
+                                                           float *const c[8], const float *bias,
+                                                           enum act act, int rows) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00,
+         c70 = c00, c71 = c00;
+  for (int t = 0; t < taps; t++) {
+    const float *a0 = a[0] + off[t], *a1 = a[1] + off[t], *a2 = a[2] + off[t], *a3 = a[3] + off[t],
+                *a4 = a[4] + off[t], *a5 = a[5] + off[t], *a6 = a[6] + off[t], *a7 = a[7] + off[t];
+    for (int k = 0; k < cin; k++, w += 32) {
+      __m512 b0 = _mm512_loadu_ps(w), b1 = _mm512_loadu_ps(w + 16), v;
+      ROW32(0) ROW32(1) ROW32(2) ROW32(3) ROW32(4) ROW32(5) ROW32(6) ROW32(7)
+    }
+  }
+  __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+  __m512 r[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                    {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  for (int j = 0; j < rows; j++) {
+    _mm512_storeu_ps(c[j], act16(_mm512_add_ps(r[j][0], bias0), act));
+    _mm512_storeu_ps(c[j] + 16, act16(_mm512_add_ps(r[j][1], bias1), act));
+  }
+}
+#undef ROW32
+
 static void kernel_6x16(int taps, const int *off, int cin, const float *const a[6], const float *w,
-                        float *const c[6], const float *bias, enum act act, int rows) {
+                        int wstride, float *const c[6], const float *bias, enum act act, int rows) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int t = 0; t < taps; t++) {
     const float *a0 = a[0] + off[t], *a1 = a[1] + off[t], *a2 = a[2] + off[t], *a3 = a[3] + off[t],
                 *a4 = a[4] + off[t], *a5 = a[5] + off[t];
-    for (int k = 0; k < cin; k++, w += 16) {
+    for (int k = 0; k < cin; k++, w += wstride) {
       __m256 b0 = _mm256_loadu_ps(w), b1 = _mm256_loadu_ps(w + 8), v;
       v = _mm256_broadcast_ss(a0 + k);
       c00 = _mm256_fmadd_ps(v, b0, c00);
@@ -180,26 +243,36 @@ static int conv_direct(struct arena *a, const struct tensor *in, const struct co
   for (int ky = 0; ky < l->kh; ky++)
     for (int kx = 0; kx < l->kw; kx++)
       off[ky * l->kw + kx] = (ky * sw + kx) * cin;
-  int K = taps * cin, panels = cout / CONV_PANEL, npix = oh * ow;
-  int group = CONV_GROUP_BYTES / (K * CONV_PANEL * (int)sizeof(float));
+  int P = l->packed, K = taps * cin, panels = cout / P, npix = oh * ow;
+  int group = CONV_GROUP_BYTES / (K * P * (int)sizeof(float));
   group = group < 1 ? 1 : group > panels ? panels : group;
+  int wide = P == 32 && have_avx512(), block = wide ? 8 : 6;
   for (int g0 = 0; g0 < panels; g0 += group) {
     int g1 = g0 + group < panels ? g0 + group : panels;
-    for (int p0 = 0; p0 < npix; p0 += 6) {
-      int rows = npix - p0 < 6 ? npix - p0 : 6;
-      const float *arow[6];
-      float *crow[6];
-      for (int j = 0; j < 6; j++) {
+    for (int p0 = 0; p0 < npix; p0 += block) {
+      int rows = npix - p0 < block ? npix - p0 : block;
+      const float *arow[8];
+      float *crow[8];
+      for (int j = 0; j < block; j++) {
         int p = p0 + (j < rows ? j : rows - 1), oy = p / ow, ox = p % ow;
         arow[j] = src + ((size_t)oy * s * sw + (size_t)ox * s) * cin;
         crow[j] = out->d + (size_t)p * cout;
       }
       for (int g = g0; g < g1; g++) {
-        float *cg[6];
-        for (int j = 0; j < 6; j++)
-          cg[j] = crow[j] + g * CONV_PANEL;
-        kernel_6x16(taps, off, cin, arow, l->w + (size_t)g * K * CONV_PANEL, cg,
-                    l->b ? l->b + g * CONV_PANEL : NULL, act, rows);
+        const float *wg = l->w + (size_t)g * K * P, *bg = l->b ? l->b + g * P : NULL;
+        float *cg[8];
+        for (int j = 0; j < block; j++)
+          cg[j] = crow[j] + g * P;
+        if (wide) {
+          kernel_8x32(taps, off, cin, arow, wg, cg, bg, act, rows);
+          continue;
+        }
+        for (int half = 0; half < P; half += 16) { /* AVX2: 16 channels at a time */
+          float *ch[6];
+          for (int j = 0; j < 6; j++)
+            ch[j] = cg[j] + half;
+          kernel_6x16(taps, off, cin, arow, wg + half, P, ch, bg ? bg + half : NULL, act, rows);
+        }
       }
     }
   }

@@ -25,15 +25,20 @@ enum act { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_LEAKY /* slope 0.1 */ };
 
 struct conv {
   int kh, kw, cin, cout, stride;
-  const float *w; /* [kh*kw*cin][cout], or panels (packed = 1) */
+  const float *w; /* [kh*kw*cin][cout], or panels when packed */
   const float *b; /* [cout], or NULL */
-  int packed;     /* w is [cout/16][kh*kw*cin][16]: the direct kernel's layout */
+  int packed;     /* 0, or the panel width P: w is [cout/P][kh*kw*cin][P] */
 };
 
-/* Panel width of the direct convolution kernel. */
-#define CONV_PANEL 16
-/* Repacks w [K][cout] into [cout/16][K][16] (cout a multiple of 16). */
-void conv_pack_weights(const float *w, int K, int cout, float *packed);
+/* The direct (implicit GEMM) convolution kernels work on output-channel
+ * panels: 32 wide when cout allows (AVX-512 8x32 kernel, or two AVX2 6x16
+ * passes on CPUs without it), else 16 wide (AVX2 6x16). */
+int conv_panel_width(int cout); /* 32, 16, or 0: not for the direct kernel */
+void conv_pack_weights(const float *w, int K, int cout, int panel, float *packed);
+/* Which kernel set runs here ("avx512" or "avx2"), decided once at start. */
+const char *conv_kernel_isa(void);
+/* Tests: run the AVX2 kernels even where AVX-512 exists (process-wide). */
+void conv_kernel_force_avx2(int on);
 
 struct depthwise {
   int k, c, stride; /* k x k window */

@@ -105,13 +105,14 @@ void loader_separable(struct loader *L, struct separable *s, int cin, int cout, 
 int loader_finish(struct loader *L) {
   for (int i = 0; i < L->nconvs && L->rc == FF_OK; i++) {
     struct conv *c = L->convs[i];
-    if (c->cout % CONV_PANEL || !c->w)
+    int panel = conv_panel_width(c->cout);
+    if (!panel || !c->w)
       continue; /* odd widths (predictor heads) stay on sgemm */
     int K = c->kh * c->kw * c->cin;
     float *packed = malloc((size_t)K * c->cout * sizeof(float));
     if (!packed)
       return L->rc = ff_fail(L->err, FF_ENOMEM, "out of memory");
-    conv_pack_weights(c->w, K, c->cout, packed);
+    conv_pack_weights(c->w, K, c->cout, panel, packed);
     /* swap the array in the store: the unpacked copy is freed */
     struct param_store *s = L->store;
     int k = 0;
@@ -124,7 +125,7 @@ int loader_finish(struct loader *L) {
     free(s->arrays[k]);
     s->arrays[k] = packed;
     c->w = packed;
-    c->packed = 1;
+    c->packed = panel;
   }
   return L->rc;
 }

@@ -54,11 +54,11 @@ static void check_conv(int h, int w, int cin, int cout, int k, int s, enum pad p
   struct tensor in = {h, w, cin, x}, out;
   struct conv c = {k, k, cin, cout, s, wt, b, 0};
   float *packed = NULL;
-  if (cout % CONV_PANEL == 0) { /* the direct (implicit GEMM) kernel */
+  if (conv_panel_width(cout)) { /* the direct (implicit GEMM) kernel */
     packed = malloc((size_t)k * k * cin * cout * sizeof(float));
-    conv_pack_weights(wt, k * k * cin, cout, packed);
+    conv_pack_weights(wt, k * k * cin, cout, conv_panel_width(cout), packed);
     c.w = packed;
-    c.packed = 1;
+    c.packed = conv_panel_width(cout);
   }
   cr_assert_eq(conv2d(&arena, &in, &c, pad, act, &out), FF_OK);
   int oh, ow, pt, pl;
@@ -105,7 +105,7 @@ Test(kernels, conv_same_and_valid_all_strides, .init = setup, .fini = teardown) 
   check_conv(3, 3, 2, 2, 3, 2, PAD_VALID, ACT_NONE); /* 3 -> 1 */
 }
 
-Test(kernels, direct_conv_matches_naive, .init = setup, .fini = teardown) {
+static void direct_conv_cases(void) {
   check_conv(9, 7, 3, 16, 3, 1, PAD_SAME, ACT_NONE);
   check_conv(8, 8, 4, 32, 3, 2, PAD_SAME, ACT_RELU6);
   check_conv(9, 9, 5, 16, 3, 2, PAD_SAME, ACT_RELU);
@@ -115,6 +115,17 @@ Test(kernels, direct_conv_matches_naive, .init = setup, .fini = teardown) {
   check_conv(7, 6, 8, 16, 1, 2, PAD_SAME, ACT_NONE);
   check_conv(4, 4, 8, 16, 3, 2, PAD_VALID, ACT_NONE);
   check_conv(5, 5, 300, 64, 3, 1, PAD_SAME, ACT_NONE); /* K large: several panel groups */
+}
+
+Test(kernels, direct_conv_matches_naive, .init = setup, .fini = teardown) {
+  cr_log_info("direct kernels: %s", conv_kernel_isa());
+  direct_conv_cases();
+}
+
+Test(kernels, direct_conv_avx2_fallback_matches_naive, .init = setup, .fini = teardown) {
+  conv_kernel_force_avx2(1);
+  direct_conv_cases();
+  conv_kernel_force_avx2(0);
 }
 
 static void check_depthwise(int h, int w, int c, int s, enum pad pad) {
