@@ -6,7 +6,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all bootstrap build build-asan run test test-fast test-asan bench fuzz format clean
+.PHONY: all bootstrap build build-asan build-fuzz run test test-fast fuzz-smoke bench fuzz format clean
 
 all: build
 
@@ -29,10 +29,13 @@ build-asan: bootstrap $(BUILD_ASAN)/build.ninja
 run: build
 	@tools/run.sh $(BUILD)
 
-# The whole suite: the normal build, then the sanitizer build.
-test: build build-asan
+# The whole suite: the normal build, the sanitizer build, and a short run
+# of every fuzz target. Each ctest prints its own closing line; the last one
+# covers the sanitizer build.
+test: build build-asan build-fuzz
+	cd $(BUILD_FUZZ) && ctest --output-on-failure -j $(JOBS) -L fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
-	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) --timeout 1800 -LE no-sanitizer
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) --timeout 1800 -LE 'no-sanitizer|fuzz'
 
 # Only the normal build (quicker while developing).
 test-fast: build
@@ -41,10 +44,15 @@ test-fast: build
 bench: build
 	@tools/bench.sh $(BUILD)
 
-fuzz: bootstrap
+$(BUILD_FUZZ)/build.ninja:
 	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOOTFALL_FUZZ=ON \
 	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
-	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+
+# Only the fuzz targets (clang, libFuzzer, ASan + UBSan).
+build-fuzz: bootstrap $(BUILD_FUZZ)/build.ninja
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
+
+fuzz: build-fuzz
 	@tools/fuzz.sh $(BUILD_FUZZ) $${FUZZ_SECONDS:-60}
 
 format:

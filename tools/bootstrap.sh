@@ -17,7 +17,7 @@ PACKAGES=(
   libturbojpeg0-dev libspng-dev libopenblas-serial-dev
   libcurl4-gnutls-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg
-  curl ca-certificates openssl tzdata
+  curl ca-certificates openssl tzdata rsync wrk
 )
 
 FACE_API_VERSION=1.7.15

@@ -45,8 +45,6 @@ static const struct option_def options[] = {
      "Largest JSON request body (413 above it). Suffixes k, m, g."},
     {"max-upload-bytes", OPT_BYTES, F(max_upload_bytes), "12m", SRV, 0,
      "Largest picture upload or event batch body."},
-    {"http-threads", OPT_INT, F(http_threads), "16", SRV, 0,
-     "Threads serving HTTP requests (long-lived streams get their own)."},
     {"shutdown-grace-ms", OPT_INT, F(shutdown_grace_ms), "10000", SRV, 0,
      "On SIGTERM, how long in-flight requests may take to finish."},
 

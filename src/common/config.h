@@ -43,7 +43,6 @@ struct config {
   char *cors_origins;
   int64_t max_body_bytes;
   int64_t max_upload_bytes;
-  int http_threads;
   int shutdown_grace_ms;
 
   /* server: storage */

@@ -284,6 +284,15 @@ static void add_common_headers(struct request *rq, int api) {
 
 /* --- the dispatcher ----------------------------------------------------- */
 
+/* Request ids: a random per-process prefix and a counter: unique, and no
+ * system call per request. */
+static uint32_t request_prefix;
+static pthread_once_t request_prefix_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t request_counter;
+static void pick_prefix(void) {
+  request_prefix = randombytes_random();
+}
+
 static void request_id(struct request *rq) {
   const char *given = http_header_in(rq, "X-Request-Id");
   if (given) {
@@ -299,9 +308,9 @@ static void request_id(struct request *rq) {
       return;
     }
   }
-  unsigned char raw[8];
-  randombytes_buf(raw, sizeof raw);
-  sodium_bin2hex(rq->id, sizeof rq->id, raw, sizeof raw);
+  pthread_once(&request_prefix_once, pick_prefix);
+  snprintf(rq->id, sizeof rq->id, "%08x%08llx", request_prefix,
+           (unsigned long long)(atomic_fetch_add(&request_counter, 1) & 0xffffffffu));
 }
 
 static int64_t content_length(const struct request *rq) {

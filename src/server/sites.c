@@ -42,7 +42,7 @@ static int valid_time(const char *t) {
          (strcmp(t, "24:00") <= 0);
 }
 
-static int valid_hours(const json_t *hours, struct ff_error *err) {
+int sites_check_opening_hours(const json_t *hours, struct ff_error *err) {
   static const char *days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
   const char *key;
   json_t *ranges;
@@ -170,7 +170,7 @@ static int check_site_fields(struct request *rq, struct ff_error *err) {
                    "(for example Europe/Paris or Asia/Ho_Chi_Minh)",
                    json_string_value(tz));
   if (hours && json_is_object(hours))
-    return valid_hours(hours, err);
+    return sites_check_opening_hours(hours, err);
   return FF_OK;
 }
 

@@ -24,6 +24,9 @@ void tenants_delete(struct request *rq);
 /* An IANA zone name that exists in the system zoneinfo ("Europe/Paris"). */
 int timezone_valid(const char *name);
 
+/* opening_hours: {"mon": [["09:00","21:00"]], ...}; FF_EINVAL with a message. */
+int sites_check_opening_hours(const json_t *hours, struct ff_error *err);
+
 void sites_list(struct request *rq);
 void sites_get(struct request *rq);
 void sites_create(struct request *rq);
