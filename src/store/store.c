@@ -77,7 +77,8 @@ static int check_key_string(const char *key, struct ff_error *err) {
   return store_key_check(key, strnlen(key, STORE_KEY_MAX + 1), err);
 }
 
-int store_page_push(struct store_page *page, const char *key, size_t len, uint64_t size) {
+int store_page_push(struct store_page *page, const char *key, size_t len, uint64_t size,
+                    int64_t modified_ms) {
   /* Capacity is implied by count: 16, then doubling whenever count reaches a
    * power of two from 16 on. */
   size_t n = page->count;
@@ -95,6 +96,7 @@ int store_page_push(struct store_page *page, const char *key, size_t len, uint64
   copy[len] = '\0';
   page->entries[n].key = copy;
   page->entries[n].size = size;
+  page->entries[n].modified_ms = modified_ms;
   page->count = n + 1;
   return FF_OK;
 }
@@ -229,22 +231,26 @@ static int endpoint_check(char *endpoint, struct ff_error *err) {
 static int open_s3(struct store *store, const char *url, const struct store_options *o,
                    struct ff_error *err) {
   struct s3_config cfg = {0};
-  const char *bucket = url + 5;
-  size_t bucket_len = strcspn(bucket, "?/");
+  const char *url_bucket = url + 5;
+  size_t url_bucket_len = strcspn(url_bucket, "?/");
   int rc;
-  if (!bucket_name_ok(bucket, bucket_len)) {
-    rc = ff_fail(err, FF_EINVAL, "store URL: '%.*s' is not a valid bucket name", (int)bucket_len,
-                 bucket);
+  if (url_bucket[url_bucket_len] == '/' && url_bucket[url_bucket_len + 1] != '\0' &&
+      url_bucket[url_bucket_len + 1] != '?') {
+    rc = ff_fail(err, FF_EINVAL, "store URL: a path after the bucket is not supported");
     goto fail;
   }
-  if (bucket[bucket_len] == '/' && bucket[bucket_len + 1] != '\0' &&
-      bucket[bucket_len + 1] != '?') {
-    rc = ff_fail(err, FF_EINVAL, "store URL: a path after the bucket is not supported");
+  /* The s3_bucket option, when given, overrides the URL's (which may then
+   * be just "s3://"). */
+  const char *bucket = o->s3_bucket && *o->s3_bucket ? o->s3_bucket : url_bucket;
+  size_t bucket_len = bucket == url_bucket ? url_bucket_len : strlen(bucket);
+  if (!bucket_name_ok(bucket, bucket_len)) {
+    rc = ff_fail(err, FF_EINVAL, "S3 bucket name '%.*s' is not valid (3-63 of a-z 0-9 . -)",
+                 (int)(bucket_len > 63 ? 63 : bucket_len), bucket);
     goto fail;
   }
   if (!(cfg.bucket = strndup(bucket, bucket_len)))
     goto oom;
-  const char *q = strchr(bucket, '?');
+  const char *q = strchr(url_bucket, '?');
   if (q && (rc = parse_s3_query(&cfg, q + 1, err)) != FF_OK)
     goto fail;
   if (o->s3_endpoint && *o->s3_endpoint && replace_string(&cfg.endpoint, o->s3_endpoint))

@@ -55,6 +55,7 @@ struct store_options {
    * (query values may be %-encoded). Required. */
   const char *url;
   /* S3 settings; each one given here overrides the URL's. */
+  const char *s3_bucket;     /* then the URL may be just "s3://" */
   const char *s3_endpoint;   /* "http://127.0.0.1:9000"; default https://s3.REGION.amazonaws.com */
   const char *s3_region;     /* default "us-east-1" */
   const char *s3_access_key; /* required for S3 */
@@ -69,6 +70,7 @@ enum store_backend { STORE_FOLDER, STORE_S3 };
 struct store_entry {
   char *key;
   uint64_t size;
+  int64_t modified_ms; /* last written, ms since the Unix epoch (UTC); 0 if unknown */
 };
 
 struct store_page {

@@ -366,7 +366,8 @@ static void walk_dir(struct walk *w, char *rel, size_t rel_len) {
       struct stat st;
       if (fstatat(w->root_fd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
         continue; /* deleted meanwhile */
-      if (store_page_push(w->page, rel, len, (uint64_t)st.st_size) != FF_OK)
+      int64_t modified_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+      if (store_page_push(w->page, rel, len, (uint64_t)st.st_size, modified_ms) != FF_OK)
         w->status = FF_ENOMEM;
     }
   }

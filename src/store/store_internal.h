@@ -43,7 +43,8 @@ int store_folder_open(struct store *store, const char *root, struct ff_error *er
 int store_s3_open(struct store *store, struct s3_config *cfg, struct ff_error *err);
 
 /* Appends a copy of key (len bytes) to page. */
-int store_page_push(struct store_page *page, const char *key, size_t len, uint64_t size);
+int store_page_push(struct store_page *page, const char *key, size_t len, uint64_t size,
+                    int64_t modified_ms);
 
 /* prefix: "" or key characters, may end with '/'. */
 int store_prefix_check(const char *prefix, struct ff_error *err);

@@ -490,6 +490,30 @@ static int parse_size(const char *s, uint64_t *out) {
   return 0;
 }
 
+/* "2026-11-30T05:38:46.123Z" (fraction optional) -> ms since the epoch;
+ * 0 when it is not in that form. */
+static int64_t parse_iso8601_ms(const char *s) {
+  struct tm tm = {0};
+  const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest)
+    return 0;
+  int64_t ms = 0;
+  if (*rest == '.') {
+    int digits = 0;
+    for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
+      if (digits < 3)
+        ms = ms * 10 + (*rest - '0');
+    if (digits == 0)
+      return 0;
+    for (; digits < 3; digits++)
+      ms *= 10;
+  }
+  if (strcmp(rest, "Z") != 0)
+    return 0;
+  time_t t = timegm(&tm);
+  return t < 0 ? 0 : (int64_t)t * 1000 + ms;
+}
+
 static int parse_list(const struct s3_response *resp, struct store_page *page,
                       struct ff_error *err) {
   struct xml_span doc = {(const char *)resp->body, resp->len}, result;
@@ -509,7 +533,11 @@ static int parse_list(const struct s3_response *resp, struct store_page *page,
     if (xml_child_text(contents, "Size", size_text, sizeof size_text) < 0 ||
         parse_size(size_text, &size) != 0)
       return ff_fail(err, FF_EIO, "S3 list: a missing or malformed Size for '%s'", key);
-    if (store_page_push(page, key, (size_t)key_len, size) != FF_OK)
+    char modified[40];
+    int64_t modified_ms = 0;
+    if (xml_child_text(contents, "LastModified", modified, sizeof modified) > 0)
+      modified_ms = parse_iso8601_ms(modified);
+    if (store_page_push(page, key, (size_t)key_len, size, modified_ms) != FF_OK)
       return ff_fail(err, FF_ENOMEM, "out of memory");
   }
   if (found < 0)

@@ -232,6 +232,7 @@ Test(store, delete_is_idempotent) {
 struct collected {
   char **keys;
   uint64_t *sizes;
+  int64_t *modified;
   size_t count, pages;
 };
 
@@ -249,7 +250,9 @@ static struct collected list_pages(struct store *s, const char *p) {
     c.pages++;
     c.keys = realloc(c.keys, (c.count + page.count + 1) * sizeof *c.keys);
     c.sizes = realloc(c.sizes, (c.count + page.count + 1) * sizeof *c.sizes);
+    c.modified = realloc(c.modified, (c.count + page.count + 1) * sizeof *c.modified);
     for (size_t i = 0; i < page.count; i++) {
+      c.modified[c.count] = page.entries[i].modified_ms;
       c.keys[c.count] = strdup(page.entries[i].key);
       c.sizes[c.count++] = page.entries[i].size;
     }
@@ -265,7 +268,16 @@ static void collected_free(struct collected *c) {
     free(c->keys[i]);
   free(c->keys);
   free(c->sizes);
+  free(c->modified);
 }
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t test_started_ms;
 
 static int strcmp_ptr(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -290,6 +302,10 @@ static void expect_listing(unsigned page_size, const char *const *names, size_t 
     cr_assert_str_eq(c.keys[i], want[i], "'%s' (page size %u), key %zu", sub, page_size, i);
     /* Each object's content is its name, so its size is the name's length. */
     cr_assert(c.sizes[i] == strlen(want[i]) - strlen(prefix), "size of %s", want[i]);
+    /* Written during this test (a few seconds of slack for clocks). */
+    cr_assert(c.modified[i] > test_started_ms - 5000 && c.modified[i] < now_ms() + 5000,
+              "modified time of %s: %lld, test started at %lld", want[i], (long long)c.modified[i],
+              (long long)test_started_ms);
     free(want[i]);
   }
   if (expected_pages)
@@ -308,6 +324,7 @@ Test(store, list_by_prefix_and_nested_prefixes) {
                          "visits/2026/11/30/a.jpg", "visits0.jpg",     "visits/2026/11/3.jpg",
                          "visits-archive/y.jpg"};
   size_t n = sizeof names / sizeof names[0] - (is_s3() ? 1 : 0);
+  test_started_ms = now_ms();
   for (size_t i = 0; i < n; i++)
     put_ok(K(names[i]), names[i], strlen(names[i]));
 
@@ -809,5 +826,18 @@ Test(store_open, url_forms_and_bad_options) {
   sep.s3_endpoint = NULL;
   cr_assert(store_open(&s, &sep, &err) == FF_OK, "%s", err.message);
   store_close(s);
+
+  /* The bucket as an option; the URL may then omit it. */
+  struct store_options by_option = {.url = "s3://?endpoint=http://127.0.0.1:9",
+                                    .s3_bucket = "my-bucket",
+                                    .s3_access_key = "k",
+                                    .s3_secret_key = "s"};
+  cr_assert(store_open(&s, &by_option, &err) == FF_OK, "%s", err.message);
+  store_close(s);
+  by_option.url = "s3://?endpoint=http://127.0.0.1:9";
+  by_option.s3_bucket = "Not_Valid";
+  cr_assert(store_open(&s, &by_option, &err) == FF_EINVAL);
+  by_option.s3_bucket = NULL;
+  cr_assert(store_open(&s, &by_option, &err) == FF_EINVAL, "no bucket at all");
   nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
