@@ -14,7 +14,7 @@ PACKAGES=(
   libulfius-dev libmicrohttpd-dev libjansson-dev libsodium-dev librhonabwy-dev libgnutls28-dev
   libsqlite3-dev libpq-dev postgresql
   libcriterion-dev
-  libturbojpeg0-dev libspng-dev libopenblas-serial-dev
+  libturbojpeg0-dev libspng-dev libopenblas-serial-dev libfaiss-dev
   libcurl4-gnutls-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg
   curl ca-certificates openssl tzdata rsync wrk

@@ -1,0 +1,61 @@
+/* scan_avx512.c — the scan kernel for AVX-512 (F + BW). This file alone is
+ * compiled with those flags; scan.c calls it only when the CPU has them. A
+ * vector's 128 codes are 4 zmm multiply-adds instead of AVX2's 8. */
+#include "scan.h"
+
+#include <immintrin.h>
+
+static inline __m256i sum8(const __m256i acc[8]) {
+  __m256i h01 = _mm256_hadd_epi32(acc[0], acc[1]);
+  __m256i h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+  __m256i h45 = _mm256_hadd_epi32(acc[4], acc[5]);
+  __m256i h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+  __m256i h0123 = _mm256_hadd_epi32(h01, h23);
+  __m256i h4567 = _mm256_hadd_epi32(h45, h67);
+  __m256i lo = _mm256_permute2x128_si256(h0123, h4567, 0x20);
+  __m256i hi = _mm256_permute2x128_si256(h0123, h4567, 0x31);
+  return _mm256_add_epi32(lo, hi);
+}
+
+static void dots_avx512(const int8_t *codes, size_t n, const int16_t *query, int32_t *dots) {
+  __m512i q[4];
+  for (int c = 0; c < 4; c++)
+    q[c] = _mm512_loadu_si512((const void *)(query + 32 * c));
+  for (size_t i = 0; i < n; i += SCAN_GROUP) {
+    __m256i acc[8];
+    for (int j = 0; j < 8; j++) {
+      const int8_t *v = codes + (i + (size_t)j) * SCAN_DIM;
+      __m512i s0 =
+          _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)v)), q[0]);
+      __m512i s1 = _mm512_madd_epi16(
+          _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(v + 32))), q[1]);
+      s0 = _mm512_add_epi32(
+          s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(v + 64))),
+                                q[2]));
+      s1 = _mm512_add_epi32(
+          s1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(v + 96))),
+                                q[3]));
+      __m512i s = _mm512_add_epi32(s0, s1);
+      acc[j] = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    }
+    _mm256_storeu_si256((__m256i *)(dots + i), sum8(acc));
+  }
+}
+
+static void filter_avx512(const int32_t *dots, const float *norm2, const float *scale,
+                          const float *error, size_t n, const struct scan_filter *f,
+                          uint8_t *mask) {
+  const __m256 ny2 = _mm256_set1_ps(f->ny2), c2 = _mm256_set1_ps(f->c2);
+  const __m256 t = _mm256_set1_ps(f->t), widen = _mm256_set1_ps(f->widen);
+  const __m256 delta = _mm256_set1_ps(f->delta);
+  for (size_t i = 0; i < n; i += SCAN_GROUP) {
+    __m256 d = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(dots + i)));
+    __m256 cs = _mm256_mul_ps(c2, _mm256_loadu_ps(scale + i));
+    __m256 a = _mm256_fnmadd_ps(cs, d, _mm256_add_ps(ny2, _mm256_loadu_ps(norm2 + i)));
+    __m256 u = _mm256_mul_ps(widen, _mm256_add_ps(t, _mm256_loadu_ps(error + i)));
+    __m256 limit = _mm256_fmadd_ps(u, u, delta);
+    mask[i / SCAN_GROUP] = (uint8_t)_mm256_movemask_ps(_mm256_cmp_ps(a, limit, _CMP_LE_OQ));
+  }
+}
+
+const struct scan_kernel scan_kernel_avx512 = {"avx512", dots_avx512, filter_avx512};

@@ -1,0 +1,413 @@
+/* Behaviour of the index against a naive exact search. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "scan.h"
+#include "vindex.h"
+
+static struct vindex *make_index(void) {
+  struct vindex *ix = NULL;
+  struct ff_error err = {0};
+  cr_assert_eq(vindex_create(&ix, &err), FF_OK, "%s", err.message);
+  return ix;
+}
+
+/* n entries: people of ~5 exemplars each, ids shuffled, a few exact
+ * duplicates (same vector, other id and label) so distances tie. */
+static struct entry *make_entries(struct rng *r, size_t n) {
+  struct entry *e = calloc(n, sizeof *e);
+  float centre[VINDEX_DIM];
+  int64_t label = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i % 5 == 0) {
+      data_person(r, centre);
+      label = (int64_t)(rng_next(r) % 1000000);
+    }
+    e[i].id = (int64_t)(i * 7919 % 1000003) - 500000;
+    e[i].label = label;
+    if (i % 97 == 13)
+      memcpy(e[i].v, e[i - 1].v, sizeof e[i].v);
+    else
+      data_exemplar(r, centre, e[i].v);
+  }
+  return e;
+}
+
+static void add_all(struct vindex *ix, const struct entry *e, size_t n) {
+  struct ff_error err = {0};
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(vindex_add(ix, e[i].id, e[i].label, e[i].v, &err), FF_OK, "%s", err.message);
+}
+
+/* A query near a stored entry, exactly on one, or a stranger. */
+static void make_query(struct rng *r, const struct entry *e, size_t n, float q[VINDEX_DIM]) {
+  unsigned kind = (unsigned)(rng_next(r) % 3);
+  if (kind == 0 && n) {
+    memcpy(q, e[rng_next(r) % n].v, sizeof(float) * VINDEX_DIM);
+  } else if (kind == 1 && n) {
+    data_exemplar(r, e[rng_next(r) % n].v, q);
+  } else {
+    float c[VINDEX_DIM];
+    data_person(r, c);
+    data_exemplar(r, c, q);
+  }
+}
+
+static void assert_same_hits(const struct vindex_hit *got, size_t got_n,
+                             const struct vindex_hit *want, size_t want_n) {
+  cr_assert_eq(got_n, want_n, "found %zu, naive found %zu", got_n, want_n);
+  for (size_t i = 0; i < want_n; i++) {
+    cr_assert_eq(got[i].id, want[i].id, "hit %zu: id %lld, naive %lld (d %.9g vs %.9g)", i,
+                 (long long)got[i].id, (long long)want[i].id, got[i].distance, want[i].distance);
+    cr_assert_eq(got[i].label, want[i].label, "hit %zu label", i);
+    cr_assert_eq(got[i].distance, want[i].distance, "hit %zu distance %.9g vs %.9g", i,
+                 got[i].distance, want[i].distance);
+  }
+}
+
+static void check_search(struct vindex *ix, const struct entry *e, size_t n, const float *q,
+                         size_t k, bool per_label, const int64_t *exclude, size_t exclude_count) {
+  struct vindex_hit *got = calloc(k + 1, sizeof *got), *want = calloc(k + 1, sizeof *want);
+  size_t found = 12345;
+  struct ff_error err = {0};
+  int rc = per_label ? vindex_search_labels(ix, q, k, exclude, exclude_count, got, &found, &err)
+                     : vindex_search(ix, q, k, exclude, exclude_count, got, &found, &err);
+  cr_assert_eq(rc, FF_OK, "%s", err.message);
+  size_t want_n = naive_search(e, n, q, k, per_label, exclude, exclude_count, want);
+  assert_same_hits(got, found, want, want_n);
+  free(got);
+  free(want);
+}
+
+Test(vindex, kernel_is_the_one_asked_for) {
+  const char *forced = getenv("FOOTFALL_VINDEX_KERNEL");
+  if (!forced)
+    cr_skip_test("no kernel forced");
+  if (!scan_kernel_named(forced))
+    cr_skip_test("this CPU cannot run the %s kernel", forced);
+  cr_assert_str_eq(vindex_kernel_name(), forced);
+}
+
+Test(vindex, distance_matches_plain_formula) {
+  struct rng r = {1};
+  for (int t = 0; t < 100; t++) {
+    float a[VINDEX_DIM], b[VINDEX_DIM], c[VINDEX_DIM];
+    data_person(&r, c);
+    data_exemplar(&r, c, a);
+    data_exemplar(&r, c, b);
+    double s = 0;
+    for (int d = 0; d < VINDEX_DIM; d++)
+      s += ((double)a[d] - b[d]) * ((double)a[d] - b[d]);
+    cr_assert_float_eq(vindex_distance(a, b), (float)sqrt(s), 1e-6);
+    cr_assert_eq(vindex_distance(a, a), 0.0f);
+  }
+}
+
+/* 20 000 entries span five storage blocks, the last one partial. */
+Test(vindex, same_as_naive_search, .timeout = 120) {
+  struct rng r = {42};
+  size_t n = 20000;
+  struct entry *e = make_entries(&r, n);
+  struct vindex *ix = make_index();
+  add_all(ix, e, n);
+  cr_assert_eq(vindex_count(ix), n);
+  const size_t ks[] = {1, 2, 10, 100};
+  for (int t = 0; t < 120; t++) {
+    float q[VINDEX_DIM];
+    make_query(&r, e, n, q);
+    check_search(ix, e, n, q, ks[t % 4], false, NULL, 0);
+    check_search(ix, e, n, q, ks[t % 4], true, NULL, 0);
+  }
+  vindex_destroy(ix);
+  free(e);
+}
+
+/* Identical vectors under several ids: ties break by id, in both modes. */
+Test(vindex, ties_break_by_id) {
+  struct rng r = {7};
+  float c[VINDEX_DIM], v[VINDEX_DIM];
+  data_person(&r, c);
+  data_exemplar(&r, c, v);
+  struct vindex *ix = make_index();
+  struct entry e[6];
+  const int64_t ids[] = {50, -3, 17, 9, 1000, 2};
+  for (int i = 0; i < 6; i++) {
+    e[i].id = ids[i];
+    e[i].label = i % 2;
+    memcpy(e[i].v, v, sizeof v);
+    cr_assert_eq(vindex_add(ix, e[i].id, e[i].label, e[i].v, NULL), FF_OK);
+  }
+  struct vindex_hit hits[6];
+  size_t found;
+  cr_assert_eq(vindex_search(ix, c, 6, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 6);
+  const int64_t order[] = {-3, 2, 9, 17, 50, 1000};
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(hits[i].id, order[i]);
+  cr_assert_eq(vindex_search_labels(ix, c, 6, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 2);
+  cr_assert_eq(hits[0].id, -3); /* label 1's smallest id */
+  cr_assert_eq(hits[1].id, 17); /* label 0's smallest id */
+  check_search(ix, e, 6, c, 3, false, NULL, 0);
+  vindex_destroy(ix);
+}
+
+Test(vindex, nearest_per_label_and_runner_up) {
+  struct rng r = {99};
+  size_t n = 3000;
+  struct entry *e = make_entries(&r, n);
+  struct vindex *ix = make_index();
+  add_all(ix, e, n);
+  for (int t = 0; t < 50; t++) {
+    float q[VINDEX_DIM];
+    make_query(&r, e, n, q);
+    struct vindex_hit hits[2];
+    size_t found;
+    cr_assert_eq(vindex_search_labels(ix, q, 2, NULL, 0, hits, &found, NULL), FF_OK);
+    cr_assert_eq(found, 2);
+    cr_assert_neq(hits[0].label, hits[1].label);
+    cr_assert_leq(hits[0].distance, hits[1].distance);
+    check_search(ix, e, n, q, 2, true, NULL, 0);
+    check_search(ix, e, n, q, 7, true, NULL, 0);
+  }
+  vindex_destroy(ix);
+  free(e);
+}
+
+Test(vindex, exclusion_skips_labels) {
+  struct rng r = {5};
+  size_t n = 5000;
+  struct entry *e = make_entries(&r, n);
+  struct vindex *ix = make_index();
+  add_all(ix, e, n);
+  for (int t = 0; t < 40; t++) {
+    float q[VINDEX_DIM];
+    make_query(&r, e, n, q);
+    /* Exclude the labels of the current best three, plus one absent. */
+    struct vindex_hit best[3];
+    size_t found;
+    cr_assert_eq(vindex_search_labels(ix, q, 3, NULL, 0, best, &found, NULL), FF_OK);
+    int64_t exclude[4] = {best[2].label, 987654321, best[0].label, best[1].label};
+    size_t ex_n = (size_t)(t % 4) + 1;
+    struct vindex_hit hits[10];
+    cr_assert_eq(vindex_search(ix, q, 10, exclude, ex_n, hits, &found, NULL), FF_OK);
+    for (size_t i = 0; i < found; i++)
+      for (size_t x = 0; x < ex_n; x++)
+        cr_assert_neq(hits[i].label, exclude[x]);
+    check_search(ix, e, n, q, 10, false, exclude, ex_n);
+    check_search(ix, e, n, q, 5, true, exclude, ex_n);
+  }
+  /* Excluding every label leaves nothing. */
+  int64_t *all = malloc(n * sizeof *all);
+  for (size_t i = 0; i < n; i++)
+    all[i] = e[i].label;
+  struct vindex_hit hits[4];
+  size_t found = 99;
+  cr_assert_eq(vindex_search(ix, e[0].v, 4, all, n, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 0);
+  free(all);
+  vindex_destroy(ix);
+  free(e);
+}
+
+Test(vindex, empty_index_and_k_beyond_count) {
+  struct vindex *ix = make_index();
+  float q[VINDEX_DIM] = {0};
+  struct vindex_hit hits[VINDEX_K_MAX];
+  size_t found = 99;
+  cr_assert_eq(vindex_search(ix, q, 5, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 0);
+  cr_assert_eq(vindex_search_labels(ix, q, 5, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 0);
+  cr_assert_eq(vindex_count(ix), 0);
+
+  struct rng r = {11};
+  struct entry *e = make_entries(&r, 13);
+  add_all(ix, e, 13);
+  cr_assert_eq(vindex_search(ix, q, VINDEX_K_MAX, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 13);
+  check_search(ix, e, 13, q, 50, false, NULL, 0);
+  check_search(ix, e, 13, q, 50, true, NULL, 0);
+  cr_assert_eq(vindex_search(ix, q, 0, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 0);
+  /* The zero vector is a valid descriptor and query. */
+  cr_assert_eq(vindex_add(ix, 777, 1, q, NULL), FF_OK);
+  cr_assert_eq(vindex_search(ix, q, 1, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 1);
+  cr_assert_eq(hits[0].id, 777);
+  cr_assert_eq(hits[0].distance, 0.0f);
+  vindex_destroy(ix);
+  free(e);
+}
+
+Test(vindex, invalid_input_is_refused_and_changes_nothing) {
+  struct vindex *ix = make_index();
+  struct rng r = {3};
+  float c[VINDEX_DIM], v[VINDEX_DIM];
+  data_person(&r, c);
+  data_exemplar(&r, c, v);
+  struct ff_error err = {0};
+  cr_assert_eq(vindex_add(ix, 1, 10, v, &err), FF_OK);
+  const float bad[] = {NAN, INFINITY, -INFINITY, VINDEX_COMPONENT_MAX * 2};
+  for (int b = 0; b < 4; b++) {
+    float w[VINDEX_DIM];
+    memcpy(w, v, sizeof w);
+    w[(b * 37) % VINDEX_DIM] = bad[b];
+    err.status = 0;
+    cr_assert_eq(vindex_add(ix, 2, 10, w, &err), FF_EINVAL);
+    cr_assert_eq(err.status, FF_EINVAL);
+    cr_assert_neq(err.message[0], '\0');
+    struct vindex_hit hits[1];
+    size_t found = 99;
+    cr_assert_eq(vindex_search(ix, w, 1, NULL, 0, hits, &found, NULL), FF_EINVAL);
+    cr_assert_eq(found, 0);
+    cr_assert_eq(vindex_search_labels(ix, w, 1, NULL, 0, hits, &found, NULL), FF_EINVAL);
+  }
+  /* Duplicate id, even with another label and vector. */
+  cr_assert_eq(vindex_add(ix, 1, 11, c, &err), FF_ECONFLICT);
+  cr_assert_eq(err.status, FF_ECONFLICT);
+  cr_assert_eq(vindex_count(ix), 1);
+  int64_t label;
+  float got[VINDEX_DIM];
+  cr_assert_eq(vindex_get(ix, 1, &label, got, NULL), FF_OK);
+  cr_assert_eq(label, 10);
+  cr_assert_arr_eq(got, v, sizeof got);
+  cr_assert_eq(vindex_get(ix, 2, NULL, NULL, &err), FF_ENOTFOUND);
+  cr_assert_eq(vindex_remove(ix, 2, &err), FF_ENOTFOUND);
+  struct vindex_hit hits[2];
+  size_t found;
+  cr_assert_eq(vindex_search(ix, v, VINDEX_K_MAX + 1, NULL, 0, hits, &found, &err), FF_ETOOBIG);
+  int64_t *no_list = NULL;
+  cr_assert_eq(vindex_search(ix, v, 1, no_list, 3, hits, &found, &err), FF_EINVAL);
+  cr_assert_eq(vindex_search(ix, v, 2, NULL, 0, hits, &found, NULL), FF_OK);
+  cr_assert_eq(found, 1);
+  cr_assert_eq(hits[0].id, 1);
+  cr_assert_eq(hits[0].distance, 0.0f);
+  vindex_destroy(ix);
+}
+
+/* Random adds, removes, label removals and merges, checked against a model
+ * after every few operations; the index grows past two storage blocks. */
+#define LABELS 400
+Test(vindex, random_operations_match_a_model, .timeout = 120) {
+  struct rng r = {2024};
+  size_t cap = 12000, n = 0;
+  struct entry *model = calloc(cap, sizeof *model);
+  struct vindex *ix = make_index();
+  int64_t next_id = 1;
+  float(*centres)[VINDEX_DIM] = malloc(LABELS * sizeof *centres);
+  for (int p = 0; p < LABELS; p++)
+    data_person(&r, centres[p]);
+  struct ff_error err = {0};
+  for (int step = 0; step < 24000; step++) {
+    unsigned op = (unsigned)(rng_next(&r) % 100);
+    if (op < 70 && n < cap) {
+      struct entry *e = &model[n];
+      int p = (int)(rng_next(&r) % LABELS);
+      e->id = next_id++;
+      e->label = p;
+      data_exemplar(&r, centres[p], e->v);
+      cr_assert_eq(vindex_add(ix, e->id, e->label, e->v, &err), FF_OK, "%s", err.message);
+      n++;
+    } else if (op < 90 && n) {
+      size_t i = rng_next(&r) % n;
+      cr_assert_eq(vindex_remove(ix, model[i].id, &err), FF_OK);
+      model[i] = model[--n];
+    } else if (op < 91) {
+      int64_t label = (int64_t)(rng_next(&r) % LABELS);
+      size_t removed = 0, want = 0;
+      for (size_t i = n; i-- > 0;)
+        if (model[i].label == label) {
+          model[i] = model[--n];
+          want++;
+        }
+      cr_assert_eq(vindex_remove_label(ix, label, &removed, &err), FF_OK);
+      cr_assert_eq(removed, want);
+    } else {
+      int64_t from = (int64_t)(rng_next(&r) % LABELS), to = (int64_t)(rng_next(&r) % LABELS);
+      size_t changed = 0, want = 0;
+      for (size_t i = 0; i < n; i++)
+        if (model[i].label == from) {
+          model[i].label = to;
+          want++;
+        }
+      cr_assert_eq(vindex_relabel(ix, from, to, &changed, &err), FF_OK);
+      cr_assert_eq(changed, want);
+    }
+    cr_assert_eq(vindex_count(ix), n);
+    if (step % 1000 == 0) {
+      for (size_t i = 0; i < n; i++) {
+        int64_t label;
+        float v[VINDEX_DIM];
+        cr_assert_eq(vindex_get(ix, model[i].id, &label, v, NULL), FF_OK);
+        cr_assert_eq(label, model[i].label);
+        cr_assert_arr_eq(v, model[i].v, sizeof v);
+      }
+      for (int t = 0; t < 5; t++) {
+        float q[VINDEX_DIM];
+        make_query(&r, model, n, q);
+        check_search(ix, model, n, q, 8, false, NULL, 0);
+        check_search(ix, model, n, q, 4, true, NULL, 0);
+      }
+    }
+  }
+  /* Removed ids are really gone and can be added again. */
+  cr_assert_eq(vindex_get(ix, next_id, NULL, NULL, NULL), FF_ENOTFOUND);
+  cr_assert_gt(n, 2 * 4096, "the sequence should span several storage blocks (%zu)", n);
+  vindex_destroy(ix);
+  free(centres);
+  free(model);
+}
+
+Test(vindex, bulk_growth_and_shrink_release_memory) {
+  struct vindex *ix = make_index();
+  size_t empty = vindex_memory(ix);
+  struct rng r = {8};
+  size_t n = 10000;
+  struct entry *e = make_entries(&r, n);
+  cr_assert_eq(vindex_reserve(ix, n, NULL), FF_OK);
+  add_all(ix, e, n);
+  size_t full = vindex_memory(ix);
+  /* At least the float vectors and the codes, at most twice that plus blocks. */
+  cr_assert_geq(full, n * VINDEX_DIM * 5);
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(vindex_remove(ix, e[i].id, NULL), FF_OK);
+  cr_assert_eq(vindex_count(ix), 0);
+  cr_assert_lt(vindex_memory(ix), full / 2);
+  add_all(ix, e, n);
+  vindex_clear(ix);
+  cr_assert_eq(vindex_count(ix), 0);
+  cr_assert_eq(vindex_memory(ix), empty);
+  add_all(ix, e, 100);
+  check_search(ix, e, 100, e[3].v, 5, false, NULL, 0);
+  vindex_destroy(ix);
+  free(e);
+}
+
+Test(vindex, registry_gets_or_creates_per_tenant) {
+  struct vindex_registry *reg = NULL;
+  cr_assert_eq(vindex_registry_create(&reg, NULL), FF_OK);
+  cr_assert_null(vindex_registry_find(reg, 1));
+  struct vindex *a = NULL, *b = NULL, *a2 = NULL;
+  cr_assert_eq(vindex_registry_get(reg, 1, &a, NULL), FF_OK);
+  cr_assert_eq(vindex_registry_get(reg, -7, &b, NULL), FF_OK);
+  cr_assert_eq(vindex_registry_get(reg, 1, &a2, NULL), FF_OK);
+  cr_assert_eq(a, a2);
+  cr_assert_neq(a, b);
+  cr_assert_eq(vindex_registry_find(reg, -7), b);
+  cr_assert_eq(vindex_registry_count(reg), 2);
+  float v[VINDEX_DIM] = {0.5f};
+  cr_assert_eq(vindex_add(a, 1, 1, v, NULL), FF_OK);
+  cr_assert_eq(vindex_count(b), 0);
+  cr_assert_geq(vindex_registry_memory(reg), vindex_memory(a));
+  for (int64_t t = 100; t < 200; t++) {
+    struct vindex *x;
+    cr_assert_eq(vindex_registry_get(reg, t, &x, NULL), FF_OK);
+  }
+  cr_assert_eq(vindex_registry_find(reg, 1), a);
+  cr_assert_eq(vindex_registry_count(reg), 102);
+  vindex_registry_destroy(reg);
+}
