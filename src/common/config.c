@@ -54,6 +54,9 @@ static const struct option_def options[] = {
 
     {"jwt-secret", OPT_STRING, F(jwt_secret), NULL, SRV, 1,
      "Key that signs access tokens (32+ bytes). Default: generated once and kept in the database."},
+    {"vault-key", OPT_STRING, F(vault_key), NULL, SRV_ADMIN, 1,
+     "64 hex characters sealing camera credentials at rest; the same on every instance. "
+     "Default: DATA_DIR/vault.key, created on first start."},
     {"access-token-ttl-s", OPT_INT, F(access_token_ttl_s), "900", SRV, 0,
      "Lifetime of an access token, seconds."},
     {"refresh-token-ttl-s", OPT_INT, F(refresh_token_ttl_s), "2592000", SRV, 0,

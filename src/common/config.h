@@ -51,6 +51,7 @@ struct config {
 
   /* server: accounts */
   char *jwt_secret;
+  char *vault_key;
   int access_token_ttl_s;
   int refresh_token_ttl_s;
   int stream_ticket_ttl_s;

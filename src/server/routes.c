@@ -6,6 +6,7 @@
 #include "accounts.h"
 #include "api_keys.h"
 #include "audit.h"
+#include "cameras.h"
 #include "health.h"
 #include "http.h"
 #include "tenants.h"
@@ -43,6 +44,13 @@ const struct route http_routes[] = {
     {"GET", "/v1/sites/{id}", sites_get, ANY_USER, BODY_NONE, 0},
     {"PATCH", "/v1/sites/{id}", sites_update, MANAGERS, BODY_JSON, 0},
     {"DELETE", "/v1/sites/{id}", sites_delete, ADMINS, BODY_NONE, 0},
+
+    /* cameras */
+    {"GET", "/v1/cameras", cameras_list, ANY_USER, BODY_NONE, 0},
+    {"POST", "/v1/cameras", cameras_create, MANAGERS, BODY_JSON, 0},
+    {"GET", "/v1/cameras/{id}", cameras_get, ANY_USER, BODY_NONE, 0},
+    {"PATCH", "/v1/cameras/{id}", cameras_update, MANAGERS, BODY_JSON, 0},
+    {"DELETE", "/v1/cameras/{id}", cameras_delete, MANAGERS, BODY_NONE, 0},
 
     /* users and worker keys */
     {"GET", "/v1/users", users_list, ADMINS, BODY_NONE, 0},

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "users.h"
+#include "vault.h"
 
 int64_t server_now_ms(const struct server *s) {
   (void)s;
@@ -139,7 +140,9 @@ int server_init(struct server *s, struct ff_error *err) {
                            .pool_size = s->cfg.db_pool_size};
   if ((rc = db_open(&dbo, &s->db, err)) || (rc = db_migrate(s->db, err)))
     return rc;
-  return load_secrets(s, err);
+  if ((rc = load_secrets(s, err)))
+    return rc;
+  return vault_load_key(s, err);
 }
 
 void server_free(struct server *s) {

@@ -27,6 +27,7 @@ struct server {
 
   unsigned char jwt_key[SERVER_KEY_BYTES];    /* signs access tokens */
   unsigned char digest_key[SERVER_KEY_BYTES]; /* keys the hashes of stored secrets */
+  unsigned char vault_key[SERVER_KEY_BYTES];  /* seals secrets at rest (vault.h) */
 
   struct metrics metrics;
   struct ratelimit login_limit;      /* failed logins per username */

@@ -316,11 +316,13 @@ void sites_delete(struct request *rq) {
   db_rows_free(rows);
   rc = db_query(c,
                 "SELECT (SELECT COUNT(*) FROM users WHERE site_id = $1) + "
-                "(SELECT COUNT(*) FROM api_keys WHERE site_id = $1 AND revoked_at IS NULL)",
+                "(SELECT COUNT(*) FROM api_keys WHERE site_id = $1 AND revoked_at IS NULL) + "
+                "(SELECT COUNT(*) FROM cameras WHERE site_id = $1)",
                 DB_ARGS(db_int(id)), &rows, &err);
   if (!rc && db_rows_int(rows, 0, 0) > 0)
-    rc = ff_fail(&err, FF_ECONFLICT,
-                 "users or API keys are still bound to this site; move or remove them first");
+    rc = ff_fail(
+        &err, FF_ECONFLICT,
+        "users, API keys or cameras are still bound to this site; move or remove them first");
   db_rows_free(rows);
   if (!rc)
     rc = db_exec(c, "DELETE FROM sites WHERE id = $1", DB_ARGS(db_int(id)), NULL, &err);

@@ -14,7 +14,8 @@ before(async () => {
   // Throwaway rows of tenant A for the DELETE routes.
   const doomedUser = await call(server, 'POST', '/v1/users', { token: A.admin.token, body: { username: 'doomed', password: 'doomed-password', role: 'viewer' } });
   const doomedKey = await call(server, 'POST', '/v1/api-keys', { token: A.admin.token, body: { name: 'doomed' } });
-  targets = { user: doomedUser.json.id, key: doomedKey.json.id };
+  const cam = async (name) => (await call(server, 'POST', '/v1/cameras', { token: A.admin.token, body: { site_id: A.sites[1].id, name, kind: 'rtsp', url: 'rtsp://u:p@10.0.0.2/s' } })).json.id;
+  targets = { user: doomedUser.json.id, key: doomedKey.json.id, camera: await cam('Door'), doomedCamera: await cam('Doomed') };
 });
 after(async () => { await server.stop(); server.cleanup(); });
 
@@ -68,6 +69,11 @@ function matrix() {
     'GET /v1/sites/{id}': [() => ({ path: `/v1/sites/${site}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
     'PATCH /v1/sites/{id}': [() => ({ path: `/v1/sites/${site}`, body: {} }), { ...adminsOwnTenant, otherSiteManager: N }],
     'DELETE /v1/sites/{id}': [() => ({ path: `/v1/sites/${site}` }), adminsOwnTenant],
+    'GET /v1/cameras': [() => ({ path: '/v1/cameras' }), usersOnly],
+    'POST /v1/cameras': [() => ({ path: '/v1/cameras', body: { site_id: site, name: 'C ' + uniq(), kind: 'rtsp', url: 'rtsp://10.0.0.9/s' } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'GET /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.camera}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
+    'PATCH /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.camera}`, body: {} }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'DELETE /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.doomedCamera}` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
     'GET /v1/users': [() => ({ path: '/v1/users' }), adminsLists],
     'POST /v1/users': [() => ({ path: '/v1/users', body: { username: 'u' + uniq(), password: 'long-enough-pw', role: 'viewer', tenant_id: tenant } }), adminsOwnTenant],
     'GET /v1/users/{id}': [() => ({ path: `/v1/users/${A.viewer.id}` }), adminsOwnTenant],

@@ -87,6 +87,14 @@ export class Server {
     return `${head}.${body}.${sig}`;
   }
 
+  /** Runs one SQL query directly on the server's database (sqlite3 / psql); rows as text. */
+  sql(query) {
+    if (this.databaseUrl.startsWith('sqlite:'))
+      return execFileSync('sqlite3', [this.databaseUrl.slice(7), query], { encoding: 'utf8' });
+    const u = new URL(this.databaseUrl);
+    return execFileSync('psql', ['-h', u.hostname, '-p', u.port, '-U', 'postgres', '-d', u.pathname.slice(1), '-At', '-c', query], { encoding: 'utf8' });
+  }
+
   /** Runs `footfall admin ...` against this server's database. */
   admin(...args) {
     const out = execFileSync(BIN, ['admin', ...args, '--data-dir', this.dir, '--database-url', this.databaseUrl], { encoding: 'utf8' });
