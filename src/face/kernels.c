@@ -148,10 +148,9 @@ __attribute__((target("avx512f"))) static inline __m512 act16(__m512 v, enum act
   c##j##0 = _mm512_fmadd_ps(v, b0, c##j##0);                                                       \
   c##j##1 = _mm512_fmadd_ps(v, b1, c##j##1);
 
-__attribute__((target("avx512f"))) static void kernel_8x32(int taps, const int *off, int cin,
-                                                           const float *const a[8], const float *w,
-                                                           float *const c[8], const float *bias,
-                                                           enum act act, int rows) {
+__attribute__((target("avx512f"))) static void
+kernel_8x32(int taps, const int *off, int cin, const float *const a[8], const float *w,
+            float *const c[8], int coff, const float *bias, enum act act, int rows) {
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00,
          c70 = c00, c71 = c00;
@@ -168,14 +167,15 @@ __attribute__((target("avx512f"))) static void kernel_8x32(int taps, const int *
   __m512 r[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
                     {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
   for (int j = 0; j < rows; j++) {
-    _mm512_storeu_ps(c[j], act16(_mm512_add_ps(r[j][0], bias0), act));
-    _mm512_storeu_ps(c[j] + 16, act16(_mm512_add_ps(r[j][1], bias1), act));
+    _mm512_storeu_ps(c[j] + coff, act16(_mm512_add_ps(r[j][0], bias0), act));
+    _mm512_storeu_ps(c[j] + coff + 16, act16(_mm512_add_ps(r[j][1], bias1), act));
   }
 }
 #undef ROW32
 
 static void kernel_6x16(int taps, const int *off, int cin, const float *const a[6], const float *w,
-                        int wstride, float *const c[6], const float *bias, enum act act, int rows) {
+                        int wstride, float *const c[6], int coff, const float *bias, enum act act,
+                        int rows) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int t = 0; t < taps; t++) {
@@ -207,8 +207,8 @@ static void kernel_6x16(int taps, const int *off, int cin, const float *const a[
   __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
   __m256 r[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   for (int j = 0; j < rows; j++) {
-    _mm256_storeu_ps(c[j], act8(_mm256_add_ps(r[j][0], bias0), act));
-    _mm256_storeu_ps(c[j] + 8, act8(_mm256_add_ps(r[j][1], bias1), act));
+    _mm256_storeu_ps(c[j] + coff, act8(_mm256_add_ps(r[j][0], bias0), act));
+    _mm256_storeu_ps(c[j] + coff + 8, act8(_mm256_add_ps(r[j][1], bias1), act));
   }
 }
 
@@ -249,30 +249,36 @@ static int conv_direct(struct arena *a, const struct tensor *in, const struct co
   int wide = P == 32 && have_avx512(), block = wide ? 8 : 6;
   for (int g0 = 0; g0 < panels; g0 += group) {
     int g1 = g0 + group < panels ? g0 + group : panels;
+    int by = 0, bx = 0; /* output coordinates of pixel p0, stepped without division */
     for (int p0 = 0; p0 < npix; p0 += block) {
       int rows = npix - p0 < block ? npix - p0 : block;
       const float *arow[8];
       float *crow[8];
+      int oy = by, ox = bx;
       for (int j = 0; j < block; j++) {
-        int p = p0 + (j < rows ? j : rows - 1), oy = p / ow, ox = p % ow;
-        arow[j] = src + ((size_t)oy * s * sw + (size_t)ox * s) * cin;
-        crow[j] = out->d + (size_t)p * cout;
+        if (j < rows) {
+          arow[j] = src + ((size_t)oy * s * sw + (size_t)ox * s) * cin;
+          crow[j] = out->d + ((size_t)p0 + j) * cout;
+          if (++ox == ow) {
+            ox = 0;
+            oy++;
+          }
+        } else { /* short last block: repeat the last pixel, never stored */
+          arow[j] = arow[rows - 1];
+          crow[j] = crow[rows - 1];
+        }
       }
+      by = oy;
+      bx = ox;
       for (int g = g0; g < g1; g++) {
         const float *wg = l->w + (size_t)g * K * P, *bg = l->b ? l->b + g * P : NULL;
-        float *cg[8];
-        for (int j = 0; j < block; j++)
-          cg[j] = crow[j] + g * P;
         if (wide) {
-          kernel_8x32(taps, off, cin, arow, wg, cg, bg, act, rows);
+          kernel_8x32(taps, off, cin, arow, wg, crow, g * P, bg, act, rows);
           continue;
         }
-        for (int half = 0; half < P; half += 16) { /* AVX2: 16 channels at a time */
-          float *ch[6];
-          for (int j = 0; j < 6; j++)
-            ch[j] = cg[j] + half;
-          kernel_6x16(taps, off, cin, arow, wg + half, P, ch, bg ? bg + half : NULL, act, rows);
-        }
+        for (int half = 0; half < P; half += 16) /* AVX2: 16 channels at a time */
+          kernel_6x16(taps, off, cin, arow, wg + half, P, crow, g * P + half, bg ? bg + half : NULL,
+                      act, rows);
       }
     }
   }
@@ -282,11 +288,21 @@ static int conv_direct(struct arena *a, const struct tensor *in, const struct co
 
 int conv2d(struct arena *a, const struct tensor *in, const struct conv *l, enum pad pad,
            enum act act, struct tensor *out) {
+  int oh, ow, pt;
+  pad_geometry(in->h, l->kh, l->stride, pad, &oh, &pt);
+  pad_geometry(in->w, l->kw, l->stride, pad, &ow, &pt);
+  if (tensor_new(a, oh, ow, l->cout, out) != FF_OK)
+    return FF_ENOMEM;
+  return conv2d_into(a, in, l, pad, act, out);
+}
+
+int conv2d_into(struct arena *a, const struct tensor *in, const struct conv *l, enum pad pad,
+                enum act act, struct tensor *out) {
   int oh, ow, pt, pl;
   pad_geometry(in->h, l->kh, l->stride, pad, &oh, &pt);
   pad_geometry(in->w, l->kw, l->stride, pad, &ow, &pl);
-  if (tensor_new(a, oh, ow, l->cout, out) != FF_OK)
-    return FF_ENOMEM;
+  if (out->h != oh || out->w != ow || out->c != l->cout || !out->d)
+    return FF_EINTERNAL;
   int K = l->kh * l->kw * l->cin, M = oh * ow, N = l->cout;
   if (M == 0)
     return FF_OK;
@@ -323,6 +339,72 @@ int conv2d(struct arena *a, const struct tensor *in, const struct conv *l, enum 
   return FF_OK;
 }
 
+/* One output pixel, any window clipped at the borders: channels 8 at a
+ * time, the taps accumulated in a register, bias and activation applied
+ * before the single store. */
+static void depthwise_pixel(const struct tensor *in, const struct depthwise *l, int iy0, int ix0,
+                            enum act act, float *restrict o) {
+  int k = l->k, c = l->c, c8 = c & ~7;
+  int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = in->h - iy0 < k ? in->h - iy0 : k;
+  int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in->w - ix0 < k ? in->w - ix0 : k;
+  if (ky1 <= ky0 || kx1 <= kx0) { /* window entirely in the padding */
+    for (int ch = 0; ch < c; ch++)
+      o[ch] = l->b ? l->b[ch] : 0.0f;
+    apply_act(o, (size_t)c, act);
+    return;
+  }
+  /* first in-bounds tap; only valid taps are ever addressed */
+  const float *base = in->d + ((size_t)(iy0 + ky0) * in->w + (size_t)(ix0 + kx0)) * c;
+  const float *wbase = l->w + (size_t)(ky0 * k + kx0) * c;
+  int ny = ky1 - ky0, nx = kx1 - kx0;
+  for (int ch = 0; ch < c8; ch += 8) {
+    __m256 acc = l->b ? _mm256_loadu_ps(l->b + ch) : _mm256_setzero_ps();
+    for (int ky = 0; ky < ny; ky++)
+      for (int kx = 0; kx < nx; kx++)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(base + ((size_t)ky * in->w + kx) * c + ch),
+                              _mm256_loadu_ps(wbase + (size_t)(ky * k + kx) * c + ch), acc);
+    _mm256_storeu_ps(o + ch, act8(acc, act));
+  }
+  for (int ch = c8; ch < c; ch++) { /* channel counts not a multiple of 8 */
+    float acc = l->b ? l->b[ch] : 0.0f;
+    for (int ky = 0; ky < ny; ky++)
+      for (int kx = 0; kx < nx; kx++)
+        acc += base[((size_t)ky * in->w + kx) * c + ch] * wbase[(size_t)(ky * k + kx) * c + ch];
+    o[ch] = acc;
+    apply_act(o + ch, 1, act);
+  }
+}
+
+/* Interior run of a 3x3 row: the 9 weight vectors of a channel block stay
+ * in registers while the window slides along the row. */
+static void depthwise3_run(const struct tensor *in, const struct depthwise *l, int iy0, int ix0,
+                           int count, enum act act, float *restrict o) {
+  int c = l->c, s = l->stride;
+  size_t row = (size_t)in->w * c;
+  for (int ch = 0; ch < c; ch += 8) {
+    __m256 w0 = _mm256_loadu_ps(l->w + ch), w1 = _mm256_loadu_ps(l->w + c + ch),
+           w2 = _mm256_loadu_ps(l->w + 2 * c + ch), w3 = _mm256_loadu_ps(l->w + 3 * c + ch),
+           w4 = _mm256_loadu_ps(l->w + 4 * c + ch), w5 = _mm256_loadu_ps(l->w + 5 * c + ch),
+           w6 = _mm256_loadu_ps(l->w + 6 * c + ch), w7 = _mm256_loadu_ps(l->w + 7 * c + ch),
+           w8 = _mm256_loadu_ps(l->w + 8 * c + ch);
+    __m256 bias = l->b ? _mm256_loadu_ps(l->b + ch) : _mm256_setzero_ps();
+    const float *p = in->d + (size_t)iy0 * row + (size_t)ix0 * c + ch;
+    float *q = o + ch;
+    for (int i = 0; i < count; i++, p += (size_t)s * c, q += c) {
+      __m256 acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w0, bias);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + c), w1, acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * c), w2, acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + row), w3, acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + row + c), w4, acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + row + 2 * c), w5, acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * row), w6, acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * row + c), w7, acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * row + 2 * c), w8, acc);
+      _mm256_storeu_ps(q, act8(acc, act));
+    }
+  }
+}
+
 int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise *l, enum pad pad,
                 enum act act, struct tensor *out) {
   int oh, ow, pt, pl, k = l->k, c = l->c, s = l->stride;
@@ -330,30 +412,26 @@ int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise
   pad_geometry(in->w, k, s, pad, &ow, &pl);
   if (tensor_new(a, oh, ow, c, out) != FF_OK)
     return FF_ENOMEM;
-  for (int oy = 0; oy < oh; oy++)
-    for (int ox = 0; ox < ow; ox++) {
-      float *restrict o = out->d + ((size_t)oy * ow + ox) * c;
-      if (l->b)
-        memcpy(o, l->b, (size_t)c * sizeof(float));
-      else
-        memset(o, 0, (size_t)c * sizeof(float));
-      int iy0 = oy * s - pt, ix0 = ox * s - pl;
-      for (int ky = 0; ky < k; ky++) {
-        int iy = iy0 + ky;
-        if (iy < 0 || iy >= in->h)
-          continue;
-        for (int kx = 0; kx < k; kx++) {
-          int ix = ix0 + kx;
-          if (ix < 0 || ix >= in->w)
-            continue;
-          const float *restrict x = in->d + ((size_t)iy * in->w + ix) * c;
-          const float *restrict w = l->w + (size_t)(ky * k + kx) * c;
-          for (int i = 0; i < c; i++)
-            o[i] += x[i] * w[i];
-        }
-      }
+  /* output columns whose window lies fully inside the input */
+  int ox_lo = (pl + s - 1) / s, ox_hi = ow - 1;
+  while (ox_hi >= ox_lo && ox_hi * s - pl + k > in->w)
+    ox_hi--;
+  int fast = k == 3 && c % 8 == 0;
+  for (int oy = 0; oy < oh; oy++) {
+    int iy0 = oy * s - pt;
+    float *orow = out->d + (size_t)oy * ow * c;
+    int row_inside = iy0 >= 0 && iy0 + k <= in->h;
+    if (!fast || !row_inside || ox_hi < ox_lo) {
+      for (int ox = 0; ox < ow; ox++)
+        depthwise_pixel(in, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
+      continue;
     }
-  apply_act(out->d, (size_t)oh * ow * c, act);
+    for (int ox = 0; ox < ox_lo; ox++)
+      depthwise_pixel(in, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
+    depthwise3_run(in, l, iy0, ox_lo * s - pl, ox_hi - ox_lo + 1, act, orow + (size_t)ox_lo * c);
+    for (int ox = ox_hi + 1; ox < ow; ox++)
+      depthwise_pixel(in, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
+  }
   return FF_OK;
 }
 
@@ -421,15 +499,6 @@ void fully_connected(const float *x, int cin, const float *w, const float *b, in
   }
 }
 
-/* One source row of the padded square: pixel values or zeros. */
-static inline float padded_pixel(const struct face_image *img, int x0, int y0, int w, int h,
-                                 int pre_x, int pre_y, int px, int py, int ch) {
-  int sx = px - pre_x, sy = py - pre_y;
-  if (sx < 0 || sx >= w || sy < 0 || sy >= h)
-    return 0.0f;
-  return img->rgb[(size_t)(y0 + sy) * img->stride + (size_t)(x0 + sx) * 3 + ch];
-}
-
 int crop_resize(struct arena *a, const struct face_image *img, int x, int y, int w, int h,
                 int centered, int size, const struct input_norm *norm, struct tensor *out) {
   if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > img->width || y + h > img->height)
@@ -444,25 +513,47 @@ int crop_resize(struct arena *a, const struct face_image *img, int x, int y, int
   else
     pre_x = pre;
   float scale = (float)S / (float)size;
+  /* Per output column: the two source columns (-1 = zero padding) and the
+   * weight; the same mapping serves the rows. */
+  struct arena_mark mark = arena_mark(a);
+  int *cx = arena_alloc(a, sizeof(int) * 2 * (size_t)size);
+  float *fx = arena_floats(a, (size_t)size);
+  if (!cx || !fx)
+    return FF_ENOMEM;
+  for (int o = 0; o < size; o++) {
+    float sx = (float)o * scale;
+    int x0 = (int)floorf(sx), x1 = x0 + 1 < S ? x0 + 1 : S - 1;
+    fx[o] = sx - (float)x0;
+    x0 -= pre_x;
+    x1 -= pre_x;
+    cx[2 * o] = x0 >= 0 && x0 < w ? x0 : -1;
+    cx[2 * o + 1] = x1 >= 0 && x1 < w ? x1 : -1;
+  }
   for (int oy = 0; oy < size; oy++) {
     float sy = (float)oy * scale;
     int y0 = (int)floorf(sy), y1 = y0 + 1 < S ? y0 + 1 : S - 1;
     float ly = sy - (float)y0;
+    y0 -= pre_y;
+    y1 -= pre_y;
+    const uint8_t *r0 =
+        y0 >= 0 && y0 < h ? img->rgb + (size_t)(y + y0) * img->stride + x * 3 : NULL;
+    const uint8_t *r1 =
+        y1 >= 0 && y1 < h ? img->rgb + (size_t)(y + y1) * img->stride + x * 3 : NULL;
     float *o = out->d + (size_t)oy * size * 3;
     for (int ox = 0; ox < size; ox++) {
-      float sx = (float)ox * scale;
-      int x0 = (int)floorf(sx), x1 = x0 + 1 < S ? x0 + 1 : S - 1;
-      float lx = sx - (float)x0;
+      int x0 = cx[2 * ox], x1 = cx[2 * ox + 1];
+      float lx = fx[ox];
       for (int ch = 0; ch < 3; ch++) {
-        float tl = padded_pixel(img, x, y, w, h, pre_x, pre_y, x0, y0, ch);
-        float tr = padded_pixel(img, x, y, w, h, pre_x, pre_y, x1, y0, ch);
-        float bl = padded_pixel(img, x, y, w, h, pre_x, pre_y, x0, y1, ch);
-        float br = padded_pixel(img, x, y, w, h, pre_x, pre_y, x1, y1, ch);
+        float tl = r0 && x0 >= 0 ? r0[x0 * 3 + ch] : 0.0f;
+        float tr = r0 && x1 >= 0 ? r0[x1 * 3 + ch] : 0.0f;
+        float bl = r1 && x0 >= 0 ? r1[x0 * 3 + ch] : 0.0f;
+        float br = r1 && x1 >= 0 ? r1[x1 * 3 + ch] : 0.0f;
         float top = tl + (tr - tl) * lx, bottom = bl + (br - bl) * lx;
         float v = top + (bottom - top) * ly;
         o[ox * 3 + ch] = (v - norm->mean[ch]) / norm->divisor + norm->offset;
       }
     }
   }
+  arena_rewind(a, mark);
   return FF_OK;
 }

@@ -53,6 +53,9 @@ int tensor_new(struct arena *a, int h, int w, int c, struct tensor *t);
 
 int conv2d(struct arena *a, const struct tensor *in, const struct conv *l, enum pad pad,
            enum act act, struct tensor *out);
+/* The same, into a tensor the caller allocated with the output's shape. */
+int conv2d_into(struct arena *a, const struct tensor *in, const struct conv *l, enum pad pad,
+                enum act act, struct tensor *out);
 int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise *l, enum pad pad,
                 enum act act, struct tensor *out);
 int max_pool(struct arena *a, const struct tensor *in, int k, int stride, enum pad pad,

@@ -132,15 +132,15 @@ int loader_finish(struct loader *L) {
 
 int separable_forward(struct arena *a, const struct tensor *in, const struct separable *s,
                       enum act act, struct tensor *out) {
-  struct tensor mid;
+  /* the output first, so the depthwise intermediate can be given back */
+  int oh, ow, unused;
+  pad_geometry(in->h, 3, s->dw.stride, PAD_SAME, &oh, &unused);
+  pad_geometry(in->w, 3, s->dw.stride, PAD_SAME, &ow, &unused);
+  TRY(tensor_new(a, oh, ow, s->pw.cout, out));
   struct arena_mark mark = arena_mark(a);
+  struct tensor mid;
   TRY(depthwise2d(a, in, &s->dw, PAD_SAME, ACT_NONE, &mid));
-  struct tensor res;
-  TRY(conv2d(a, &mid, &s->pw, PAD_SAME, act, &res));
-  /* Give the depthwise buffer back: move the result down over it. */
+  TRY(conv2d_into(a, &mid, &s->pw, PAD_SAME, act, out));
   arena_rewind(a, mark);
-  TRY(tensor_new(a, res.h, res.w, res.c, out));
-  if (out->d != res.d)
-    memmove(out->d, res.d, (size_t)res.h * res.w * res.c * sizeof(float));
   return FF_OK;
 }
