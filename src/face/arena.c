@@ -85,8 +85,16 @@ struct arena_mark arena_mark(const struct arena *a) {
 }
 
 void arena_rewind(struct arena *a, struct arena_mark m) {
-  if (a->head != m.chunk || !m.chunk)
-    return; /* grew meanwhile: keep it, the next reset consolidates */
-  m.chunk->used = m.used;
+  /* Chunks added since the mark (warm-up growth) are dropped, so the
+   * high-water mark stays the true peak and the next reset sizes the one
+   * block right. */
+  while (a->head && a->head != m.chunk) {
+    struct arena_chunk *c = a->head;
+    a->head = c->next;
+    free(c->data);
+    free(c);
+  }
+  if (a->head)
+    a->head->used = m.used;
   a->in_use = m.in_use;
 }

@@ -26,8 +26,8 @@ float *arena_floats(struct arena *a, size_t n);
 void arena_reset(struct arena *a);
 
 /* Scoped temporaries: everything allocated after arena_mark() is given back
- * by arena_rewind() (when it still lives in the same chunk, which is always
- * the case after warm-up). */
+ * by arena_rewind() (chunks added meanwhile are freed: that only happens
+ * during warm-up). */
 struct arena_mark {
   struct arena_chunk *chunk;
   size_t used, in_use;

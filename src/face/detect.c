@@ -105,7 +105,7 @@ static int detect_tiny(struct face_session *s, const struct face_image *img,
     return ff_fail(err, FF_EINVAL, "face: tiny input size %d is not a multiple of 32 in 32..1024",
                    size);
   struct tensor t;
-  TRY(tiny_forward(&s->engine->tiny, &s->arena, img, size, &t));
+  TRY(tiny_forward(&s->engine->tiny, &s->arena, &s->ssd_ping, &s->ssd_pong, img, size, &t));
   static const double anchors[5][2] = {{1.603231, 2.094468},
                                        {6.041143, 7.080126},
                                        {2.882459, 3.518061},

@@ -18,7 +18,7 @@ struct face_engine {
 struct face_session {
   const struct face_engine *engine;
   struct arena arena;
-  struct arena ssd_ping, ssd_pong; /* SSD backbone activations, alternating */
+  struct arena ssd_ping, ssd_pong; /* detector activations, alternating */
   float *boxes;                    /* [FACE_MAX_CANDIDATES][4] */
   float *scores;                   /* [FACE_MAX_CANDIDATES] */
   int *order;                      /* [FACE_MAX_CANDIDATES] */

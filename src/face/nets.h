@@ -87,9 +87,10 @@ struct tiny_net {
 };
 int tiny_load(struct weights *w, struct tiny_net *net, struct ff_error *err);
 void tiny_free(struct tiny_net *net);
-/* Output grid (size/32)^2 x 25, raw. */
-int tiny_forward(const struct tiny_net *net, struct arena *a, const struct face_image *img,
-                 int input_size, struct tensor *out);
+/* Output grid (size/32)^2 x 25, raw (in `a`); activations in ping/pong. */
+int tiny_forward(const struct tiny_net *net, struct arena *a, struct arena *ping,
+                 struct arena *pong, const struct face_image *img, int input_size,
+                 struct tensor *out);
 
 /* ---- 68-point landmarks (full: 4 blocks, tiny: 3) ---- */
 struct dense_block {

@@ -24,17 +24,30 @@ int tiny_load(struct weights *w, struct tiny_net *net, struct ff_error *err) {
   return L.rc;
 }
 
-int tiny_forward(const struct tiny_net *net, struct arena *a, const struct face_image *img,
-                 int input_size, struct tensor *out) {
+int tiny_forward(const struct tiny_net *net, struct arena *a, struct arena *ping,
+                 struct arena *pong, const struct face_image *img, int input_size,
+                 struct tensor *out) {
   static const struct input_norm norm = {{117.001f, 114.697f, 97.404f}, 255.0f, 0.0f};
   struct tensor x, t;
-  TRY(crop_resize(a, img, 0, 0, img->width, img->height, 0, input_size, &norm, &x));
-  TRY(conv2d(a, &x, &net->conv0, PAD_VALID, ACT_LEAKY, &t));
-  TRY(max_pool(a, &t, 2, 2, PAD_SAME, &x));
+  /* Activations alternate between ping and pong: each layer's input lives
+   * in one, its output goes to the other (reset first). */
+  arena_reset(ping);
+  TRY(crop_resize(ping, img, 0, 0, img->width, img->height, 0, input_size, &norm, &x));
+  arena_reset(pong);
+  TRY(conv2d(pong, &x, &net->conv0, PAD_VALID, ACT_LEAKY, &t));
+  arena_reset(ping);
+  TRY(max_pool(ping, &t, 2, 2, PAD_SAME, &x));
   for (int i = 1; i <= 5; i++) {
     /* explicit zero pad 1 + "valid" 3x3 == "same" for a 3x3 stride-1 window */
-    TRY(separable_forward(a, &x, &net->sep[i], ACT_LEAKY, &t));
-    TRY(max_pool(a, &t, 2, i < 5 ? 2 : 1, PAD_SAME, &x));
+    struct arena_mark mark = arena_mark(a);
+    arena_reset(pong);
+    TRY(tensor_new(pong, x.h, x.w, net->sep[i].pw.cout, &t));
+    struct tensor mid;
+    TRY(depthwise2d(a, &x, &net->sep[i].dw, PAD_SAME, ACT_NONE, &mid));
+    TRY(conv2d_into(a, &mid, &net->sep[i].pw, PAD_SAME, ACT_LEAKY, &t));
+    arena_rewind(a, mark);
+    arena_reset(ping);
+    TRY(max_pool(ping, &t, 2, i < 5 ? 2 : 1, PAD_SAME, &x));
   }
   return conv2d(a, &x, &net->conv8, PAD_SAME, ACT_NONE, out);
 }
