@@ -484,8 +484,9 @@ static struct scan_filter filter_for(const struct search *s, float norm2_max) {
   return f;
 }
 
-/* Pass 1 over every stored vector. */
-static bool scan_all(struct vindex *ix, struct search *s) {
+/* Pass 1 over every stored vector, for `count` queries at once: each chunk
+ * of codes is read from memory once and from cache for the other queries. */
+static bool scan_all(struct vindex *ix, struct search *searches, size_t count) {
   int32_t dots[CHUNK_VECTORS];
   uint8_t mask[CHUNK_VECTORS / SCAN_GROUP];
   for (size_t bi = 0; bi * BLOCK_VECTORS < ix->count; bi++) {
@@ -496,20 +497,23 @@ static bool scan_all(struct vindex *ix, struct search *s) {
     for (size_t start = 0; start < in_block; start += CHUNK_VECTORS) {
       size_t n = in_block - start < CHUNK_VECTORS ? in_block - start : CHUNK_VECTORS;
       size_t padded = (n + SCAN_GROUP - 1) / SCAN_GROUP * SCAN_GROUP;
-      struct scan_filter f = filter_for(s, ix->norm2_max);
-      ix->kernel->dots(b->codes[start], padded, s->qcode, dots);
-      ix->kernel->filter(dots, b->norm2 + start, b->scale + start, b->error + start, padded, &f,
-                         mask);
-      for (size_t g = 0; g < padded / SCAN_GROUP; g++) {
-        unsigned bits = mask[g];
-        while (bits) {
-          size_t j = (size_t)__builtin_ctz(bits);
-          bits &= bits - 1;
-          size_t i = g * SCAN_GROUP + j;
-          if (i >= n)
-            break;
-          if (!consider(s, b, start + i, bi * BLOCK_VECTORS + start + i, dots[i]))
-            return false;
+      for (size_t qi = 0; qi < count; qi++) {
+        struct search *s = &searches[qi];
+        struct scan_filter f = filter_for(s, ix->norm2_max);
+        ix->kernel->dots(b->codes[start], padded, s->qcode, dots);
+        ix->kernel->filter(dots, b->norm2 + start, b->scale + start, b->error + start, padded, &f,
+                           mask);
+        for (size_t g = 0; g < padded / SCAN_GROUP; g++) {
+          unsigned bits = mask[g];
+          while (bits) {
+            size_t j = (size_t)__builtin_ctz(bits);
+            bits &= bits - 1;
+            size_t i = g * SCAN_GROUP + j;
+            if (i >= n)
+              break;
+            if (!consider(s, b, start + i, bi * BLOCK_VECTORS + start + i, dots[i]))
+              return false;
+          }
         }
       }
     }
@@ -531,66 +535,94 @@ static void rescore(struct vindex *ix, struct search *s) {
   }
 }
 
-static int search(struct vindex *ix, const float *query, size_t k, const int64_t *exclude,
-                  size_t exclude_count, bool per_label, struct vindex_hit *out, size_t *found,
-                  struct ff_error *err) {
-  *found = 0;
-  int rc = check_vector(query, "query", err);
-  if (rc != FF_OK)
-    return rc;
+static bool search_init(struct search *s, const float *query, size_t k, bool per_label,
+                        struct vindex_hit *out) {
+  s->query = query;
+  scan_code_query(query, s->qcode, &s->qscale, &s->ny2, &s->qerror);
+  s->upper = (struct ranking){malloc(k * sizeof(struct vindex_hit)), 0, k, per_label};
+  s->result = (struct ranking){out, 0, k, per_label};
+  s->cand_capacity = 1024;
+  s->compact_at = 1024;
+  s->cand = malloc(s->cand_capacity * sizeof *s->cand);
+  return s->upper.heap && s->cand;
+}
+
+/* count queries (contiguous), k hits each into out[q * k ...], found[q]. */
+static int search(struct vindex *ix, const float *queries, size_t count, size_t k,
+                  const int64_t *exclude, size_t exclude_count, bool per_label,
+                  struct vindex_hit *out, size_t *found, struct ff_error *err) {
+  for (size_t q = 0; q < count; q++)
+    found[q] = 0;
+  for (size_t q = 0; q < count; q++) {
+    int rc = check_vector(queries + q * VINDEX_DIM, "query", err);
+    if (rc != FF_OK && count > 1 && err) {
+      char why[FF_ERROR_MESSAGE_MAX];
+      memcpy(why, err->message, sizeof why);
+      return ff_fail(err, rc, "query %zu: %s", q, why);
+    }
+    if (rc != FF_OK)
+      return rc;
+  }
   if (k > VINDEX_K_MAX)
     return ff_fail(err, FF_ETOOBIG, "vindex: k %zu exceeds %d", k, VINDEX_K_MAX);
-  if (k == 0)
-    return FF_OK;
+  if (count > VINDEX_BATCH_MAX)
+    return ff_fail(err, FF_ETOOBIG, "vindex: %zu queries exceed %d", count, VINDEX_BATCH_MAX);
   if (exclude_count && !exclude)
     return ff_fail(err, FF_EINVAL, "vindex: exclusion list missing");
+  if (k == 0 || count == 0)
+    return FF_OK;
 
-  struct search s = {0};
-  s.query = query;
-  scan_code_query(query, s.qcode, &s.qscale, &s.ny2, &s.qerror);
-  s.upper = (struct ranking){malloc(k * sizeof(struct vindex_hit)), 0, k, per_label};
-  s.result = (struct ranking){out, 0, k, per_label};
-  s.cand_capacity = 1024;
-  s.compact_at = 1024;
-  s.cand = malloc(s.cand_capacity * sizeof *s.cand);
-  int64_t *sorted = NULL;
-  if (exclude_count) {
-    sorted = malloc(exclude_count * sizeof *sorted);
-    if (sorted) {
-      memcpy(sorted, exclude, exclude_count * sizeof *sorted);
-      qsort(sorted, exclude_count, sizeof *sorted, compare_labels);
-    }
+  int rc = FF_OK;
+  struct search *searches = calloc(count, sizeof *searches);
+  int64_t *sorted = exclude_count ? malloc(exclude_count * sizeof *sorted) : NULL;
+  bool ok = searches && (!exclude_count || sorted);
+  if (sorted) {
+    memcpy(sorted, exclude, exclude_count * sizeof *sorted);
+    qsort(sorted, exclude_count, sizeof *sorted, compare_labels);
   }
-  s.exclude = sorted;
-  s.exclude_count = exclude_count;
-  if (!s.upper.heap || !s.cand || (exclude_count && !sorted)) {
+  for (size_t q = 0; ok && q < count; q++) {
+    ok = search_init(&searches[q], queries + q * VINDEX_DIM, k, per_label, out + q * k);
+    searches[q].exclude = sorted;
+    searches[q].exclude_count = exclude_count;
+  }
+  if (!ok) {
     rc = ff_fail(err, FF_ENOMEM, "vindex: out of memory searching");
   } else {
     pthread_rwlock_rdlock(&ix->lock);
-    if (scan_all(ix, &s))
-      rescore(ix, &s);
+    if (scan_all(ix, searches, count))
+      for (size_t q = 0; q < count; q++)
+        rescore(ix, &searches[q]);
     else
       rc = ff_fail(err, FF_ENOMEM, "vindex: out of memory searching");
     pthread_rwlock_unlock(&ix->lock);
   }
-  if (rc == FF_OK) {
-    qsort(out, s.result.size, sizeof *out, compare_hits);
-    *found = s.result.size;
+  for (size_t q = 0; searches && q < count; q++) {
+    if (rc == FF_OK) {
+      qsort(out + q * k, searches[q].result.size, sizeof *out, compare_hits);
+      found[q] = searches[q].result.size;
+    }
+    free(searches[q].cand);
+    free(searches[q].upper.heap);
   }
+  free(searches);
   free(sorted);
-  free(s.cand);
-  free(s.upper.heap);
   return rc;
 }
 
 int vindex_search(struct vindex *ix, const float query[VINDEX_DIM], size_t k,
                   const int64_t *exclude, size_t exclude_count, struct vindex_hit *out,
                   size_t *found, struct ff_error *err) {
-  return search(ix, query, k, exclude, exclude_count, false, out, found, err);
+  return search(ix, query, 1, k, exclude, exclude_count, false, out, found, err);
 }
 
 int vindex_search_labels(struct vindex *ix, const float query[VINDEX_DIM], size_t k,
                          const int64_t *exclude, size_t exclude_count, struct vindex_hit *out,
                          size_t *found, struct ff_error *err) {
-  return search(ix, query, k, exclude, exclude_count, true, out, found, err);
+  return search(ix, query, 1, k, exclude, exclude_count, true, out, found, err);
+}
+
+int vindex_search_batch(struct vindex *ix, const float *queries, size_t count, size_t k,
+                        bool per_label, const int64_t *exclude, size_t exclude_count,
+                        struct vindex_hit *out, size_t *found, struct ff_error *err) {
+  return search(ix, queries, count, k, exclude, exclude_count, per_label, out, found, err);
 }

@@ -20,6 +20,7 @@
 #ifndef FOOTFALL_VINDEX_H
 #define FOOTFALL_VINDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,9 @@
 /* Largest |component| accepted: keeps every squared norm far from float
  * overflow. face-api descriptors stay well under 1. */
 #define VINDEX_COMPONENT_MAX 1000.0f
-/* Largest k a search accepts. */
+/* Largest k a search accepts, and most queries in one batch. */
 #define VINDEX_K_MAX 1024
+#define VINDEX_BATCH_MAX 256
 
 struct vindex;
 
@@ -93,6 +95,17 @@ int vindex_search(struct vindex *ix, const float query[VINDEX_DIM], size_t k,
 int vindex_search_labels(struct vindex *ix, const float query[VINDEX_DIM], size_t k,
                          const int64_t *exclude, size_t exclude_count, struct vindex_hit *out,
                          size_t *found, struct ff_error *err);
+
+/* count queries (count * VINDEX_DIM floats) in one pass over the index, as
+ * vindex_search (or vindex_search_labels when per_label) would answer each:
+ * query q's hits go to out[q * k ...], their number to found[q]. Each block
+ * of the index is read from memory once for the whole batch, so a batch of 50
+ * costs far less than 50 searches (docs/VINDEX.md). The exclusion list applies
+ * to every query. FF_EINVAL names the first bad query; FF_ETOOBIG also when
+ * count > VINDEX_BATCH_MAX. On failure every found[q] is 0. */
+int vindex_search_batch(struct vindex *ix, const float *queries, size_t count, size_t k,
+                        bool per_label, const int64_t *exclude, size_t exclude_count,
+                        struct vindex_hit *out, size_t *found, struct ff_error *err);
 
 /* The distance every result reports: the square root of the sum of squared
  * component differences, accumulated in double in index order, rounded to

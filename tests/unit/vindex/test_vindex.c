@@ -411,3 +411,53 @@ Test(vindex, registry_gets_or_creates_per_tenant) {
   cr_assert_eq(vindex_registry_count(reg), 102);
   vindex_registry_destroy(reg);
 }
+
+/* A batch answers each query exactly as a single search would. */
+Test(vindex, batch_equals_single_searches, .timeout = 120) {
+  struct rng r = {4242};
+  size_t n = 9000, count = 40, k = 10;
+  struct entry *e = make_entries(&r, n);
+  struct vindex *ix = make_index();
+  add_all(ix, e, n);
+  float *queries = malloc(count * VINDEX_DIM * sizeof *queries);
+  for (size_t q = 0; q < count; q++)
+    make_query(&r, e, n, queries + q * VINDEX_DIM);
+  struct vindex_hit *hits = calloc(count * k, sizeof *hits), want[10];
+  size_t *found = calloc(count, sizeof *found);
+  int64_t exclude[2] = {e[0].label, e[n / 2].label};
+  for (int mode = 0; mode < 4; mode++) {
+    bool per_label = mode & 1;
+    size_t ex_n = mode >= 2 ? 2 : 0;
+    struct ff_error err = {0};
+    cr_assert_eq(
+        vindex_search_batch(ix, queries, count, k, per_label, exclude, ex_n, hits, found, &err),
+        FF_OK, "%s", err.message);
+    for (size_t q = 0; q < count; q++) {
+      size_t want_n =
+          naive_search(e, n, queries + q * VINDEX_DIM, k, per_label, exclude, ex_n, want);
+      assert_same_hits(hits + q * k, found[q], want, want_n);
+    }
+  }
+  /* One bad query fails the batch, names it, and finds nothing. */
+  queries[7 * VINDEX_DIM + 3] = NAN;
+  struct ff_error err = {0};
+  cr_assert_eq(vindex_search_batch(ix, queries, count, k, false, NULL, 0, hits, found, &err),
+               FF_EINVAL);
+  cr_assert(strstr(err.message, "query 7") != NULL, "%s", err.message);
+  for (size_t q = 0; q < count; q++)
+    cr_assert_eq(found[q], 0);
+  float *many = calloc((VINDEX_BATCH_MAX + 1) * VINDEX_DIM, sizeof *many);
+  size_t *many_found = calloc(VINDEX_BATCH_MAX + 1, sizeof *many_found);
+  cr_assert_eq(vindex_search_batch(ix, many, VINDEX_BATCH_MAX + 1, 1, false, NULL, 0, hits,
+                                   many_found, &err),
+               FF_ETOOBIG);
+  free(many);
+  free(many_found);
+  cr_assert_eq(vindex_search_batch(ix, queries, 0, k, false, NULL, 0, hits, found, &err), FF_OK);
+  queries[7 * VINDEX_DIM + 3] = 0.0f;
+  free(queries);
+  free(hits);
+  free(found);
+  vindex_destroy(ix);
+  free(e);
+}
