@@ -76,33 +76,43 @@ int calibrate(const float (*d)[FACE_DESCRIPTOR_SIZE], const int *person, int n,
   }
   stats_of(same, ns, &out->same);
   stats_of(diff, nd, &out->different);
-  /* Equal error: sweep candidate thresholds at every observed distance. */
+  /* Equal error: candidate thresholds at every observed distance v ("same"
+   * = distance < v), walked in order so i and j count the distances below v. */
   double best_gap = INFINITY;
-  int is = 0, id = 0;
-  while (is <= ns || id <= nd) {
-    double t;
-    if (is < ns && (id >= nd || same[is] <= diff[id]))
-      t = same[is++];
-    else if (id < nd)
-      t = diff[id++];
-    else
-      break;
-    /* "same" = distance < t: count below t */
-    int false_match = 0, false_reject = 0;
-    for (int k = 0; k < nd && diff[k] < t; k++)
-      false_match++;
-    for (int k = 0; k < ns; k++)
-      false_reject += same[k] >= t;
-    double fmr = (double)false_match / nd, fnmr = (double)false_reject / ns;
+  for (int i = 0, j = 0; i < ns || j < nd;) {
+    double v = (j >= nd || (i < ns && same[i] <= diff[j])) ? same[i] : diff[j];
+    double fmr = (double)j / nd, fnmr = (double)(ns - i) / ns;
     if (fabs(fmr - fnmr) < best_gap) {
       best_gap = fabs(fmr - fnmr);
-      out->eer_threshold = t;
+      out->eer_threshold = v;
       out->eer = (fmr + fnmr) / 2;
     }
+    while (i < ns && same[i] == v)
+      i++;
+    while (j < nd && diff[j] == v)
+      j++;
   }
   out->threshold_fmr_1e2 = threshold_at_fmr(diff, nd, 1e-2);
   out->threshold_fmr_1e3 = threshold_at_fmr(diff, nd, 1e-3);
   out->accuracy_at_eer = pair_accuracy(d, person, n, out->eer_threshold);
+  /* best in-sample accuracy: one merge walk over both sorted lists; after
+   * consuming every distance <= v, a threshold just above v calls i same
+   * pairs right and nd - j different pairs right */
+  out->best_accuracy = (double)nd / (ns + nd);
+  out->best_threshold = fmin(same[0], diff[0]);
+  for (int i = 0, j = 0; i < ns || j < nd;) {
+    double v = (j >= nd || (i < ns && same[i] <= diff[j])) ? same[i] : diff[j];
+    while (i < ns && same[i] == v)
+      i++;
+    while (j < nd && diff[j] == v)
+      j++;
+    double next = i < ns && (j >= nd || same[i] <= diff[j]) ? same[i] : j < nd ? diff[j] : v;
+    double acc = (double)(i + (nd - j)) / (ns + nd);
+    if (acc > out->best_accuracy) {
+      out->best_accuracy = acc;
+      out->best_threshold = (v + next) / 2;
+    }
+  }
   free(same);
   free(diff);
   return FF_OK;
@@ -288,6 +298,8 @@ int cli_calibrate(int argc, char **argv) {
              s[k]->count, s[k]->min, s[k]->p05, s[k]->median, s[k]->p95, s[k]->max);
     printf("equal-error threshold %.3f (error rate %.2f %%, pair accuracy %.2f %%)\n",
            c.eer_threshold, 100 * c.eer, 100 * c.accuracy_at_eer);
+    printf("best in-sample threshold %.3f (pair accuracy %.2f %%)\n", c.best_threshold,
+           100 * c.best_accuracy);
     printf("threshold for false-match rate 1e-2: %.3f\n", c.threshold_fmr_1e2);
     printf("threshold for false-match rate 1e-3: %.3f%s\n", c.threshold_fmr_1e3,
            c.different.count < 1000 ? " (fewer than 1000 different pairs: the smallest one)" : "");

@@ -17,6 +17,8 @@ struct calibration {
   double threshold_fmr_1e2; /* largest threshold with false-match rate <= 1e-2 */
   double threshold_fmr_1e3; /* ... <= 1e-3 */
   double accuracy_at_eer;   /* fraction of all pairs decided right at eer_threshold */
+  double best_threshold;    /* the threshold deciding the most pairs right (in-sample) */
+  double best_accuracy;
 };
 
 /* descriptors[n][128] with person labels; needs at least one pair of each kind. */

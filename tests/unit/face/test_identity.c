@@ -65,9 +65,10 @@ static void report(const char *mode, int n, int detected, int gender_ok,
                    const struct calibration *c) {
   printf("faces-bbt %s: %d/40 described (%d detected), gender %d/%d; same median %.3f "
          "(max %.3f), different median %.3f (min %.3f); EER threshold %.3f, pair accuracy "
-         "%.4f\n",
+         "%.4f; best threshold %.3f, pair accuracy %.4f\n",
          mode, n, detected, gender_ok, n, c->same.median, c->same.max, c->different.median,
-         c->different.min, c->eer_threshold, c->accuracy_at_eer);
+         c->different.min, c->eer_threshold, c->accuracy_at_eer, c->best_threshold,
+         c->best_accuracy);
 }
 
 Test(identity, bare_crop_descriptors_separate_people, .init = setup, .fini = teardown,
@@ -106,4 +107,30 @@ Test(identity, border_then_detection, .init = setup, .fini = teardown, .timeout 
   report("75 px border", n, detected, gender_ok, &c);
   cr_expect_geq(c.accuracy_at_eer, 0.95, "pair accuracy %.4f", c.accuracy_at_eer);
   cr_expect_geq(gender_ok, (int)(0.9 * n), "gender right on %d of %d", gender_ok, n);
+}
+
+Test(identity, calibration_statistics_on_known_distances) {
+  /* 1-d descriptors along one axis: same-person distances 0.1 and 0.1,
+   * different-people distances 0.9, 1.0, 1.0, 1.1 */
+  static float d[4][128];
+  const float pos[4] = {0.0f, 0.1f, 1.0f, 1.1f};
+  const int person[4] = {0, 0, 1, 1};
+  for (int i = 0; i < 4; i++)
+    d[i][0] = pos[i];
+  struct calibration c;
+  cr_assert_eq(calibrate((const float(*)[128])d, person, 4, &c, NULL), FF_OK);
+  cr_expect_eq(c.same.count, 2);
+  cr_expect_eq(c.different.count, 4);
+  cr_expect_float_eq(c.same.max, 0.1, 1e-6);
+  cr_expect_float_eq(c.different.min, 0.9, 1e-6);
+  cr_expect_float_eq(c.eer_threshold, 0.9, 1e-6); /* first threshold with no errors */
+  cr_expect_float_eq(c.eer, 0.0, 1e-12);
+  cr_expect_float_eq(c.best_accuracy, 1.0, 1e-12);
+  cr_expect_float_eq(c.best_threshold, 0.5, 1e-6);
+  cr_expect_float_eq(c.threshold_fmr_1e2, 0.9, 1e-6);
+  cr_expect_float_eq(pair_accuracy((const float(*)[128])d, person, 4, 0.95), 5.0 / 6, 1e-12);
+  /* one person only: refused */
+  const int one[4] = {0, 0, 0, 0};
+  struct ff_error err = {0};
+  cr_expect_eq(calibrate((const float(*)[128])d, one, 4, &c, &err), FF_EINVAL);
 }
