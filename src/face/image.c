@@ -118,6 +118,10 @@ static int decode_jpeg(const uint8_t *data, size_t size, const struct face_image
   }
   if ((rc = check_size(w, h, l, err)) != FF_OK)
     goto out;
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
+    rc = ff_fail(err, FF_EUNSUPPORTED, "image: CMYK JPEG is not supported");
+    goto out;
+  }
   uint8_t *pixels = malloc((size_t)w * h * 3);
   if (!pixels) {
     rc = ff_fail(err, FF_ENOMEM, "image: out of memory for %dx%d", w, h);

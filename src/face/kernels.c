@@ -108,11 +108,9 @@ void conv_kernel_force_avx2(int on) {
   force_avx2 = on;
 }
 
+/* libgcc fills the CPU model at start-up; reading it is cheap and race-free. */
 static int have_avx512(void) {
-  static int cached = -1;
-  if (cached < 0)
-    cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
-  return cached && !force_avx2;
+  return !force_avx2 && __builtin_cpu_supports("avx512f");
 }
 
 const char *conv_kernel_isa(void) {

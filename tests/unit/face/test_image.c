@@ -271,3 +271,18 @@ Test(image, garbage_and_wrap) {
   cr_expect_eq(face_image_wrap(frame, 10, 4, 10, &img, &err), FF_EINVAL);
   cr_expect_eq(face_image_load("/nonexistent/x.jpg", NULL, &img, &err), FF_ENOTFOUND);
 }
+
+Test(image, cmyk_jpeg_is_unsupported_not_corrupt) {
+  uint8_t cmyk[16 * 16 * 4];
+  memset(cmyk, 100, sizeof cmyk);
+  tjhandle tj = tjInitCompress();
+  unsigned char *buf = NULL;
+  unsigned long len = 0;
+  cr_assert_eq(tjCompress2(tj, cmyk, 16, 16 * 4, 16, TJPF_CMYK, &buf, &len, TJSAMP_444, 90, 0), 0);
+  tjDestroy(tj);
+  struct face_image img;
+  struct ff_error err = {0};
+  cr_expect_eq(face_image_decode(buf, len, NULL, &img, &err), FF_EUNSUPPORTED, "%s", err.message);
+  cr_expect(strstr(err.message, "CMYK") != NULL, "%s", err.message);
+  tjFree(buf);
+}
