@@ -235,13 +235,14 @@ static int conv_direct(struct arena *a, const struct tensor *in, const struct co
              (size_t)in->w * cin * sizeof(float));
     src = p;
   }
-  int taps = l->kh * l->kw, off[64];
-  if (taps > 64)
+  /* The kw taps of one window row are contiguous in the (padded) input,
+   * and so are their weights: the kernels walk kh runs of kw*cin values. */
+  int runs = l->kh, run = l->kw * cin, off[16];
+  if (runs > 16)
     return FF_EINTERNAL;
   for (int ky = 0; ky < l->kh; ky++)
-    for (int kx = 0; kx < l->kw; kx++)
-      off[ky * l->kw + kx] = (ky * sw + kx) * cin;
-  int P = l->packed, K = taps * cin, panels = cout / P, npix = oh * ow;
+    off[ky] = ky * sw * cin;
+  int P = l->packed, K = runs * run, panels = cout / P, npix = oh * ow;
   int group = CONV_GROUP_BYTES / (K * P * (int)sizeof(float));
   group = group < 1 ? 1 : group > panels ? panels : group;
   int wide = P == 32 && have_avx512(), block = wide ? 8 : 6;
@@ -271,11 +272,11 @@ static int conv_direct(struct arena *a, const struct tensor *in, const struct co
       for (int g = g0; g < g1; g++) {
         const float *wg = l->w + (size_t)g * K * P, *bg = l->b ? l->b + g * P : NULL;
         if (wide) {
-          kernel_8x32(taps, off, cin, arow, wg, crow, g * P, bg, act, rows);
+          kernel_8x32(runs, off, run, arow, wg, crow, g * P, bg, act, rows);
           continue;
         }
         for (int half = 0; half < P; half += 16) /* AVX2: 16 channels at a time */
-          kernel_6x16(taps, off, cin, arow, wg + half, P, crow, g * P + half, bg ? bg + half : NULL,
+          kernel_6x16(runs, off, run, arow, wg + half, P, crow, g * P + half, bg ? bg + half : NULL,
                       act, rows);
       }
     }
