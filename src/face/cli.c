@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "cli_internal.h"
 #include "face.h"
 
@@ -14,8 +15,8 @@ static int usage(FILE *out) {
           "usage: footfall face <subcommand> [options]\n\n"
           "  analyze IMAGE... [--detector ssd|tiny] [--tiny-size N] [--models DIR] [--json]\n"
           "                           faces, landmarks, descriptor, age, gender, quality\n"
-          "  compare A B [--threshold T] [--models DIR]\n"
-          "                           descriptor distance of the best face in each image\n"
+          "  compare A B [--threshold T] [--border N] [--bare-crop-fallback] [--models DIR]\n"
+          "                           descriptor distance between the main faces, and verdict\n"
           "  decode IMAGE OUT.ppm     write the decoded RGB (EXIF orientation applied) as PPM\n"
           "  bench [--models DIR] [--runs N] [IMAGE...]\n"
           "                           time each net (one thread) and the full chain\n"
@@ -181,60 +182,72 @@ static int cmd_analyze(int argc, char **argv) {
   return status;
 }
 
-/* The descriptor of the highest-quality face in an image. */
-static int best_descriptor(struct face_session *s, const char *path, float d[128],
-                           struct face_result *results) {
+/* The descriptor of the main (largest) face of a picture, as calibrate
+ * enrols it. */
+static int picture_descriptor(struct face_session *s, const char *path,
+                              const struct enrol_options *o, float d[FACE_DESCRIPTOR_SIZE]) {
   struct ff_error err = {0};
   struct face_image img;
-  int n = 0;
+  struct enrol_result r;
   if (face_image_load(path, NULL, &img, &err) != FF_OK ||
-      face_analyze(s, &img, NULL, results, 100, &n, &err) != FF_OK) {
+      enrol_picture(s, &img, o, &r, &err) != FF_OK) {
     fprintf(stderr, "footfall face compare: %s: %s\n", path, err.message);
     face_image_free(&img);
     return -1;
   }
   face_image_free(&img);
-  if (n == 0) {
-    fprintf(stderr, "footfall face compare: %s: no face found\n", path);
+  if (!r.found) {
+    fprintf(stderr,
+            "footfall face compare: %s: no face found (for a tight face crop, try --border 75 "
+            "or --bare-crop-fallback)\n",
+            path);
     return -1;
   }
-  int best = 0;
-  for (int i = 1; i < n; i++)
-    if (results[i].quality.score > results[best].quality.score)
-      best = i;
-  memcpy(d, results[best].descriptor, sizeof(float) * 128);
-  return n;
+  memcpy(d, r.descriptor, sizeof r.descriptor);
+  return 0;
+}
+
+static int compare_usage(void) {
+  fprintf(stderr, "usage: footfall face compare A B [--threshold T] [--border N] "
+                  "[--bare-crop-fallback] [--bare-crop] [--detector ssd|tiny] [--models DIR]\n");
+  return 2;
 }
 
 static int cmd_compare(int argc, char **argv) {
   const char *models = NULL, *paths[2];
   int np = 0;
   double threshold = FACE_DEFAULT_MATCH_THRESHOLD;
+  struct enrol_options o = {0};
+  face_detect_options_default(&o.detect);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--models") && i + 1 < argc)
       models = argv[++i];
     else if (!strcmp(argv[i], "--threshold") && i + 1 < argc)
       threshold = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--border") && i + 1 < argc)
+      o.border = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--bare-crop-fallback"))
+      o.bare_crop_fallback = 1;
+    else if (!strcmp(argv[i], "--bare-crop"))
+      o.bare_crop_only = 1;
+    else if (!strcmp(argv[i], "--detector") && i + 1 < argc &&
+             !cli_parse_detector(argv[i + 1], &o.detect))
+      i++;
     else if (np < 2 && argv[i][0] != '-')
       paths[np++] = argv[i];
-    else {
-      fprintf(stderr, "usage: footfall face compare A B [--threshold T] [--models DIR]\n");
-      return 2;
-    }
+    else
+      return compare_usage();
   }
-  if (np != 2) {
-    fprintf(stderr, "usage: footfall face compare A B [--threshold T] [--models DIR]\n");
-    return 2;
-  }
+  if (np != 2 || o.border < 0 || o.border > 2000)
+    return compare_usage();
   struct face_engine *engine;
   struct face_session *session;
   if (cli_load_engine(models, &engine, &session))
     return 1;
-  static struct face_result results[100];
-  float a[128], b[128];
+  float a[FACE_DESCRIPTOR_SIZE], b[FACE_DESCRIPTOR_SIZE];
   int status = 1;
-  if (best_descriptor(session, paths[0], a, results) > 0 &&
-      best_descriptor(session, paths[1], b, results) > 0) {
+  if (picture_descriptor(session, paths[0], &o, a) == 0 &&
+      picture_descriptor(session, paths[1], &o, b) == 0) {
     double d = face_distance(a, b);
     printf("distance %.4f: %s (threshold %.3f)\n", d,
            d < threshold ? "same person" : "different people", threshold);
