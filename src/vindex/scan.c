@@ -78,9 +78,10 @@ static void filter_scalar(const int32_t *dots, const float *norm2, const float *
     unsigned bits = 0;
     for (int j = 0; j < SCAN_GROUP; j++) {
       size_t i = g * SCAN_GROUP + (size_t)j;
-      float a = f->ny2 + norm2[i] - f->c2 * scale[i] * (float)dots[i];
+      float base = f->ny2 + norm2[i];
+      float a = base - f->c2 * scale[i] * (float)dots[i];
       float u = f->widen * (f->t + error[i]);
-      if (a <= u * u + f->delta)
+      if (a <= u * u + (f->slack * base + 0x1p-100f))
         bits |= 1u << j;
     }
     mask[g] = (uint8_t)bits;

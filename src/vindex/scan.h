@@ -16,14 +16,15 @@
 #define SCAN_QUERY_CODE_MAX 32767
 
 /* What the filter needs besides the per-vector arrays. A vector passes when
- *   ny2 + norm2[i] - c2 * scale[i] * dot[i]  <=  (widen * (t + error[i]))^2 + delta
+ *   ny2 + norm2[i] - c2 * scale[i] * dot[i]
+ *     <=  (widen * (t + error[i]))^2 + slack * (ny2 + norm2[i]) + 0x1p-100
  * i.e. when the lower bound of its true distance may not exceed t - error_y. */
 struct scan_filter {
   float ny2;   /* scale_y^2 * |q_y|^2 */
   float c2;    /* 2 * scale_y */
   float t;     /* current threshold + query coding error (may be +inf) */
   float widen; /* 1 + a margin far above float rounding */
-  float delta; /* absolute margin for rounding of the squared norms */
+  float slack; /* relative margin for rounding of the squared norms */
 };
 
 struct scan_kernel {

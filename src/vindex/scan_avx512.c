@@ -47,13 +47,14 @@ static void filter_avx512(const int32_t *dots, const float *norm2, const float *
                           uint8_t *mask) {
   const __m256 ny2 = _mm256_set1_ps(f->ny2), c2 = _mm256_set1_ps(f->c2);
   const __m256 t = _mm256_set1_ps(f->t), widen = _mm256_set1_ps(f->widen);
-  const __m256 delta = _mm256_set1_ps(f->delta);
+  const __m256 slack = _mm256_set1_ps(f->slack), tiny = _mm256_set1_ps(0x1p-100f);
   for (size_t i = 0; i < n; i += SCAN_GROUP) {
     __m256 d = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(dots + i)));
     __m256 cs = _mm256_mul_ps(c2, _mm256_loadu_ps(scale + i));
-    __m256 a = _mm256_fnmadd_ps(cs, d, _mm256_add_ps(ny2, _mm256_loadu_ps(norm2 + i)));
+    __m256 base = _mm256_add_ps(ny2, _mm256_loadu_ps(norm2 + i));
+    __m256 a = _mm256_fnmadd_ps(cs, d, base);
     __m256 u = _mm256_mul_ps(widen, _mm256_add_ps(t, _mm256_loadu_ps(error + i)));
-    __m256 limit = _mm256_fmadd_ps(u, u, delta);
+    __m256 limit = _mm256_fmadd_ps(u, u, _mm256_fmadd_ps(slack, base, tiny));
     mask[i / SCAN_GROUP] = (uint8_t)_mm256_movemask_ps(_mm256_cmp_ps(a, limit, _CMP_LE_OQ));
   }
 }

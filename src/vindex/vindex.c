@@ -61,8 +61,6 @@ struct vindex {
   size_t block_capacity; /* length of the blocks array */
   size_t count;
   struct idmap ids;
-  /* Largest norm2 ever stored (never lowered): bounds the filter's rounding. */
-  float norm2_max;
   const struct scan_kernel *kernel;
 };
 
@@ -114,7 +112,6 @@ static void release_storage(struct vindex *ix) {
   ix->block_count = ix->block_capacity = 0;
   ix->count = 0;
   idmap_free(&ix->ids);
-  ix->norm2_max = 0.0f;
 }
 
 void vindex_destroy(struct vindex *ix) {
@@ -194,8 +191,6 @@ int vindex_add(struct vindex *ix, int64_t id, int64_t label, const float vector[
     b->norm2[o] = norm2;
     b->id[o] = id;
     b->label[o] = label;
-    if (norm2 > ix->norm2_max)
-      ix->norm2_max = norm2;
     ix->count++;
   }
   pthread_rwlock_unlock(&ix->lock);
@@ -473,14 +468,14 @@ static bool consider(struct search *s, const struct block *b, size_t o, size_t s
   return true;
 }
 
-static struct scan_filter filter_for(const struct search *s, float norm2_max) {
+static struct scan_filter filter_for(const struct search *s) {
   struct scan_filter f;
   f.ny2 = (float)s->ny2;
   f.c2 = 2.0f * s->qscale;
   float bound = ranking_bound(&s->upper);
   f.t = isinf(bound) ? INFINITY : round_up_float((double)bound + (double)s->qerror);
   f.widen = MARGIN_FILTER_WIDEN;
-  f.delta = MARGIN_FILTER_NORM * (f.ny2 + norm2_max) + 0x1p-100f;
+  f.slack = MARGIN_FILTER_NORM;
   return f;
 }
 
@@ -499,7 +494,7 @@ static bool scan_all(struct vindex *ix, struct search *searches, size_t count) {
       size_t padded = (n + SCAN_GROUP - 1) / SCAN_GROUP * SCAN_GROUP;
       for (size_t qi = 0; qi < count; qi++) {
         struct search *s = &searches[qi];
-        struct scan_filter f = filter_for(s, ix->norm2_max);
+        struct scan_filter f = filter_for(s);
         ix->kernel->dots(b->codes[start], padded, s->qcode, dots);
         ix->kernel->filter(dots, b->norm2 + start, b->scale + start, b->error + start, padded, &f,
                            mask);

@@ -461,3 +461,117 @@ Test(vindex, batch_equals_single_searches, .timeout = 120) {
   vindex_destroy(ix);
   free(e);
 }
+
+/* Coarse codes (one large component per vector makes the int8 step large)
+ * widen the error bounds: many candidates, still the exact answer. */
+Test(vindex, coarse_codes_still_exact) {
+  struct rng r = {1234};
+  size_t n = 3000;
+  struct entry *e = make_entries(&r, n);
+  for (size_t i = 0; i < n; i++)
+    if (i % 3 == 0)
+      e[i].v[i % VINDEX_DIM] = (i % 2 ? 40.0f : -40.0f) + (float)rng_uniform(&r);
+  struct vindex *ix = make_index();
+  add_all(ix, e, n);
+  for (int t = 0; t < 60; t++) {
+    float q[VINDEX_DIM];
+    make_query(&r, e, n, q);
+    check_search(ix, e, n, q, 1 + (size_t)t % 16, t % 2, NULL, 0);
+  }
+  vindex_destroy(ix);
+  free(e);
+}
+
+/* The worst case of the coding bound, built on purpose: the query lies on the
+ * line from a stored vector's code through the vector itself, so its true
+ * distance is exactly the coded distance minus the coding error; a decoy whose
+ * code is exact sits 5 % of that error further away. Any weaker lower bound
+ * (by 10 %, in the kernel's filter or in the exact check) prunes the true
+ * nearest and returns the decoy. */
+Test(vindex, worst_case_coding_error_is_respected) {
+  struct rng r = {99991};
+  int built = 0;
+  for (int trial = 0; trial < 40; trial++) {
+    float c[VINDEX_DIM], x[VINDEX_DIM], b[VINDEX_DIM], y[VINDEX_DIM];
+    data_person(&r, c);
+    data_exemplar(&r, c, x);
+    int8_t code[VINDEX_DIM];
+    float norm2, error;
+    float scale = scan_code_vector(x, code, &norm2, &error);
+    double xc[VINDEX_DIM], res[VINDEX_DIM], e = 0;
+    for (int d = 0; d < VINDEX_DIM; d++) {
+      xc[d] = (double)scale * code[d];
+      res[d] = x[d] - xc[d];
+      e += res[d] * res[d];
+    }
+    e = sqrt(e);
+    /* Decoy on the grid of step 2^-8 (exact int8 code: one component at
+     * +-127 steps fixes the scale), past x along the residual. */
+    int flat = 0;
+    for (int d = 1; d < VINDEX_DIM; d++)
+      if (fabs(res[d]) < fabs(res[flat]))
+        flat = d;
+    /* Sideways by 0.4 too, so the crossing is at a face-like distance (~0.8). */
+    double side[VINDEX_DIM], along = 0, len = 0;
+    for (int d = 0; d < VINDEX_DIM; d++) {
+      side[d] = rng_normal(&r);
+      along += side[d] * res[d] / e;
+    }
+    for (int d = 0; d < VINDEX_DIM; d++) {
+      side[d] -= along * res[d] / e;
+      len += side[d] * side[d];
+    }
+    for (int d = 0; d < VINDEX_DIM; d++) {
+      long q = lround((xc[d] + (e + 0.1) * res[d] / e + 0.4 * side[d] / sqrt(len)) * 256.0);
+      q = q > 126 ? 126 : q < -126 ? -126 : q;
+      b[d] = (float)q / 256.0f;
+    }
+    b[flat] = 127.0f / 256.0f;
+    int8_t bcode[VINDEX_DIM];
+    float bnorm2, berror;
+    scan_code_vector(b, bcode, &bnorm2, &berror);
+    cr_assert_eq(berror, 0.0f, "the decoy's code should be exact");
+    /* f(a) = |xc + a res - b| - (a - 1) e decreases in a; find f = 0.05 e. */
+    double lo = 1.0, hi = 1000.0;
+    for (int it = 0; it < 200; it++) {
+      double mid = (lo + hi) / 2, s = 0;
+      for (int d = 0; d < VINDEX_DIM; d++) {
+        double t = xc[d] + mid * res[d] - b[d];
+        s += t * t;
+      }
+      if (sqrt(s) - (mid - 1) * e > 0.05 * e)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    if (lo < 1.5 || hi > 999.0)
+      continue; /* this geometry has no crossing: try another vector */
+    for (int d = 0; d < VINDEX_DIM; d++)
+      y[d] = (float)(xc[d] + lo * res[d]);
+    float da = vindex_distance(y, x), db = vindex_distance(y, b);
+    if (!(da < db))
+      continue;
+    built++;
+    struct vindex *ix = make_index();
+    /* The decoy first and a chunk of far fillers between, so that the kernel's
+     * filter already holds the decoy's bound when it meets the true nearest. */
+    cr_assert_eq(vindex_add(ix, 2, 20, b, NULL), FF_OK);
+    for (int i = 0; i < 300; i++) {
+      float far[VINDEX_DIM];
+      for (int d = 0; d < VINDEX_DIM; d++)
+        far[d] = x[d] + 3.0f + (float)i;
+      cr_assert_eq(vindex_add(ix, 100 + i, 100 + i, far, NULL), FF_OK);
+    }
+    cr_assert_eq(vindex_add(ix, 1, 10, x, NULL), FF_OK);
+    struct vindex_hit hits[2];
+    size_t found;
+    cr_assert_eq(vindex_search(ix, y, 1, NULL, 0, hits, &found, NULL), FF_OK);
+    cr_assert_eq(hits[0].id, 1, "nearest at %.7f, decoy at %.7f, coding error %.7f", da, db, e);
+    cr_assert_gt(da, 0.3f, "the worst case should sit at a face-like distance");
+    cr_assert_eq(hits[0].distance, da);
+    cr_assert_eq(vindex_search_labels(ix, y, 1, NULL, 0, hits, &found, NULL), FF_OK);
+    cr_assert_eq(hits[0].id, 1);
+    vindex_destroy(ix);
+  }
+  cr_assert_geq(built, 20, "only %d worst cases could be built", built);
+}
