@@ -17,7 +17,7 @@ static void teardown(void) {
 }
 
 static float frand(void) {
-  return (float)rand() / RAND_MAX * 2.0f - 1.0f;
+  return (float)((double)rand() / RAND_MAX * 2.0 - 1.0);
 }
 
 static float *random_array(size_t n) {
