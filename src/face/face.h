@@ -44,7 +44,7 @@ struct face_detect_options {
   enum face_detector detector;
   int tiny_input_size; /* multiple of 32 in 32..1024; face-api default 416 */
   float min_score;     /* SSD 0.5, Tiny 0.5 by default (strict >) */
-  int max_faces;       /* SSD keeps at most this many (face-api: 100) */
+  int max_faces;       /* SSD keeps at most this many, 1..100 (face-api: 100; more is clamped) */
 };
 void face_detect_options_default(struct face_detect_options *options);
 
