@@ -148,10 +148,14 @@ int cli_bench(int argc, char **argv) {
       runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--json"))
       json = 1;
+    else if (!strcmp(argv[i], "--avx2")) /* what a CPU without AVX-512 would get */
+      conv_kernel_force_avx2(1);
     else if (argv[i][0] != '-')
       images[nimages++] = argv[i];
     else {
-      fprintf(stderr, "usage: footfall face bench [--models DIR] [--runs N] [--json] [IMAGE...]\n");
+      fprintf(
+          stderr,
+          "usage: footfall face bench [--models DIR] [--runs N] [--json] [--avx2] [IMAGE...]\n");
       free(images);
       return 2;
     }

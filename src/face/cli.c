@@ -18,7 +18,7 @@ static int usage(FILE *out) {
           "  compare A B [--threshold T] [--border N] [--bare-crop-fallback] [--models DIR]\n"
           "                           descriptor distance between the main faces, and verdict\n"
           "  decode IMAGE OUT.ppm     write the decoded RGB (EXIF orientation applied) as PPM\n"
-          "  bench [--models DIR] [--runs N] [IMAGE...]\n"
+          "  bench [--models DIR] [--runs N] [--json] [--avx2] [IMAGE...]\n"
           "                           time each net (one thread) and the full chain\n"
           "  calibrate DIR [--border N] [--bare-crop-fallback] [--bare-crop] [--models DIR]\n"
           "                           one folder per person: distance distributions, thresholds\n\n"

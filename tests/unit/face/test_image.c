@@ -286,3 +286,48 @@ Test(image, cmyk_jpeg_is_unsupported_not_corrupt) {
   cr_expect(strstr(err.message, "CMYK") != NULL, "%s", err.message);
   tjFree(buf);
 }
+
+Test(image, grayscale_jpeg_and_png_exif_orientation) {
+  /* grayscale JPEG -> RGB with equal channels */
+  uint8_t gray[8 * 8];
+  for (int i = 0; i < 64; i++)
+    gray[i] = (uint8_t)(i * 4);
+  tjhandle tj = tjInitCompress();
+  unsigned char *buf = NULL;
+  unsigned long len = 0;
+  cr_assert_eq(tjCompress2(tj, gray, 8, 8, 8, TJPF_GRAY, &buf, &len, TJSAMP_GRAY, 100, 0), 0);
+  tjDestroy(tj);
+  struct face_image img;
+  struct ff_error err = {0};
+  cr_assert_eq(face_image_decode(buf, len, NULL, &img, &err), FF_OK, "%s", err.message);
+  cr_expect(img.width == 8 && img.height == 8);
+  for (int i = 0; i < 64; i++)
+    cr_expect(img.rgb[i * 3] == img.rgb[i * 3 + 1] && img.rgb[i * 3 + 1] == img.rgb[i * 3 + 2]);
+  face_image_free(&img);
+  tjFree(buf);
+
+  /* PNG with an eXIf chunk saying "rotate 90 CW" (6): 4x2 becomes 2x4 */
+  uint8_t rgb[4 * 2 * 3];
+  pattern(rgb, 4, 2);
+  spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+  spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+  struct spng_ihdr ihdr = {4, 2, 8, SPNG_COLOR_TYPE_TRUECOLOR, 0, 0, 0};
+  spng_set_ihdr(ctx, &ihdr);
+  static char tiff[26] = {'I', 'I', 0x2a, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3,
+                          0,   1,   0,    0, 0, 6, 0, 0, 0, 0, 0,    0,    0};
+  struct spng_exif exif = {sizeof tiff, tiff};
+  cr_assert_eq(spng_set_exif(ctx, &exif), 0);
+  cr_assert_eq(spng_encode_image(ctx, rgb, sizeof rgb, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE), 0);
+  size_t size;
+  int e;
+  void *png = spng_get_png_buffer(ctx, &size, &e);
+  spng_ctx_free(ctx);
+  cr_assert_not_null(png);
+  cr_assert_eq(face_image_decode(png, size, NULL, &img, &err), FF_OK, "%s", err.message);
+  cr_expect_eq(img.width, 2);
+  cr_expect_eq(img.height, 4);
+  /* output (0,0) comes from source (0, h-1): red 0, green 120 */
+  cr_expect(img.rgb[0] == 0 && img.rgb[1] == 120, "got %d,%d", img.rgb[0], img.rgb[1]);
+  face_image_free(&img);
+  free(png);
+}
