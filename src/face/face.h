@@ -120,6 +120,12 @@ struct face_result {
 int face_analyze(struct face_session *session, const struct face_image *image,
                  const struct face_detect_options *options, struct face_result *out, int capacity,
                  int *count, struct ff_error *err);
+/* The per-face part of that chain for one detection (the worker's best
+ * shot): landmarks, both crops, descriptor, age, gender, quality.
+ * FF_EINVAL when the box or its crops fall outside the image. */
+int face_analyze_detection(struct face_session *session, const struct face_image *image,
+                           const struct face_detection *detection, struct face_result *out,
+                           struct ff_error *err);
 
 /* Euclidean distance between descriptors (no normalisation, as face-api). */
 double face_distance(const float a[FACE_DESCRIPTOR_SIZE], const float b[FACE_DESCRIPTOR_SIZE]);

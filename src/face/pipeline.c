@@ -151,6 +151,23 @@ int face_age_gender(struct face_session *s, const struct face_image *img,
   return net_status(rc, "age/gender", err);
 }
 
+int face_analyze_detection(struct face_session *s, const struct face_image *img,
+                           const struct face_detection *det, struct face_result *r,
+                           struct ff_error *err) {
+  memset(r, 0, sizeof *r);
+  r->detection = *det;
+  TRY(face_landmarks(s, img, &det->box, FACE_LANDMARKS_FULL, r->landmarks, err));
+  if (face_descriptor_rect(img, &det->box, r->landmarks, &r->descriptor_rect) != FF_OK ||
+      face_age_gender_rect(img, r->landmarks, &r->age_gender_rect) != FF_OK)
+    return ff_fail(err, FF_EINVAL, "face: the face's crops lie outside the image");
+  TRY(face_describe(s, img, &r->descriptor_rect, r->descriptor, err));
+  float p_male;
+  TRY(face_age_gender(s, img, &r->age_gender_rect, &r->age, &p_male, err));
+  r->is_male = p_male > 0.5f;
+  r->gender_probability = r->is_male ? p_male : 1.0f - p_male;
+  return face_quality(img, &r->detection, r->landmarks, &r->quality);
+}
+
 int face_analyze(struct face_session *s, const struct face_image *img,
                  const struct face_detect_options *options, struct face_result *out, int capacity,
                  int *count, struct ff_error *err) {
@@ -161,22 +178,10 @@ int face_analyze(struct face_session *s, const struct face_image *img,
   int n = 0;
   TRY(face_detect(s, img, options, dets, capacity < 100 ? capacity : 100, &n, err));
   for (int i = 0; i < n; i++) {
-    struct face_result *r = &out[*count];
-    memset(r, 0, sizeof *r);
-    r->detection = dets[i];
-    int rc = face_landmarks(s, img, &dets[i].box, FACE_LANDMARKS_FULL, r->landmarks, err);
+    int rc = face_analyze_detection(s, img, &dets[i], &out[*count], err);
     if (rc == FF_EINVAL)
-      continue; /* box entirely outside the image: face-api drops it too */
+      continue; /* box or crops outside the image: face-api drops such faces too */
     TRY(rc);
-    if (face_descriptor_rect(img, &dets[i].box, r->landmarks, &r->descriptor_rect) != FF_OK ||
-        face_age_gender_rect(img, r->landmarks, &r->age_gender_rect) != FF_OK)
-      continue;
-    TRY(face_describe(s, img, &r->descriptor_rect, r->descriptor, err));
-    float p_male;
-    TRY(face_age_gender(s, img, &r->age_gender_rect, &r->age, &p_male, err));
-    r->is_male = p_male > 0.5f;
-    r->gender_probability = r->is_male ? p_male : 1.0f - p_male;
-    face_quality(img, &r->detection, r->landmarks, &r->quality);
     (*count)++;
   }
   return FF_OK;

@@ -179,6 +179,13 @@ Test(parity, analyze_chain_equals_separate_calls, .init = setup, .fini = teardow
     cr_expect_eq(face_distance(d, r[i].descriptor), 0.0);
     cr_expect(r[i].quality.score > 0 && r[i].quality.score <= 1);
     cr_expect(r[i].quality.face_size > 100);
+    struct face_result one;
+    cr_assert_eq(face_analyze_detection(session, &img, &r[i].detection, &one, &err), FF_OK);
+    cr_expect_eq(face_distance(one.descriptor, r[i].descriptor), 0.0);
+    cr_expect_eq(one.age, r[i].age);
   }
+  struct face_detection outside = {{5000, 5000, 100, 100}, 0.9};
+  struct face_result none;
+  cr_expect_eq(face_analyze_detection(session, &img, &outside, &none, &err), FF_EINVAL);
   face_image_free(&img);
 }
