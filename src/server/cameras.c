@@ -94,10 +94,12 @@ static int secret_query_key(const char *key, size_t len) {
 
 void camera_source_mask(const char *source, char *out, size_t size) {
   size_t n = 0;
+  /* The argument is evaluated once, whether or not there is room. */
 #define PUT(c)                                                                                     \
   do {                                                                                             \
+    char put_char = (c);                                                                           \
     if (n + 1 < size)                                                                              \
-      out[n++] = (c);                                                                              \
+      out[n++] = put_char;                                                                         \
   } while (0)
   const char *scheme = strstr(source, "://");
   const char *p = source;
