@@ -9,7 +9,7 @@
 #include "log.h"
 #include "server.h"
 
-int audit_record(struct db_conn *c, const struct request *rq, int64_t tenant_id, const char *action,
+int audit_record(struct db_conn *c, struct request *rq, int64_t tenant_id, const char *action,
                  const char *target_type, int64_t target_id, const char *summary) {
   char target[24];
   snprintf(target, sizeof target, "%lld", (long long)target_id);
@@ -28,6 +28,10 @@ int audit_record(struct db_conn *c, const struct request *rq, int64_t tenant_id,
               NULL, &err);
   if (rc)
     log_msg(LOG_ERROR, "audit.write_failed", "%s", err.message);
+  /* Every change is audited: the dispatcher drops cached principals once
+   * the handler (and so its transaction) is done. */
+  if (rq && !rc)
+    rq->changed = 1;
   return rc;
 }
 

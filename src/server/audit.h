@@ -12,7 +12,7 @@
 
 struct db_conn;
 
-int audit_record(struct db_conn *c, const struct request *rq, int64_t tenant_id, const char *action,
+int audit_record(struct db_conn *c, struct request *rq, int64_t tenant_id, const char *action,
                  const char *target_type, int64_t target_id, const char *summary);
 
 void audit_list(struct request *rq);

@@ -1,6 +1,8 @@
 #include "auth.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +117,16 @@ int token_issue(const struct server *s, const struct principal *p, int64_t now_s
   return FF_OK;
 }
 
+static int token_verify_exp(const struct server *s, const char *token, int64_t now_s,
+                            struct principal *out, json_int_t *exp_out);
+
 int token_verify(const struct server *s, const char *token, int64_t now_s, struct principal *out) {
+  json_int_t exp;
+  return token_verify_exp(s, token, now_s, out, &exp);
+}
+
+static int token_verify_exp(const struct server *s, const char *token, int64_t now_s,
+                            struct principal *out, json_int_t *exp_out) {
   size_t len = strlen(token);
   size_t hlen = sizeof jwt_header_b64 - 1;
   if (len > TOKEN_MAX || len <= hlen + 1 || memcmp(token, jwt_header_b64, hlen) ||
@@ -155,6 +166,7 @@ int token_verify(const struct server *s, const char *token, int64_t now_s, struc
       memset(out, 0, sizeof *out);
       out->user_id = uid;
       out->tenant_id = tid;
+      *exp_out = exp;
       rc = FF_OK;
     }
   }
@@ -281,6 +293,80 @@ static int resolve_ticket(struct server *s, struct db_conn *c, const char *ticke
   return auth_resolve_user(s, c, user, tenant, p, err);
 }
 
+/* --- the principal cache --------------------------------------------------------- */
+
+struct auth_cache_entry {
+  unsigned char key[16]; /* keyed hash of the bearer string */
+  uint64_t generation;
+  int64_t expires_ms;
+  struct principal principal;
+};
+
+struct auth_cache {
+  pthread_mutex_t lock; /* guards slots */
+  atomic_uint_fast64_t generation;
+  struct auth_cache_entry slots[AUTH_CACHE_SLOTS];
+};
+
+int auth_cache_init(struct server *s) {
+  s->auth_cache = calloc(1, sizeof *s->auth_cache);
+  if (!s->auth_cache)
+    return FF_ENOMEM;
+  pthread_mutex_init(&s->auth_cache->lock, NULL);
+  atomic_store(&s->auth_cache->generation, 1);
+  return FF_OK;
+}
+
+void auth_cache_free(struct server *s) {
+  if (!s->auth_cache)
+    return;
+  pthread_mutex_destroy(&s->auth_cache->lock);
+  free(s->auth_cache);
+  s->auth_cache = NULL;
+}
+
+void auth_cache_invalidate(struct server *s) {
+  if (s && s->auth_cache)
+    atomic_fetch_add(&s->auth_cache->generation, 1);
+}
+
+static struct auth_cache_entry *cache_slot(struct auth_cache *cache, const unsigned char key[16]) {
+  uint64_t index;
+  memcpy(&index, key, sizeof index);
+  return &cache->slots[index % AUTH_CACHE_SLOTS];
+}
+
+static int cache_get(struct server *s, const unsigned char key[16], int64_t now,
+                     struct principal *out) {
+  struct auth_cache *cache = s->auth_cache;
+  if (!cache)
+    return 0;
+  int hit = 0;
+  uint64_t generation = atomic_load(&cache->generation);
+  pthread_mutex_lock(&cache->lock);
+  struct auth_cache_entry *e = cache_slot(cache, key);
+  if (e->generation == generation && e->expires_ms > now && !memcmp(e->key, key, 16)) {
+    *out = e->principal;
+    hit = 1;
+  }
+  pthread_mutex_unlock(&cache->lock);
+  return hit;
+}
+
+static void cache_put(struct server *s, const unsigned char key[16], uint64_t generation,
+                      int64_t expires_ms, const struct principal *p) {
+  struct auth_cache *cache = s->auth_cache;
+  if (!cache)
+    return;
+  pthread_mutex_lock(&cache->lock);
+  struct auth_cache_entry *e = cache_slot(cache, key);
+  memcpy(e->key, key, 16);
+  e->generation = generation;
+  e->expires_ms = expires_ms;
+  e->principal = *p;
+  pthread_mutex_unlock(&cache->lock);
+}
+
 int auth_resolve(struct server *s, const char *authorization, const char *ticket, const char *path,
                  struct principal *out, struct ff_error *err) {
   const char *bearer = NULL;
@@ -294,9 +380,22 @@ int auth_resolve(struct server *s, const char *authorization, const char *ticket
   if (!bearer && !ticket)
     return ff_fail(err, FF_EAUTH, "sign in first");
 
+  int64_t now = server_now_ms(s);
+  unsigned char cache_key[16];
+  /* Read the generation before resolving: a change that lands meanwhile
+   * makes the entry stale at once. */
+  uint64_t generation = s->auth_cache ? atomic_load(&s->auth_cache->generation) : 0;
+  if (bearer) {
+    crypto_generichash(cache_key, sizeof cache_key, (const unsigned char *)bearer, strlen(bearer),
+                       s->digest_key, sizeof s->digest_key);
+    if (cache_get(s, cache_key, now, out))
+      return FF_OK;
+  }
+
   struct principal p;
+  json_int_t token_exp_s = 0;
   if (bearer && strncmp(bearer, KEY_PREFIX, 4) &&
-      token_verify(s, bearer, server_now_ms(s) / 1000, &p))
+      token_verify_exp(s, bearer, now / 1000, &p, &token_exp_s))
     return ff_fail(err, FF_EAUTH, "the access token is invalid or expired");
 
   struct db_conn *c = db_acquire(s->db, 5000);
@@ -310,5 +409,11 @@ int auth_resolve(struct server *s, const char *authorization, const char *ticket
   else
     rc = auth_resolve_user(s, c, p.user_id, p.tenant_id, out, err);
   db_release(c);
+  if (rc == FF_OK && bearer) {
+    int64_t expires = now + AUTH_CACHE_TTL_MS;
+    if (token_exp_s && token_exp_s * 1000 < expires)
+      expires = token_exp_s * 1000; /* never past the token's own expiry */
+    cache_put(s, cache_key, generation, expires, out);
+  }
   return rc;
 }

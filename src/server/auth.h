@@ -74,6 +74,22 @@ int token_issue(const struct server *s, const struct principal *p, int64_t now_s
 /* Verifies signature, algorithm, issuer, audience and expiry. */
 int token_verify(const struct server *s, const char *token, int64_t now_s, struct principal *out);
 
+/* --- the principal cache ----------------------------------------------------
+ * Resolving a bearer (JWT check + a database read of the active flags) is
+ * the largest cost of a small request, so resolved principals are kept for
+ * at most AUTH_CACHE_TTL_MS. Every audited change (audit_record) bumps the
+ * cache generation, so on this instance a deactivation, role change or key
+ * revocation applies to the very next request; other instances sharing the
+ * database see it within the TTL. Stream tickets are single-use and never
+ * cached. */
+#define AUTH_CACHE_SLOTS 4096
+#define AUTH_CACHE_TTL_MS 1000
+
+struct auth_cache;
+int auth_cache_init(struct server *s);
+void auth_cache_free(struct server *s);
+void auth_cache_invalidate(struct server *s);
+
 /* Resolves `Authorization: Bearer ...` (a JWT or an API key) or, for routes
  * that allow it, a stream ticket for `path`. FF_EAUTH when absent or invalid. */
 int auth_resolve(struct server *s, const char *authorization, const char *ticket, const char *path,

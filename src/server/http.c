@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "json_text.h"
 #include "log.h"
 #include "server.h"
 #include "static.h"
@@ -31,7 +32,8 @@ void http_header(struct request *rq, const char *name, const char *value) {
 }
 
 void http_json(struct request *rq, int status, json_t *body) {
-  char *text = json_dumps(body, JSON_COMPACT);
+  size_t len = 0;
+  char *text = json_text(body, &len);
   json_decref(body);
   if (!text) {
     rq->status = 500;
@@ -40,7 +42,7 @@ void http_json(struct request *rq, int status, json_t *body) {
     return;
   }
   rq->status = status;
-  ulfius_set_string_body_response(rq->res, (unsigned)status, text);
+  ulfius_set_binary_body_response(rq->res, (unsigned)status, text, len);
   free(text);
   http_header(rq, "Content-Type", "application/json; charset=utf-8");
 }
@@ -451,6 +453,8 @@ static int dispatch(const struct _u_request *raw, struct _u_response *res, void 
     if (body_within_limit(&rq) && authorize(&rq) &&
         (rq.route->body != BODY_JSON || parse_json_body(&rq))) {
       rq.route->handler(&rq);
+      if (rq.changed)
+        auth_cache_invalidate(s);
       if (!rq.status)
         http_error(&rq, 500, "internal", "the handler gave no answer (request %s)", rq.id);
     }

@@ -70,6 +70,7 @@ struct request {
     char value[128];
   } params[HTTP_MAX_PATH_PARAMS];
   int status;
+  int changed; /* an audited change was made: cached principals are stale */
 };
 
 /* The route table (routes.c). */

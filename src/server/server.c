@@ -151,6 +151,7 @@ void server_free(struct server *s) {
   s->db = NULL;
   ratelimit_free(&s->login_limit);
   ratelimit_free(&s->login_addr_limit);
+  auth_cache_free(s);
   config_free(&s->cfg);
 }
 
@@ -167,6 +168,8 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
   }
   if ((rc = server_init(s, err)) || (rc = ensure_admin(s, err)))
     return rc;
+  if (auth_cache_init(s))
+    return ff_fail(err, FF_ENOMEM, "out of memory");
   if (ratelimit_init(&s->login_limit, s->cfg.login_max_failures,
                      (int64_t)s->cfg.login_window_s * 1000) ||
       ratelimit_init(&s->login_addr_limit, s->cfg.login_max_failures_per_address,

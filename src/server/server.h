@@ -29,6 +29,7 @@ struct server {
   unsigned char digest_key[SERVER_KEY_BYTES]; /* keys the hashes of stored secrets */
   unsigned char vault_key[SERVER_KEY_BYTES];  /* seals secrets at rest (vault.h) */
 
+  struct auth_cache *auth_cache; /* resolved principals (auth.h) */
   struct metrics metrics;
   struct ratelimit login_limit;      /* failed logins per username */
   struct ratelimit login_addr_limit; /* failed logins per client address */

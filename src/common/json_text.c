@@ -1,0 +1,167 @@
+#include "json_text.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+struct buffer {
+  char *data;
+  size_t len, cap;
+  int failed;
+};
+
+static int grow(struct buffer *b, size_t need) {
+  if (b->failed)
+    return -1;
+  if (b->len + need <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + need)
+    cap *= 2;
+  char *data = realloc(b->data, cap);
+  if (!data) {
+    b->failed = 1;
+    return -1;
+  }
+  b->data = data;
+  b->cap = cap;
+  return 0;
+}
+
+static void put(struct buffer *b, const char *s, size_t n) {
+  if (!grow(b, n)) {
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+  }
+}
+
+static void put_int(struct buffer *b, json_int_t v) {
+  char tmp[24];
+  int i = sizeof tmp;
+  /* Work on the unsigned magnitude so INT64_MIN is fine. */
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    tmp[--i] = '-';
+  put(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static void put_string(struct buffer *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789ABCDEF"; /* as jansson */
+  if (grow(b, n + 2))
+    return;
+  b->data[b->len++] = '"';
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    put(b, s + start, i - start);
+    char esc[6] = {'\\', 0, 0, 0, 0, 0};
+    size_t elen = 2;
+    switch (c) {
+    case '"': esc[1] = '"'; break;
+    case '\\': esc[1] = '\\'; break;
+    case '\n': esc[1] = 'n'; break;
+    case '\r': esc[1] = 'r'; break;
+    case '\t': esc[1] = 't'; break;
+    case '\b': esc[1] = 'b'; break;
+    case '\f': esc[1] = 'f'; break;
+    default:
+      esc[1] = 'u';
+      esc[2] = '0';
+      esc[3] = '0';
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 15];
+      elen = 6;
+    }
+    put(b, esc, elen);
+    start = i + 1;
+  }
+  put(b, s + start, n - start);
+  put(b, "\"", 1);
+}
+
+static int write_value(struct buffer *b, const json_t *v, int depth) {
+  if (depth > MAX_DEPTH)
+    return -1;
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: {
+    put(b, "{", 1);
+    const char *key;
+    json_t *item;
+    int first = 1;
+    json_object_foreach((json_t *)v, key, item) {
+      if (!first)
+        put(b, ",", 1);
+      first = 0;
+      put_string(b, key, strlen(key));
+      put(b, ":", 1);
+      if (write_value(b, item, depth + 1))
+        return -1;
+    }
+    put(b, "}", 1);
+    return 0;
+  }
+  case JSON_ARRAY: {
+    put(b, "[", 1);
+    size_t n = json_array_size(v);
+    for (size_t i = 0; i < n; i++) {
+      if (i)
+        put(b, ",", 1);
+      if (write_value(b, json_array_get(v, i), depth + 1))
+        return -1;
+    }
+    put(b, "]", 1);
+    return 0;
+  }
+  case JSON_STRING: put_string(b, json_string_value(v), json_string_length(v)); return 0;
+  case JSON_INTEGER: put_int(b, json_integer_value(v)); return 0;
+  case JSON_REAL: {
+    char tmp[32];
+    double d = json_real_value(v);
+    int n = snprintf(tmp, sizeof tmp, "%.17g", d);
+    /* As jansson writes reals: 5 -> 5.0, 1e+300 -> 1e300, 1e-05 -> 1e-5. */
+    char *e = strchr(tmp, 'e');
+    if (e) {
+      char *digits = e + 1, *from = e + 1;
+      if (*from == '+')
+        from++;
+      else if (*from == '-')
+        digits++, from++;
+      while (*from == '0' && from[1])
+        from++;
+      memmove(digits, from, strlen(from) + 1);
+      n = (int)strlen(tmp);
+    } else if (!strpbrk(tmp, ".ni")) {
+      tmp[n++] = '.';
+      tmp[n++] = '0';
+      tmp[n] = 0;
+    }
+    put(b, tmp, (size_t)n);
+    return 0;
+  }
+  case JSON_TRUE: put(b, "true", 4); return 0;
+  case JSON_FALSE: put(b, "false", 5); return 0;
+  case JSON_NULL: put(b, "null", 4); return 0;
+  }
+  return -1;
+}
+
+char *json_text(const json_t *value, size_t *len) {
+  struct buffer b = {0};
+  if (!value || write_value(&b, value, 0) || grow(&b, 1)) {
+    free(b.data);
+    return NULL;
+  }
+  b.data[b.len] = 0;
+  if (len)
+    *len = b.len;
+  return b.data;
+}
