@@ -51,6 +51,7 @@ export class Server {
       ...(this.opts.generatedKeys ? [] : ['--jwt-secret', this.jwtSecret]), '--admin-password', this.adminPassword,
       '--web-dir', this.opts.webDir || join(this.dir, 'no-web'), ...(this.opts.args || []), ...extraArgs];
     this.stdout = '';
+    this.killed = false;
     this.proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(this.opts.env || {}) } });
     this.proc.stdout.on('data', (d) => { this.stdout += d; });
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
@@ -63,14 +64,24 @@ export class Server {
     return this;
   }
 
-  /** SIGTERM and wait for a clean exit. */
+  /**
+   * SIGTERM and wait for the exit, which must be clean: status 0 and no
+   * sanitizer report (in the ASan + UBSan build a leak or undefined
+   * behaviour in the server fails the test that ran it).
+   */
   async stop() {
-    if (!this.proc || this.proc.exitCode !== null) return this.exited;
-    this.proc.kill('SIGTERM');
-    return this.exited;
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM');
+    const result = await this.exited;
+    if (!this.killed) {
+      const report = this.stderr.match(/^.*(ERROR: \w+Sanitizer|runtime error:).*$/m);
+      if (report) throw new Error(`the server reported: ${report[0]}\n${this.stderr.slice(-4000)}`);
+      if (result.code !== 0) throw new Error(`the server exited with ${result.code ?? result.signal}\n${this.stderr.slice(-2000)}`);
+    }
+    return result;
   }
 
   async kill() {
+    this.killed = true;
     if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGKILL');
     return this.exited;
   }
