@@ -50,6 +50,13 @@ static const struct option_def options[] = {
 
     {"database-url", OPT_STRING, F(database_url), NULL, SRV_ADMIN, 1,
      "sqlite:PATH or postgres://user:pass@host:port/db; default sqlite:DATA_DIR/footfall.db."},
+    {"store-url", OPT_STRING, F(store_url), NULL, SRV_ADMIN, 0,
+     "Where face pictures go: file:PATH or s3://BUCKET; default file:DATA_DIR/pictures."},
+    {"s3-endpoint", OPT_STRING, F(s3_endpoint), NULL, SRV_ADMIN, 0,
+     "S3-compatible endpoint URL (MinIO: http://host:9000); default AWS for the region."},
+    {"s3-region", OPT_STRING, F(s3_region), NULL, SRV_ADMIN, 0, "S3 region (default us-east-1)."},
+    {"s3-access-key", OPT_STRING, F(s3_access_key), NULL, SRV_ADMIN, 1, "S3 access key id."},
+    {"s3-secret-key", OPT_STRING, F(s3_secret_key), NULL, SRV_ADMIN, 1, "S3 secret access key."},
     {"db-pool-size", OPT_INT, F(db_pool_size), "8", SRV_ADMIN, 0, "Database connections kept."},
 
     {"jwt-secret", OPT_STRING, F(jwt_secret), NULL, SRV, 1,

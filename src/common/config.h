@@ -47,6 +47,11 @@ struct config {
 
   /* server: storage */
   char *database_url;
+  char *store_url;
+  char *s3_endpoint;
+  char *s3_region;
+  char *s3_access_key;
+  char *s3_secret_key;
   int db_pool_size;
 
   /* server: accounts */

@@ -401,3 +401,76 @@ int64_t tz_day_start(const struct tz *tz, int year, int month, int day) {
   }
   return t;
 }
+
+static int digits(const char *p, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9')
+      return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+int tz_parse_rfc3339(const char *s, int64_t *utc_ms) {
+  int y, mo, d, h, mi, se;
+  if (!s || strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+      s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+      digits(s + 17, 2, &se))
+    return FF_EINVAL;
+  static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
+      mi > 59 || se > 60)
+    return FF_EINVAL;
+  const char *p = s + 19;
+  int ms = 0;
+  if (*p == '.') {
+    p++;
+    int n = 0;
+    while (*p >= '0' && *p <= '9') {
+      if (n < 3)
+        ms = ms * 10 + (*p - '0');
+      n++;
+      p++;
+    }
+    if (!n || n > 9)
+      return FF_EINVAL;
+    for (; n < 3; n++)
+      ms *= 10;
+  }
+  int offset = 0;
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    int oh, om;
+    if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+      return FF_EINVAL;
+    offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+    p += 6;
+  } else {
+    return FF_EINVAL;
+  }
+  if (*p)
+    return FF_EINVAL;
+  if (se == 60)
+    se = 59; /* a leap second: the last representable instant */
+  int64_t t = tz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
+  *utc_ms = t * 1000 + ms;
+  return FF_OK;
+}
+
+void tz_format_rfc3339(int64_t utc_ms, char out[25]) {
+  int64_t secs = floor_div(utc_ms, 1000);
+  int ms = (int)(utc_ms - secs * 1000);
+  int64_t days = floor_div(secs, 86400);
+  int64_t rem = secs - days * 86400;
+  int y, m, d;
+  tz_civil_from_days(days, &y, &m, &d);
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y < 0 ? 0 : y % 10000, m, d,
+           (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), ms);
+  memcpy(out, tmp, 24);
+  out[24] = 0;
+}

@@ -39,6 +39,13 @@ void tz_local_day(const struct tz *tz, int64_t utc_s, char out[11]);
  * instant whose local date is that day; DST gaps at midnight are handled). */
 int64_t tz_day_start(const struct tz *tz, int year, int month, int day);
 
+/* Parses an RFC 3339 date-time ("2026-11-30T05:17:27.123Z", offsets
+ * "+07:00"; fractions to any length, kept to milliseconds) into UTC ms.
+ * FF_EINVAL for anything else, including impossible dates. */
+int tz_parse_rfc3339(const char *text, int64_t *utc_ms);
+/* Writes UTC ms as "2026-11-30T05:17:27.123Z" (25 bytes with the NUL). */
+void tz_format_rfc3339(int64_t utc_ms, char out[25]);
+
 /* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
 int64_t tz_days_from_civil(int year, int month, int day);
 void tz_civil_from_days(int64_t days, int *year, int *month, int *day);

@@ -451,7 +451,8 @@ static int dispatch(const struct _u_request *raw, struct _u_response *res, void 
     rq.route = &http_routes[index];
     rq.route_index = index < UNMATCHED_ROUTE ? index : UNMATCHED_ROUTE;
     if (body_within_limit(&rq) && authorize(&rq) &&
-        (rq.route->body != BODY_JSON || parse_json_body(&rq))) {
+        ((rq.route->body != BODY_JSON && rq.route->body != BODY_JSON_LARGE) ||
+         parse_json_body(&rq))) {
       rq.route->handler(&rq);
       if (rq.changed)
         auth_cache_invalidate(s);

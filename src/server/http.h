@@ -33,9 +33,10 @@ struct request;
 typedef void (*http_handler)(struct request *rq);
 
 enum body_kind {
-  BODY_NONE,   /* no body expected; one present is refused */
-  BODY_JSON,   /* a JSON object, at most max-body-bytes */
-  BODY_UPLOAD, /* pictures and event batches, at most max-upload-bytes */
+  BODY_NONE,       /* no body expected; one present is refused */
+  BODY_JSON,       /* a JSON object, at most max-body-bytes */
+  BODY_UPLOAD,     /* pictures: the handler reads the body, at most max-upload-bytes */
+  BODY_JSON_LARGE, /* a JSON object of at most max-upload-bytes (event batches) */
 };
 
 enum route_flags {

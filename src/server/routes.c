@@ -7,6 +7,8 @@
 #include "api_keys.h"
 #include "audit.h"
 #include "cameras.h"
+#include "events.h"
+#include "staff.h"
 #include "health.h"
 #include "http.h"
 #include "tenants.h"
@@ -16,6 +18,7 @@
 #define ADMINS ROLES_ADMINS
 #define MANAGERS ROLES_MANAGERS
 #define SYSTEM ROLES_SYSTEM
+#define WORKER ROLES_WORKER
 
 const struct route http_routes[] = {
     /* operations */
@@ -51,6 +54,20 @@ const struct route http_routes[] = {
     {"GET", "/v1/cameras/{id}", cameras_get, ANY_USER, BODY_NONE, 0},
     {"PATCH", "/v1/cameras/{id}", cameras_update, MANAGERS, BODY_JSON, 0},
     {"DELETE", "/v1/cameras/{id}", cameras_delete, MANAGERS, BODY_NONE, 0},
+
+    /* staff */
+    {"GET", "/v1/staff", staff_list, ANY_USER, BODY_NONE, 0},
+    {"POST", "/v1/staff", staff_create, MANAGERS, BODY_JSON, 0},
+    {"POST", "/v1/staff/recognize", staff_recognize, MANAGERS, BODY_UPLOAD, 0},
+    {"GET", "/v1/staff/{id}", staff_get, ANY_USER, BODY_NONE, 0},
+    {"PATCH", "/v1/staff/{id}", staff_update, MANAGERS, BODY_JSON, 0},
+    {"DELETE", "/v1/staff/{id}", staff_delete, MANAGERS, BODY_NONE, 0},
+    {"POST", "/v1/staff/{id}/faces", staff_add_face, MANAGERS, BODY_UPLOAD, 0},
+    {"DELETE", "/v1/staff/{id}/faces/{face_id}", staff_delete_face, MANAGERS, BODY_NONE, 0},
+
+    /* the worker protocol (worker API keys) */
+    {"GET", "/v1/worker/staff", staff_for_worker, WORKER, BODY_NONE, 0},
+    {"POST", "/v1/worker/events", events_ingest, WORKER, BODY_JSON_LARGE, 0},
 
     /* users and worker keys */
     {"GET", "/v1/users", users_list, ADMINS, BODY_NONE, 0},

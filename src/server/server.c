@@ -14,6 +14,8 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "faces.h"
+#include "recognizer.h"
 #include "users.h"
 #include "vault.h"
 
@@ -152,6 +154,8 @@ void server_free(struct server *s) {
   ratelimit_free(&s->login_limit);
   ratelimit_free(&s->login_addr_limit);
   auth_cache_free(s);
+  recognizer_free(s);
+  faces_free(s);
   config_free(&s->cfg);
 }
 
@@ -170,6 +174,8 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
     return rc;
   if (auth_cache_init(s))
     return ff_fail(err, FF_ENOMEM, "out of memory");
+  if ((rc = recognizer_init(s, err)))
+    return rc;
   if (ratelimit_init(&s->login_limit, s->cfg.login_max_failures,
                      (int64_t)s->cfg.login_window_s * 1000) ||
       ratelimit_init(&s->login_addr_limit, s->cfg.login_max_failures_per_address,

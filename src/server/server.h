@@ -16,6 +16,9 @@
 
 struct db;
 struct _u_instance;
+struct store;
+struct vindex_registry;
+struct face_pool;
 
 #define SERVER_KEY_BYTES 32
 
@@ -29,7 +32,11 @@ struct server {
   unsigned char digest_key[SERVER_KEY_BYTES]; /* keys the hashes of stored secrets */
   unsigned char vault_key[SERVER_KEY_BYTES];  /* seals secrets at rest (vault.h) */
 
-  struct auth_cache *auth_cache; /* resolved principals (auth.h) */
+  struct auth_cache *auth_cache;          /* resolved principals (auth.h) */
+  struct store *store;                    /* face pictures (store.h) */
+  struct vindex_registry *customer_index; /* per tenant: customer exemplars */
+  struct vindex_registry *staff_index;    /* per tenant: staff faces */
+  struct face_pool *faces;                /* the face engine, loaded on first use (faces.h) */
   struct metrics metrics;
   struct ratelimit login_limit;      /* failed logins per username */
   struct ratelimit login_addr_limit; /* failed logins per client address */

@@ -15,7 +15,9 @@ before(async () => {
   const doomedUser = await call(server, 'POST', '/v1/users', { token: A.admin.token, body: { username: 'doomed', password: 'doomed-password', role: 'viewer' } });
   const doomedKey = await call(server, 'POST', '/v1/api-keys', { token: A.admin.token, body: { name: 'doomed' } });
   const cam = async (name) => (await call(server, 'POST', '/v1/cameras', { token: A.admin.token, body: { site_id: A.sites[1].id, name, kind: 'rtsp', url: 'rtsp://u:p@10.0.0.2/s' } })).json.id;
-  targets = { user: doomedUser.json.id, key: doomedKey.json.id, camera: await cam('Door'), doomedCamera: await cam('Doomed') };
+  const staff = async (name) => (await call(server, 'POST', '/v1/staff', { token: A.admin.token, body: { name, home_site_id: A.sites[1].id } })).json.id;
+  targets = { user: doomedUser.json.id, key: doomedKey.json.id, camera: await cam('Door'), doomedCamera: await cam('Doomed'),
+    staff: await staff('Barista'), doomedStaff: await staff('Leaver') };
 });
 after(async () => { await server.stop(); server.cleanup(); });
 
@@ -74,6 +76,16 @@ function matrix() {
     'GET /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.camera}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
     'PATCH /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.camera}`, body: {} }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
     'DELETE /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.doomedCamera}` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'GET /v1/staff': [() => ({ path: '/v1/staff' }), usersOnly],
+    'POST /v1/staff': [() => ({ path: '/v1/staff', body: { name: 'S ' + uniq(), tenant_id: tenant } }), { ...adminsOwnTenant, otherSiteManager: 400 }],
+    'POST /v1/staff/recognize': [() => ({ path: '/v1/staff/recognize', body: { image: 'bm90IGFuIGltYWdl' } }), { ...unauth, worker: F, viewer: F, otherSiteManager: 422, otherTenantAdmin: 422, systemAdmin: 400 }],
+    'GET /v1/staff/{id}': [() => ({ path: `/v1/staff/${targets.staff}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
+    'PATCH /v1/staff/{id}': [() => ({ path: `/v1/staff/${targets.staff}`, body: {} }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'DELETE /v1/staff/{id}': [() => ({ path: `/v1/staff/${targets.doomedStaff}` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'POST /v1/staff/{id}/faces': [() => ({ path: `/v1/staff/${targets.staff}/faces`, body: { image: 'bm90IGFuIGltYWdl' } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: 422 }],
+    'DELETE /v1/staff/{id}/faces/{face_id}': [() => ({ path: `/v1/staff/${targets.staff}/faces/999999` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
+    'GET /v1/worker/staff': [() => ({ path: '/v1/worker/staff' }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
+    'POST /v1/worker/events': [() => ({ path: '/v1/worker/events', body: { events: [{ id: 'not-a-uuid' }] } }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
     'GET /v1/users': [() => ({ path: '/v1/users' }), adminsLists],
     'POST /v1/users': [() => ({ path: '/v1/users', body: { username: 'u' + uniq(), password: 'long-enough-pw', role: 'viewer', tenant_id: tenant } }), adminsOwnTenant],
     'GET /v1/users/{id}': [() => ({ path: `/v1/users/${A.viewer.id}` }), adminsOwnTenant],

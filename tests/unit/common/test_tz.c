@@ -125,3 +125,27 @@ Test(tz, refuses_bad_names_and_files) {
   cr_expect_eq(tz_load("hostname", &tz, &err), FF_EINVAL, "not a TZif file");
   unsetenv("TZDIR");
 }
+
+Test(rfc3339, parses_and_formats) {
+  int64_t t;
+  cr_assert_eq(tz_parse_rfc3339("2026-11-30T05:17:27.123Z", &t), FF_OK);
+  cr_expect_eq(t, 1796015847123LL);
+  char out[25];
+  tz_format_rfc3339(t, out);
+  cr_expect_str_eq(out, "2026-11-30T05:17:27.123Z");
+  cr_assert_eq(tz_parse_rfc3339("2026-11-30T12:17:27+07:00", &t), FF_OK);
+  cr_expect_eq(t, 1796015847000LL);
+  cr_assert_eq(tz_parse_rfc3339("2026-11-30T05:17:27.123456789Z", &t), FF_OK);
+  cr_expect_eq(t, 1796015847123LL);
+  cr_assert_eq(tz_parse_rfc3339("1969-12-31T23:59:59.5Z", &t), FF_OK);
+  cr_expect_eq(t, -500);
+  tz_format_rfc3339(-500, out);
+  cr_expect_str_eq(out, "1969-12-31T23:59:59.500Z");
+  const char *bad[] = {"2026-02-30T00:00:00Z",     "2026-11-30T24:00:00Z",
+                       "2026-11-30 05:17Z",        "2026-11-30T05:17:27",
+                       "2026-11-30T05:17:27.Z",    "2026-11-30T05:17:27Zjunk",
+                       "2026-13-01T00:00:00Z",     "",
+                       "2026-11-30T05:17:27+7:00", "yesterday"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    cr_expect_eq(tz_parse_rfc3339(bad[i], &t), FF_EINVAL, "%s", bad[i]);
+}

@@ -1,0 +1,201 @@
+#include "recognizer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "tz.h"
+#include "vindex.h"
+
+/* Loaded time zones; guarded by zones_lock; never freed before exit. */
+#define MAX_ZONES 256
+static pthread_mutex_t zones_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tz *zones[MAX_ZONES];
+static int zone_count;
+
+const struct tz *recognizer_zone(struct server *s, const char *name, struct ff_error *err) {
+  (void)s;
+  pthread_mutex_lock(&zones_lock);
+  for (int i = 0; i < zone_count; i++)
+    if (!strcmp(tz_name(zones[i]), name)) {
+      pthread_mutex_unlock(&zones_lock);
+      return zones[i];
+    }
+  struct tz *tz = NULL;
+  int rc = zone_count < MAX_ZONES ? tz_load(name, &tz, err)
+                                  : ff_fail(err, FF_EINTERNAL, "too many time zones");
+  if (!rc)
+    zones[zone_count++] = tz;
+  pthread_mutex_unlock(&zones_lock);
+  return rc ? NULL : tz;
+}
+
+void descriptor_pack(const float in[DESCRIPTOR_DIM], unsigned char out[DESCRIPTOR_BYTES]) {
+  for (int i = 0; i < DESCRIPTOR_DIM; i++) {
+    uint32_t u;
+    memcpy(&u, &in[i], 4);
+    out[i * 4] = (unsigned char)u;
+    out[i * 4 + 1] = (unsigned char)(u >> 8);
+    out[i * 4 + 2] = (unsigned char)(u >> 16);
+    out[i * 4 + 3] = (unsigned char)(u >> 24);
+  }
+}
+
+int descriptor_unpack(const void *in, size_t len, float out[DESCRIPTOR_DIM]) {
+  if (!in || len != DESCRIPTOR_BYTES)
+    return FF_EINVAL;
+  const unsigned char *b = in;
+  for (int i = 0; i < DESCRIPTOR_DIM; i++) {
+    uint32_t u = (uint32_t)b[i * 4] | (uint32_t)b[i * 4 + 1] << 8 | (uint32_t)b[i * 4 + 2] << 16 |
+                 (uint32_t)b[i * 4 + 3] << 24;
+    memcpy(&out[i], &u, 4);
+  }
+  return FF_OK;
+}
+
+int recognizer_settings_load(struct db_conn *c, int64_t tenant_id, struct recognizer_settings *out,
+                             struct ff_error *err) {
+  struct db_rows *rows = NULL;
+  int rc = db_query(c,
+                    "SELECT s.match_threshold, s.match_margin, s.staff_threshold, s.visit_gap_s, "
+                    "s.gallery_size, s.min_face_px, s.min_score, s.min_quality, t.retention_days "
+                    "FROM tenants t LEFT JOIN tenant_settings s ON s.tenant_id = t.id "
+                    "WHERE t.id = $1",
+                    DB_ARGS(db_int(tenant_id)), &rows, err);
+  if (rc)
+    return rc;
+  if (db_rows_count(rows) != 1) {
+    db_rows_free(rows);
+    return ff_fail(err, FF_ENOTFOUND, "no such tenant");
+  }
+  /* The defaults here are the column defaults of tenant_settings. */
+  int custom = !db_rows_is_null(rows, 0, 0);
+  out->match_threshold = custom ? db_rows_real(rows, 0, 0) : 0.55;
+  out->match_margin = custom ? db_rows_real(rows, 0, 1) : 0.04;
+  out->staff_threshold = custom ? db_rows_real(rows, 0, 2) : 0.5;
+  out->visit_gap_ms = (custom ? db_rows_int(rows, 0, 3) : 1800) * 1000;
+  out->gallery_size = custom ? (int)db_rows_int(rows, 0, 4) : 10;
+  out->min_face_px = custom ? (int)db_rows_int(rows, 0, 5) : 40;
+  out->min_score = custom ? db_rows_real(rows, 0, 6) : 0.5;
+  out->min_quality = custom ? db_rows_real(rows, 0, 7) : 0.15;
+  out->retention_days = (int)db_rows_int(rows, 0, 8);
+  db_rows_free(rows);
+  return FF_OK;
+}
+
+int recognizer_customers(struct server *s, int64_t tenant_id, struct vindex **out,
+                         struct ff_error *err) {
+  return vindex_registry_get(s->customer_index, tenant_id, out, err);
+}
+
+int recognizer_staff(struct server *s, int64_t tenant_id, struct vindex **out,
+                     struct ff_error *err) {
+  return vindex_registry_get(s->staff_index, tenant_id, out, err);
+}
+
+/* Adds every row (id, label, descriptor) to the tenant's index. */
+static int fill(struct server *s, struct vindex_registry *reg, struct db_rows *rows,
+                struct ff_error *err) {
+  int n = db_rows_count(rows);
+  for (int i = 0; i < n; i++) {
+    struct vindex *ix;
+    int rc = vindex_registry_get(reg, db_rows_int(rows, i, 0), &ix, err);
+    if (rc)
+      return rc;
+    size_t len;
+    const void *blob = db_rows_blob(rows, i, 3, &len);
+    float v[DESCRIPTOR_DIM];
+    if (descriptor_unpack(blob, len, v)) {
+      log_msg(LOG_WARN, "recognition.bad_descriptor", "row %lld has a malformed descriptor",
+              (long long)db_rows_int(rows, i, 1));
+      continue;
+    }
+    if ((rc = vindex_add(ix, db_rows_int(rows, i, 1), db_rows_int(rows, i, 2), v, err)) &&
+        rc != FF_ECONFLICT)
+      return rc;
+  }
+  (void)s;
+  return FF_OK;
+}
+
+static int load(struct server *s, struct db_conn *c, int64_t tenant_id, struct ff_error *err) {
+  struct db_rows *rows = NULL;
+  int rc = db_query(c,
+                    "SELECT f.tenant_id, f.id, f.customer_id, f.descriptor FROM customer_faces f "
+                    "JOIN customers c ON c.id = f.customer_id "
+                    "WHERE ($1 = 0 OR f.tenant_id = $1) AND c.erased_at IS NULL AND f.model = $2",
+                    DB_ARGS(db_int(tenant_id), db_text(RECOGNITION_MODEL)), &rows, err);
+  if (!rc)
+    rc = fill(s, s->customer_index, rows, err);
+  db_rows_free(rows);
+  rows = NULL;
+  if (!rc)
+    rc = db_query(c,
+                  "SELECT f.tenant_id, f.id, f.staff_id, f.descriptor FROM staff_faces f "
+                  "JOIN staff m ON m.id = f.staff_id "
+                  "WHERE ($1 = 0 OR f.tenant_id = $1) AND m.active = 1 AND f.model = $2",
+                  DB_ARGS(db_int(tenant_id), db_text(RECOGNITION_MODEL)), &rows, err);
+  if (!rc)
+    rc = fill(s, s->staff_index, rows, err);
+  db_rows_free(rows);
+  return rc;
+}
+
+int recognizer_reload_tenant(struct server *s, struct db_conn *c, int64_t tenant_id,
+                             struct ff_error *err) {
+  struct vindex *ix;
+  int rc = recognizer_customers(s, tenant_id, &ix, err);
+  if (!rc) {
+    vindex_clear(ix);
+    rc = recognizer_staff(s, tenant_id, &ix, err);
+  }
+  if (!rc) {
+    vindex_clear(ix);
+    rc = load(s, c, tenant_id, err);
+  }
+  return rc;
+}
+
+int recognizer_init(struct server *s, struct ff_error *err) {
+  int rc = vindex_registry_create(&s->customer_index, err);
+  if (!rc)
+    rc = vindex_registry_create(&s->staff_index, err);
+  if (rc)
+    return rc;
+
+  char default_url[1200];
+  snprintf(default_url, sizeof default_url, "file:%s/pictures", s->cfg.data_dir);
+  struct store_options so = {.url = s->cfg.store_url ? s->cfg.store_url : default_url,
+                             .s3_access_key = s->cfg.s3_access_key,
+                             .s3_secret_key = s->cfg.s3_secret_key,
+                             .s3_region = s->cfg.s3_region,
+                             .s3_endpoint = s->cfg.s3_endpoint};
+  if ((rc = store_open(&s->store, &so, err)))
+    return rc;
+
+  struct db_conn *c = db_acquire(s->db, 10000);
+  if (!c)
+    return ff_fail(err, FF_EBUSY, "no database connection to load the galleries");
+  rc = load(s, c, 0, err);
+  db_release(c);
+  if (!rc)
+    log_msg(LOG_INFO, "recognizer.loaded", "%zu tenant galleries, %zu bytes of index",
+            vindex_registry_count(s->customer_index), vindex_registry_memory(s->customer_index));
+  return rc;
+}
+
+void recognizer_free(struct server *s) {
+  if (s->customer_index)
+    vindex_registry_destroy(s->customer_index);
+  if (s->staff_index)
+    vindex_registry_destroy(s->staff_index);
+  if (s->store)
+    store_close(s->store);
+  s->customer_index = s->staff_index = NULL;
+  s->store = NULL;
+}
