@@ -7,6 +7,7 @@
 #include "api_keys.h"
 #include "audit.h"
 #include "cameras.h"
+#include "customers.h"
 #include "events.h"
 #include "staff.h"
 #include "health.h"
@@ -42,6 +43,8 @@ const struct route http_routes[] = {
     {"GET", "/v1/tenants/{id}", tenants_get, ANY_USER, BODY_NONE, 0},
     {"PATCH", "/v1/tenants/{id}", tenants_update, SYSTEM, BODY_JSON, 0},
     {"DELETE", "/v1/tenants/{id}", tenants_delete, SYSTEM, BODY_NONE, 0},
+    {"GET", "/v1/tenants/{id}/settings", settings_get, ADMINS, BODY_NONE, 0},
+    {"PATCH", "/v1/tenants/{id}/settings", settings_update, ADMINS, BODY_JSON, 0},
     {"GET", "/v1/sites", sites_list, ANY_USER, BODY_NONE, 0},
     {"POST", "/v1/sites", sites_create, ADMINS, BODY_JSON, 0},
     {"GET", "/v1/sites/{id}", sites_get, ANY_USER, BODY_NONE, 0},
@@ -54,6 +57,12 @@ const struct route http_routes[] = {
     {"GET", "/v1/cameras/{id}", cameras_get, ANY_USER, BODY_NONE, 0},
     {"PATCH", "/v1/cameras/{id}", cameras_update, MANAGERS, BODY_JSON, 0},
     {"DELETE", "/v1/cameras/{id}", cameras_delete, MANAGERS, BODY_NONE, 0},
+
+    /* customers and visits */
+    {"GET", "/v1/customers", customers_list, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/customers/{id}", customers_get, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/visits", visits_list, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/visits/{id}", visits_get, ANY_USER, BODY_NONE, 0},
 
     /* staff */
     {"GET", "/v1/staff", staff_list, ANY_USER, BODY_NONE, 0},

@@ -743,9 +743,10 @@ void staff_for_worker(struct request *rq) {
                           db_rows_text(rows, i, 1), "descriptors");
       json_array_append_new(staff, current);
     }
-    size_t len;
+    size_t len = 0;
+    const void *blob = db_rows_blob(rows, i, 2, &len); /* sets len: call it first */
     float v[DESCRIPTOR_DIM];
-    if (descriptor_unpack(db_rows_blob(rows, i, 2, &len), len, v))
+    if (descriptor_unpack(blob, len, v))
       continue;
     json_t *d = json_array();
     for (int k = 0; k < DESCRIPTOR_DIM; k++)

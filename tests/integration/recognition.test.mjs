@@ -1,0 +1,277 @@
+// Recognition end to end with real faces: descriptors made by the face engine
+// (`footfall face analyze`) from ../shared/data/faces-bbt, events posted as a
+// worker posts them. 8 people on different days, 2 of them enrolled as staff
+// -> exactly 6 customers with the right visit counts; replays change nothing;
+// a visit splits at the site's local midnight; two entrance cameras count one
+// visit; another tenant's camera and ids are out of reach; bad events are
+// rejected one by one with their reason.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { BIN, Server, call, login } from './lib/server.mjs';
+
+const FACES = join(process.env.FOOTFALL_SHARED_DATA || '../shared/data', 'faces-bbt');
+const PEOPLE = ['amy', 'bernadette', 'howard', 'leonard', 'penny', 'raj', 'sheldon', 'stuart'];
+const STAFF = ['raj', 'stuart'];
+const GENDER = { amy: 'female', bernadette: 'female', penny: 'female', howard: 'male', leonard: 'male', sheldon: 'male' };
+const skip = !existsSync(FACES) && `faces-bbt is not at ${FACES} (it comes with the developers' shared data)`;
+
+let server, dir, faces = {}, A, B, sys;
+const DAY = 86400000;
+
+/** Midnight (UTC ms) of the Europe/Paris local date `daysAgo` days before today, plus h:m. */
+function parisTime(daysAgo, h, m) {
+  const now = new Date();
+  const date = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - daysAgo));
+  // Paris is UTC+1 in winter and UTC+2 in summer: find the offset of that local day.
+  const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', timeZoneName: 'shortOffset' });
+  const offset = Number((fmt.format(date).match(/GMT([+-]\d+)/) || [0, 0])[1]);
+  return date.getTime() + ((h - offset) * 60 + m) * 60000;
+}
+
+function event(face, cameraId, at, extra = {}) {
+  return {
+    id: randomUUID(), camera_id: cameraId, captured_at: new Date(at).toISOString(),
+    descriptor: face.descriptor, score: face.score, quality: face.quality.score, box: face.box,
+    age: face.age, gender: face.gender, gender_probability: face.gender_probability,
+    staff_id: null, crop_jpeg: face.crop, ...extra,
+  };
+}
+
+async function post(key, events) {
+  const r = await call(server, 'POST', '/v1/worker/events', { token: key, body: { events } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.results.length, events.length);
+  return r.json.results;
+}
+
+async function allCustomers(token) {
+  const r = await call(server, 'GET', '/v1/customers?limit=200', { token });
+  assert.equal(r.status, 200);
+  return r.json.items;
+}
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'footfall-faces-'));
+  const files = [];
+  for (const p of PEOPLE)
+    for (let k = 1; k <= 5; k++) {
+      const out = join(dir, `${p}${k}.jpg`);
+      // The crops are tight: a neutral border lets the detector find the face.
+      execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(FACES, p, `${p}${k}.png`),
+        '-vf', 'pad=300:300:75:75:color=0x808080', '-q:v', '2', out]);
+      files.push(out);
+    }
+  const analysed = JSON.parse(execFileSync(BIN, ['face', 'analyze', '--json', ...files], { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  for (const image of analysed) {
+    const name = image.image.split('/').pop().replace('.jpg', '');
+    if (image.faces.length === 1)
+      faces[name] = { ...image.faces[0], crop: readFileSync(join(dir, `${name}.jpg`)).toString('base64') };
+  }
+  assert.ok(Object.keys(faces).length >= 30, `the engine found ${Object.keys(faces).length} faces`);
+
+  server = await new Server().start();
+  sys = (await login(server, 'admin', server.adminPassword)).access_token;
+  const world = async (name) => {
+    const t = (await call(server, 'POST', '/v1/tenants', { token: sys, body: { name } })).json;
+    const site = (await call(server, 'POST', '/v1/sites', { token: sys, body: { name: 'Lyon', timezone: 'Europe/Paris', tenant_id: t.id } })).json;
+    const admin = (await call(server, 'POST', '/v1/users', { token: sys, body: { username: `${name.toLowerCase()}-admin`, password: 'admin-password-1', role: 'tenant_admin', tenant_id: t.id } })).json;
+    const token = (await login(server, admin.username, 'admin-password-1')).access_token;
+    const cam = async (n) => (await call(server, 'POST', '/v1/cameras', { token, body: { site_id: site.id, name: n, kind: 'rtsp', url: 'rtsp://10.0.0.1/' + n } })).json;
+    const key = (await call(server, 'POST', '/v1/api-keys', { token, body: { name: 'store', site_id: site.id } })).json.secret;
+    return { tenant: t, site, token, key, doorA: await cam('door-a'), doorB: await cam('door-b') };
+  };
+  A = await world('Alpha');
+  B = await world('Beta');
+});
+
+after(async () => {
+  if (server) { await server.stop(); server.cleanup(); }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('staff enrolment: two pictures each, exactly one usable face, clear errors', { skip }, async () => {
+  for (const name of STAFF) {
+    const s = await call(server, 'POST', '/v1/staff', { token: A.token, body: { name, home_site_id: A.site.id, gender: 'male' } });
+    assert.equal(s.status, 201, s.text);
+    for (const k of [1, 2]) {
+      const r = await call(server, 'POST', `/v1/staff/${s.json.id}/faces`, { token: A.token, body: { image: readFileSync(join(dir, `${name}${k}.jpg`)).toString('base64') } });
+      assert.equal(r.status, 201, r.text);
+    }
+    const got = await call(server, 'GET', `/v1/staff/${s.json.id}`, { token: A.token });
+    assert.equal(got.json.ready, true);
+    assert.equal(got.json.faces.length, 2);
+  }
+  // No face: the tight crop without a border; a non-image; another tenant's staff id.
+  const amy = (await call(server, 'POST', '/v1/staff', { token: A.token, body: { name: 'Not yet' } })).json;
+  const tight = readFileSync(join(FACES, 'amy', 'amy1.png'));
+  const noFace = await fetch(`${server.url}/v1/staff/${amy.id}/faces`, { method: 'POST', headers: { Authorization: `Bearer ${A.token}`, 'Content-Type': 'image/png' }, body: tight });
+  assert.equal(noFace.status, 422);
+  assert.equal((await noFace.json()).error.code, 'no_face');
+  const junk = await call(server, 'POST', `/v1/staff/${amy.id}/faces`, { token: A.token, body: { image: Buffer.from('GIF89a not really').toString('base64') } });
+  assert.equal(junk.status, 422);
+  assert.equal(junk.json.error.code, 'bad_image');
+  const group = readFileSync(join(process.env.FOOTFALL_MODELS_DIR, '..', 'samples', 'sample1.jpg'));
+  const several = await call(server, 'POST', `/v1/staff/${amy.id}/faces`, { token: A.token, body: { image: group.toString('base64') } });
+  assert.equal(several.status, 422);
+  assert.equal(several.json.error.code, 'several_faces');
+  const foreign = await call(server, 'POST', `/v1/staff/${amy.id}/faces`, { token: B.token, body: { image: faces.amy1.crop } });
+  assert.equal(foreign.status, 404);
+  assert.equal((await call(server, 'DELETE', `/v1/staff/${amy.id}`, { token: A.token })).status, 204);
+
+  const list = await call(server, 'GET', '/v1/worker/staff', { token: A.key });
+  assert.equal(list.status, 200);
+  assert.equal(list.json.staff.length, 2);
+  assert.ok(list.json.staff.every((s) => s.descriptors.length === 2 && s.descriptors[0].length === 128), JSON.stringify(list.json.staff.map((s) => [s.id, s.name, s.descriptors.length, s.descriptors.map((d) => d.length)])));
+  assert.ok(list.json.version > 1);
+  const other = await call(server, 'GET', '/v1/worker/staff', { token: B.key });
+  assert.equal(other.json.staff.length, 0, 'staff lists are per tenant');
+
+  const test = await call(server, 'POST', '/v1/staff/recognize', { token: A.token, body: { image: faces.raj4.crop } });
+  assert.equal(test.status, 200);
+  assert.equal(test.json.faces[0].matches[0].name, 'raj');
+  assert.equal(test.json.faces[0].matches[0].match, true);
+});
+
+test('8 people on different days -> 6 customers with the right visits; staff apart', { skip }, async () => {
+  const events = [], who = new Map();
+  for (const p of PEOPLE)
+    for (let k = 1; k <= 5; k++) {
+      const f = faces[`${p}${k}`];
+      if (!f) continue;
+      const e = event(f, A.doorA.id, parisTime(20 - k, 10, PEOPLE.indexOf(p) * 7));
+      events.push(e);
+      who.set(e.id, p);
+    }
+  // Time order across people, in batches like a worker's uploader.
+  events.sort((a, b) => a.captured_at.localeCompare(b.captured_at));
+  const results = [];
+  for (let i = 0; i < events.length; i += 12) results.push(...await post(A.key, events.slice(i, i + 12)));
+
+  const byPerson = {};
+  for (const r of results) {
+    const p = who.get(r.id);
+    (byPerson[p] ||= []).push(r);
+  }
+  for (const p of STAFF)
+    for (const r of byPerson[p]) {
+      assert.equal(r.outcome, 'staff', `${p}: ${JSON.stringify(r)}`);
+      assert.ok(r.staff_id > 0);
+    }
+  const customerOf = {};
+  for (const p of PEOPLE.filter((x) => !STAFF.includes(x))) {
+    const ids = new Set(byPerson[p].map((r) => r.customer_id));
+    assert.equal(ids.size, 1, `${p} is one customer: ${JSON.stringify(byPerson[p])}`);
+    customerOf[p] = [...ids][0];
+    assert.ok(byPerson[p].every((r) => r.outcome === 'new_visit'), `${p}: one visit per day`);
+  }
+  assert.equal(new Set(Object.values(customerOf)).size, 6, 'six different customers');
+  const customers = await allCustomers(A.token);
+  assert.equal(customers.length, 6, 'no customer for staff');
+  for (const [p, id] of Object.entries(customerOf)) {
+    const c = customers.find((x) => x.id === id);
+    assert.equal(c.visit_count, byPerson[p].length, `${p}'s visit count`);
+    assert.equal(c.gender, GENDER[p], `${p}'s gender from the estimates`);
+    assert.ok(c.age > 10 && c.age < 70);
+    assert.ok(c.exemplar_count >= 1 && c.exemplar_count <= 10);
+  }
+  const visits = await call(server, 'GET', `/v1/visits?customer_id=${customerOf.amy}&limit=200`, { token: A.token });
+  assert.equal(visits.json.items.length, byPerson.amy.length);
+  assert.equal(visits.json.items.filter((v) => v.is_new).length, 1, 'the first visit is new, the rest returning');
+  assert.ok(visits.json.items.every((v) => v.has_picture && v.picture_expires_at_ms - v.first_seen_at_ms === 30 * DAY));
+  const pictures = readdirSync(join(server.dir, 'pictures', 't', String(A.tenant.id), 'visits'), { recursive: true })
+    .filter((f) => f.endsWith('.jpg'));
+  const allVisits = await call(server, 'GET', '/v1/visits?limit=200', { token: A.token });
+  assert.equal(pictures.length, allVisits.json.items.length, 'one picture per visit, no strays');
+
+  // A replay changes nothing and answers the same.
+  const again = await post(A.key, events.slice(0, 12));
+  for (const [i, r] of again.entries()) {
+    assert.equal(r.outcome, 'duplicate');
+    assert.equal(r.original_outcome, results[i].outcome);
+    assert.equal(r.customer_id, results[i].customer_id);
+  }
+  assert.deepEqual((await allCustomers(A.token)).map((c) => [c.id, c.visit_count]), customers.map((c) => [c.id, c.visit_count]));
+});
+
+test('a visit never spans local midnight; two entrance cameras count one visit', { skip }, async () => {
+  const [late, early] = await post(A.key, [
+    event(faces.amy1, A.doorA.id, parisTime(3, 23, 50)),
+    event(faces.amy2, A.doorA.id, parisTime(2, 0, 10)),
+  ]);
+  assert.equal(late.outcome, 'new_visit');
+  assert.equal(early.outcome, 'new_visit', '20 minutes later, but another local day');
+  assert.equal(late.customer_id, early.customer_id);
+  const v1 = await call(server, 'GET', `/v1/visits/${late.visit_id}`, { token: A.token });
+  const v2 = await call(server, 'GET', `/v1/visits/${early.visit_id}`, { token: A.token });
+  assert.notEqual(v1.json.local_day, v2.json.local_day);
+
+  const [a, b] = await post(A.key, [
+    event(faces.bernadette3, A.doorA.id, parisTime(1, 12, 0)),
+    event(faces.bernadette4, A.doorB.id, parisTime(1, 12, 5)),
+  ]);
+  assert.equal(a.outcome, 'new_visit');
+  assert.equal(b.outcome, 'visit_extended');
+  assert.equal(a.visit_id, b.visit_id);
+  const v = await call(server, 'GET', `/v1/visits/${a.visit_id}`, { token: A.token });
+  assert.equal(v.json.detections, 2);
+  assert.equal(v.json.duration_ms, 5 * 60000);
+});
+
+test('another tenant: its key cannot use our cameras, its admin cannot see our rows', { skip }, async () => {
+  const [r] = await post(B.key, [event(faces.amy3, A.doorA.id, parisTime(1, 9, 0))]);
+  assert.equal(r.outcome, 'rejected');
+  assert.match(r.reason, /unknown_camera/);
+  const ours = (await allCustomers(A.token))[0];
+  assert.equal((await call(server, 'GET', `/v1/customers/${ours.id}`, { token: B.token })).status, 404);
+  const visit = (await call(server, 'GET', '/v1/visits?limit=1', { token: A.token })).json.items[0];
+  assert.equal((await call(server, 'GET', `/v1/visits/${visit.id}`, { token: B.token })).status, 404);
+  assert.equal((await allCustomers(B.token)).length, 0);
+  const viaUser = await call(server, 'POST', '/v1/worker/events', { token: A.token, body: { events: [] } });
+  assert.equal(viaUser.status, 403, 'only worker keys post events');
+});
+
+test('every field of an event wrong in turn: rejected with its reason, nothing changes', { skip }, async () => {
+  const before = JSON.stringify(await allCustomers(A.token));
+  const good = () => event(faces.penny1, A.doorA.id, parisTime(1, 15, 0));
+  const bad = {
+    id: 'not-a-uuid', camera_id: 'one', captured_at: 'yesterday',
+    descriptor: [1, 2, 3], score: 1.5, quality: -1, box: { x: 1 }, age: 500, gender: 'robot',
+    gender_probability: 2, staff_id: 'x', crop_jpeg: Buffer.from('not a jpeg at all').toString('base64'),
+  };
+  const events = Object.entries(bad).map(([k, v]) => ({ ...good(), [k]: v }));
+  events.push({ ...good(), surprise: true });
+  events.push({ ...good(), captured_at: new Date(Date.now() + 3600000).toISOString() });
+  events.push({ ...good(), captured_at: new Date(Date.now() - 40 * DAY).toISOString() });
+  events.push({ ...good(), descriptor: Array(128).fill(0).map((_, i) => (i === 7 ? 'NaN' : 0.1)) });
+  events.push({ ...good(), box: { x: 1, y: 1, width: 10, height: 10 } });
+  events.push({ ...good(), score: 0.2 });
+  events.push({ ...good(), camera_id: 987654 });
+  const results = await post(A.key, events);
+  const reasons = results.map((r) => `${r.outcome}: ${r.reason}`);
+  for (const r of results) assert.equal(r.outcome, 'rejected', JSON.stringify(r));
+  for (const [i, field] of Object.keys(bad).entries())
+    assert.match(reasons[i], field === 'crop_jpeg' ? /crop/ : field === 'descriptor' ? /descriptor/ : new RegExp(field.split('_')[0]), `${field}: ${reasons[i]}`);
+  assert.match(reasons.at(-7), /unknown_field: surprise/);
+  assert.match(reasons.at(-6), /future/);
+  assert.match(reasons.at(-5), /30 days/);
+  assert.match(reasons.at(-4), /descriptor/);
+  assert.match(reasons.at(-3), /face_too_small/);
+  assert.match(reasons.at(-2), /low_detector_score/);
+  assert.match(reasons.at(-1), /unknown_camera/);
+  assert.equal(JSON.stringify(await allCustomers(A.token)), before);
+  // Whole-batch problems: a clear 4xx, nothing stored.
+  const small = { ...good(), crop_jpeg: faces.penny1.crop.slice(0, 8) };
+  for (const body of [{ events: [] }, { events: {} }, { events: Array(101).fill(small) }, { events: [good()], extra: 1 }]) {
+    const r = await call(server, 'POST', '/v1/worker/events', { token: A.key, body });
+    assert.equal(r.status, 400, JSON.stringify(body).slice(0, 80));
+  }
+  const notJson = await call(server, 'POST', '/v1/worker/events', { token: A.key, rawBody: '{"events": [', headers: { 'Content-Type': 'application/json' } });
+  assert.equal(notJson.status, 400);
+  assert.equal(JSON.stringify(await allCustomers(A.token)), before);
+});
