@@ -1,0 +1,208 @@
+#include "tracker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void tracker_options_default(struct tracker_options *o) {
+  o->iou_min = 0.2;
+  o->ambiguity_margin = 0.1;
+  o->max_descriptor_distance = 0.6;
+  o->miss_ms = 1500;
+  o->refresh_ms = 300000;
+  o->min_hits = 2;
+}
+
+void tracker_init(struct tracker *t, const struct tracker_options *options) {
+  memset(t, 0, sizeof *t);
+  t->options = *options;
+  t->next_id = 1;
+}
+
+void best_shot_free(struct best_shot *shot) {
+  rgb_image_free(&shot->crop);
+  shot->valid = 0;
+}
+
+void tracker_free(struct tracker *t) {
+  for (int i = 0; i < t->count; i++)
+    best_shot_free(&t->tracks[i].best);
+  t->count = 0;
+}
+
+double box_iou(const struct face_box *a, const struct face_box *b) {
+  double x0 = a->x > b->x ? a->x : b->x, y0 = a->y > b->y ? a->y : b->y;
+  double x1 = a->x + a->width < b->x + b->width ? a->x + a->width : b->x + b->width;
+  double y1 = a->y + a->height < b->y + b->height ? a->y + a->height : b->y + b->height;
+  if (x1 <= x0 || y1 <= y0)
+    return 0;
+  double inter = (x1 - x0) * (y1 - y0);
+  double uni = a->width * a->height + b->width * b->height - inter;
+  return uni > 0 ? inter / uni : 0;
+}
+
+struct pair {
+  int d, t;
+  double key;
+};
+
+static int by_key_desc(const void *a, const void *b) {
+  double ka = ((const struct pair *)a)->key, kb = ((const struct pair *)b)->key;
+  return ka < kb ? 1 : ka > kb ? -1 : 0;
+}
+
+#define MAX_DETECTIONS 64
+
+void tracker_match(struct tracker *t, const struct face_detection *det, int count, int64_t now_ms,
+                   const struct tracker_describer *describer, int *track_of) {
+  if (count > MAX_DETECTIONS)
+    count = MAX_DETECTIONS;
+  static const int none = -1;
+  for (int i = 0; i < count; i++)
+    track_of[i] = none;
+  double iou[MAX_DETECTIONS][TRACKER_MAX_TRACKS];
+  int nt = t->count;
+  for (int d = 0; d < count; d++)
+    for (int k = 0; k < nt; k++)
+      iou[d][k] = box_iou(&det[d].box, &t->tracks[k].box);
+
+  /* Ambiguity: a detection with two candidate tracks, or a track with two
+   * candidate detections, whose overlaps are within the margin. */
+  int det_ambiguous[MAX_DETECTIONS] = {0}, track_ambiguous[TRACKER_MAX_TRACKS] = {0};
+  double m = t->options.ambiguity_margin, lo = t->options.iou_min;
+  for (int d = 0; d < count; d++)
+    for (int a = 0; a < nt; a++)
+      for (int b = a + 1; b < nt; b++)
+        if (iou[d][a] >= lo && iou[d][b] >= lo && (iou[d][a] - iou[d][b] < m) &&
+            (iou[d][b] - iou[d][a] < m))
+          det_ambiguous[d] = track_ambiguous[a] = track_ambiguous[b] = 1;
+  for (int k = 0; k < nt; k++)
+    for (int a = 0; a < count; a++)
+      for (int b = a + 1; b < count; b++)
+        if (iou[a][k] >= lo && iou[b][k] >= lo && (iou[a][k] - iou[b][k] < m) &&
+            (iou[b][k] - iou[a][k] < m))
+          track_ambiguous[k] = det_ambiguous[a] = det_ambiguous[b] = 1;
+
+  float det_desc[MAX_DETECTIONS][FACE_DESCRIPTOR_SIZE];
+  int det_has[MAX_DETECTIONS] = {0};
+  if (describer) {
+    for (int d = 0; d < count; d++)
+      if (det_ambiguous[d] && describer->detection)
+        det_has[d] = describer->detection(describer->ctx, d, det_desc[d]) == 0;
+    for (int k = 0; k < nt; k++)
+      if (track_ambiguous[k] && !t->tracks[k].has_descriptor && describer->track)
+        t->tracks[k].has_descriptor =
+            describer->track(describer->ctx, &t->tracks[k], t->tracks[k].descriptor) == 0;
+  }
+
+  struct pair pairs[MAX_DETECTIONS * 8];
+  int np = 0;
+  for (int d = 0; d < count; d++)
+    for (int k = 0; k < nt && np < (int)(sizeof pairs / sizeof pairs[0]); k++) {
+      if (iou[d][k] < lo)
+        continue;
+      double key = iou[d][k];
+      if ((det_ambiguous[d] || track_ambiguous[k]) && det_has[d] && t->tracks[k].has_descriptor) {
+        double dist = face_distance(det_desc[d], t->tracks[k].descriptor);
+        if (dist > t->options.max_descriptor_distance)
+          continue;     /* overlapping, but another face */
+        key = 2 - dist; /* descriptor-decided pairs go first, closest first */
+      }
+      pairs[np++] = (struct pair){d, k, key};
+    }
+  qsort(pairs, (size_t)np, sizeof pairs[0], by_key_desc);
+  int used[TRACKER_MAX_TRACKS] = {0};
+  for (int i = 0; i < np; i++) {
+    struct pair *p = &pairs[i];
+    if (track_of[p->d] != none || used[p->t])
+      continue;
+    track_of[p->d] = p->t;
+    used[p->t] = 1;
+    if (p->key > 1)
+      t->ambiguous_resolved++;
+  }
+  for (int d = 0; d < count; d++) {
+    if (track_of[d] != none) {
+      struct track *tr = &t->tracks[track_of[d]];
+      tr->box = det[d].box;
+      tr->last_ms = now_ms;
+      tr->hits++;
+      continue;
+    }
+    if (t->count >= TRACKER_MAX_TRACKS)
+      continue;
+    struct track *tr = &t->tracks[t->count];
+    memset(tr, 0, sizeof *tr);
+    tr->id = t->next_id++;
+    tr->box = det[d].box;
+    tr->first_ms = tr->last_ms = tr->last_event_ms = now_ms;
+    tr->hits = 1;
+    track_of[d] = t->count++;
+  }
+}
+
+int tracker_offer(struct tracker *t, int track_index, const struct rgb_image *frame,
+                  const struct face_detection *detection, double quality, int64_t wall_ms,
+                  struct ff_error *err) {
+  if (track_index < 0 || track_index >= t->count)
+    return FF_OK;
+  struct track *tr = &t->tracks[track_index];
+  if (tr->best.valid && tr->best.quality >= quality)
+    return FF_OK;
+  const struct face_box *b = &detection->box;
+  int x = (int)(b->x - b->width / 2), y = (int)(b->y - b->height / 2);
+  int w = (int)(b->width * 2), h = (int)(b->height * 2);
+  if (x < 0) {
+    w += x;
+    x = 0;
+  }
+  if (y < 0) {
+    h += y;
+    y = 0;
+  }
+  int rc = rgb_image_crop(frame, x, y, w, h, &tr->best.crop, err);
+  if (rc)
+    return rc;
+  tr->best.valid = 1;
+  tr->best.quality = quality;
+  tr->best.detection = *detection;
+  tr->best.detection.box.x -= x;
+  tr->best.detection.box.y -= y;
+  tr->best.frame_box = *b;
+  tr->best.crop_x = x;
+  tr->best.crop_y = y;
+  tr->best.wall_ms = wall_ms;
+  tr->has_descriptor = 0;
+  return FF_OK;
+}
+
+int tracker_collect(struct tracker *t, int64_t now_ms, int flush, struct tracker_emit *out,
+                    int capacity) {
+  int n = 0;
+  for (int i = 0; i < t->count && n < capacity;) {
+    struct track *tr = &t->tracks[i];
+    int ended = flush || now_ms - tr->last_ms > t->options.miss_ms;
+    int refresh =
+        !ended && t->options.refresh_ms > 0 && now_ms - tr->last_event_ms >= t->options.refresh_ms;
+    int may_emit = tr->hits >= t->options.min_hits && tr->best.valid;
+    if ((ended || refresh) && may_emit) {
+      struct tracker_emit *e = &out[n++];
+      e->track_id = tr->id;
+      e->ended = ended;
+      e->hits = tr->hits;
+      e->first_ms = tr->first_ms;
+      e->last_ms = tr->last_ms;
+      e->shot = tr->best; /* moves the crop */
+      memset(&tr->best, 0, sizeof tr->best);
+      tr->last_event_ms = now_ms;
+      tr->events++;
+      tr->has_descriptor = 0;
+    }
+    if (ended) {
+      best_shot_free(&tr->best);
+      t->tracks[i] = t->tracks[--t->count];
+      continue;
+    }
+    i++;
+  }
+  return n;
+}
