@@ -223,6 +223,21 @@ test('a visit never spans local midnight; two entrance cameras count one visit',
   assert.equal(v.json.duration_ms, 5 * 60000);
 });
 
+test('after a restart the galleries are rebuilt from the database', { skip }, async () => {
+  const before = await allCustomers(A.token);
+  await server.stop();
+  await server.start();
+  const token = (await login(server, 'alpha-admin', 'admin-password-1')).access_token;
+  A.token = token;
+  const amy = (await call(server, 'GET', '/v1/visits?limit=200', { token })).json.items;
+  const [r] = await post(A.key, [event(faces.amy5 || faces.amy4, A.doorA.id, parisTime(1, 8, 0))]);
+  assert.ok(['new_visit', 'visit_extended'].includes(r.outcome), JSON.stringify(r));
+  assert.ok(before.some((c) => c.id === r.customer_id), 'matched a known customer, not a new one');
+  assert.ok(amy.length > 0);
+  const [s] = await post(A.key, [event(faces.stuart3, A.doorA.id, parisTime(1, 8, 5))]);
+  assert.equal(s.outcome, 'staff', 'the staff index too');
+});
+
 test('another tenant: its key cannot use our cameras, its admin cannot see our rows', { skip }, async () => {
   const [r] = await post(B.key, [event(faces.amy3, A.doorA.id, parisTime(1, 9, 0))]);
   assert.equal(r.outcome, 'rejected');
