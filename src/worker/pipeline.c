@@ -413,7 +413,7 @@ int pipeline_start(struct pipeline *p, struct ff_error *err) {
       return ff_fail(err, FF_EINTERNAL, "cannot start an inference thread");
     }
     char name[16];
-    snprintf(name, sizeof name, "infer-%d", i);
+    snprintf(name, sizeof name, "infer-%d", i % 100); /* thread names: 15 chars at most */
     pthread_setname_np(p->threads[i], name);
     p->scratch[i] = s;
     p->started++;
