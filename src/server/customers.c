@@ -7,7 +7,12 @@
 #include "access.h"
 #include "audit.h"
 #include "db.h"
+#include "faces.h"
+#include "log.h"
 #include "recognizer.h"
+#include "staff.h"
+#include "store.h"
+#include "vindex.h"
 #include "server.h"
 #include "tz.h"
 
@@ -351,4 +356,465 @@ void settings_update(struct request *rq) {
     http_fail(rq, rc, &err);
   else
     http_json(rq, 200, settings_json(&s));
+}
+
+/* --- pictures ------------------------------------------------------------------------ */
+
+#define PICTURE_MAX_BYTES (512 * 1024)
+
+void visits_picture(struct request *rq) {
+  int64_t id = http_param_id(rq, "id");
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct db_rows *rows = NULL;
+  struct ff_error err = {0};
+  int rc = db_query(c, "SELECT tenant_id, site_id, picture_key FROM visits WHERE id = $1",
+                    DB_ARGS(db_int(id)), &rows, &err);
+  db_release(c);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  if (db_rows_count(rows) != 1 ||
+      !access_sees(rq, db_rows_int(rows, 0, 0), db_rows_int(rows, 0, 1)) ||
+      !db_rows_text(rows, 0, 2)) {
+    db_rows_free(rows);
+    http_error(rq, 404, "not_found", "no picture for this visit (none, expired or erased)");
+    return;
+  }
+  void *data = NULL;
+  size_t len = 0;
+  rc = store_get(rq->server->store, db_rows_text(rows, 0, 2), PICTURE_MAX_BYTES, &data, &len, &err);
+  db_rows_free(rows);
+  if (rc == FF_ENOTFOUND) {
+    http_error(rq, 404, "not_found", "the picture is gone (retention)");
+    return;
+  }
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  rq->status = 200;
+  ulfius_set_binary_body_response(rq->res, 200, data, len);
+  free(data);
+  http_header(rq, "Content-Type", "image/jpeg");
+  http_header(rq, "Cache-Control", "private, max-age=300");
+}
+
+/* --- editing a customer ------------------------------------------------------------ */
+
+static const struct field customer_fields[] = {
+    {"name", FIELD_STRING, 0, 128, 1},  {"phone", FIELD_STRING, 0, 32, 1},
+    {"email", FIELD_STRING, 0, 254, 1}, {"notes", FIELD_STRING, 0, 2000, 1},
+    {"gender", FIELD_STRING, 0, 8, 1},  {"age", FIELD_INT, 0, 0, 1},
+};
+
+/* Loads a customer the caller may see, inside the caller's transaction. */
+static int visible_customer(struct request *rq, struct db_conn *c, int64_t id, int64_t *tenant,
+                            struct ff_error *err) {
+  struct db_rows *rows = NULL;
+  int rc = db_query(c, "SELECT tenant_id FROM customers WHERE id = $1 AND erased_at IS NULL",
+                    DB_ARGS(db_int(id)), &rows, err);
+  if (!rc && (db_rows_count(rows) != 1 || !access_sees(rq, db_rows_int(rows, 0, 0), 0)))
+    rc = ff_fail(err, FF_ENOTFOUND, "no such customer");
+  if (!rc)
+    *tenant = db_rows_int(rows, 0, 0);
+  db_rows_free(rows);
+  return rc;
+}
+
+void customers_update(struct request *rq) {
+  if (http_validate(rq, customer_fields, sizeof customer_fields / sizeof customer_fields[0]))
+    return;
+  json_t *b = rq->body;
+  const char *gender = json_string_value(json_object_get(b, "gender"));
+  json_t *age = json_object_get(b, "age");
+  if ((gender && strcmp(gender, "male") && strcmp(gender, "female")) ||
+      (json_is_integer(age) && (json_integer_value(age) < 0 || json_integer_value(age) > 120))) {
+    http_error(rq, 400, "invalid_field", "gender is male or female; age 0..120 (null: estimated)");
+    return;
+  }
+  int64_t id = http_param_id(rq, "id"), tenant = 0;
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc = visible_customer(rq, c, id, &tenant, &err);
+  const char *names[] = {"name", "phone", "email", "notes"};
+  for (int i = 0; !rc && i < 4; i++) {
+    json_t *v = json_object_get(b, names[i]);
+    if (!v)
+      continue;
+    char sql[96];
+    snprintf(sql, sizeof sql, "UPDATE customers SET %s = $2 WHERE id = $1", names[i]);
+    rc = db_exec(c, sql, DB_ARGS(db_int(id), db_text(json_string_value(v))), NULL, &err);
+  }
+  if (!rc && json_object_get(b, "gender"))
+    rc = db_exec(c, "UPDATE customers SET gender_manual = $2 WHERE id = $1",
+                 DB_ARGS(db_int(id), db_text(gender)), NULL, &err);
+  if (!rc && age)
+    rc = db_exec(
+        c, "UPDATE customers SET age_manual = $2 WHERE id = $1",
+        DB_ARGS(db_int(id), json_is_integer(age) ? db_int(json_integer_value(age)) : db_null()),
+        NULL, &err);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "customer.update", "customer", id, "edited a customer");
+  rc = access_finish(c, rc, &err);
+  db_release(c);
+  if (rc)
+    http_fail(rq, rc, &err);
+  else
+    customers_get(rq);
+}
+
+/* --- merge -------------------------------------------------------------------------------- */
+
+static const struct field merge_fields[] = {
+    {"target_id", FIELD_INT, 1, 0, 0},
+    {"source_ids", FIELD_ARRAY, 1, 0, 0},
+};
+
+#define MERGE_MAX 50
+
+void customers_merge(struct request *rq) {
+  if (http_validate(rq, merge_fields, 2))
+    return;
+  int64_t target = json_integer_value(json_object_get(rq->body, "target_id"));
+  json_t *sources = json_object_get(rq->body, "source_ids");
+  size_t n = json_array_size(sources);
+  if (!n || n > MERGE_MAX) {
+    http_error(rq, 400, "invalid_field", "source_ids holds 1 to %d customer ids", MERGE_MAX);
+    return;
+  }
+  int64_t ids[MERGE_MAX];
+  for (size_t i = 0; i < n; i++) {
+    json_t *v = json_array_get(sources, i);
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) == target) {
+      http_error(rq, 400, "invalid_field", "source_ids are customer ids other than target_id");
+      return;
+    }
+    ids[i] = json_integer_value(v);
+    for (size_t k = 0; k < i; k++)
+      if (ids[k] == ids[i]) {
+        http_error(rq, 400, "invalid_field", "source_ids repeats %lld", (long long)ids[i]);
+        return;
+      }
+  }
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  int64_t tenant = 0, now = server_now_ms(rq->server);
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc = visible_customer(rq, c, target, &tenant, &err);
+  for (size_t i = 0; !rc && i < n; i++) {
+    int64_t t = 0;
+    rc = visible_customer(rq, c, ids[i], &t, &err);
+    if (!rc && t != tenant)
+      rc = ff_fail(&err, FF_ENOTFOUND, "no such customer");
+  }
+  for (size_t i = 0; !rc && i < n; i++) {
+    rc = db_exec(c, "UPDATE visits SET customer_id = $2 WHERE customer_id = $1",
+                 DB_ARGS(db_int(ids[i]), db_int(target)), NULL, &err);
+    if (!rc)
+      rc = db_exec(c, "UPDATE customer_faces SET customer_id = $2 WHERE customer_id = $1",
+                   DB_ARGS(db_int(ids[i]), db_int(target)), NULL, &err);
+    if (!rc)
+      rc = db_exec(c, "UPDATE face_events SET customer_id = $2 WHERE customer_id = $1",
+                   DB_ARGS(db_int(ids[i]), db_int(target)), NULL, &err);
+    if (!rc)
+      rc = db_exec(c, "DELETE FROM customers WHERE id = $1", DB_ARGS(db_int(ids[i])), NULL, &err);
+  }
+  /* The merged gallery keeps its best exemplars only. */
+  struct recognizer_settings set;
+  if (!rc)
+    rc = recognizer_settings_load(c, tenant, &set, &err);
+  if (!rc)
+    rc = db_exec(c,
+                 "DELETE FROM customer_faces WHERE customer_id = $1 AND id NOT IN (SELECT id FROM "
+                 "customer_faces WHERE customer_id = $1 ORDER BY quality DESC, id LIMIT $2)",
+                 DB_ARGS(db_int(target), db_int(set.gallery_size)), NULL, &err);
+  /* Visit counts and "new" flags follow the merged history. */
+  if (!rc)
+    rc = db_exec(c, "UPDATE visits SET is_new = 0 WHERE customer_id = $1", DB_ARGS(db_int(target)),
+                 NULL, &err);
+  if (!rc)
+    rc = db_exec(c,
+                 "UPDATE visits SET is_new = 1 WHERE id = (SELECT id FROM visits WHERE "
+                 "customer_id = $1 ORDER BY first_seen_at, id LIMIT 1)",
+                 DB_ARGS(db_int(target)), NULL, &err);
+  if (!rc)
+    rc = recognizer_refresh_customer(c, target, now, &err);
+  char summary[200];
+  snprintf(summary, sizeof summary, "merged %zu customer(s) into %lld", n, (long long)target);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "customer.merge", "customer", target, summary);
+  rc = access_finish(c, rc, &err);
+  if (!rc)
+    rc = recognizer_reload_tenant(rq->server, c, tenant, &err);
+  db_release(c);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  struct request *r = rq;
+  r->nparams = 1;
+  snprintf(r->params[0].name, sizeof r->params[0].name, "id");
+  snprintf(r->params[0].value, sizeof r->params[0].value, "%lld", (long long)target);
+  customers_get(r);
+}
+
+/* --- erase ------------------------------------------------------------------------------ */
+
+void customers_erase(struct request *rq) {
+  int64_t id = http_param_id(rq, "id"), tenant = 0, now = server_now_ms(rq->server);
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  struct db_rows *pictures = NULL, *counts = NULL;
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc = visible_customer(rq, c, id, &tenant, &err);
+  if (!rc)
+    rc = db_query(c,
+                  "SELECT picture_key FROM visits WHERE customer_id = $1 AND "
+                  "picture_key IS NOT NULL",
+                  DB_ARGS(db_int(id)), &pictures, &err);
+  if (!rc)
+    rc = db_query(c,
+                  "SELECT (SELECT COUNT(*) FROM customer_faces WHERE customer_id = $1), "
+                  "(SELECT COUNT(*) FROM visits WHERE customer_id = $1)",
+                  DB_ARGS(db_int(id)), &counts, &err);
+  /* Visits stay as anonymous counts: no customer, no picture, no estimates. */
+  if (!rc)
+    rc = db_exec(c,
+                 "UPDATE visits SET customer_id = NULL, picture_key = NULL, "
+                 "picture_expires_at = NULL, best_event_id = NULL, age = NULL, gender = NULL, "
+                 "gender_probability = NULL, updated_at = $2 WHERE customer_id = $1",
+                 DB_ARGS(db_int(id), db_int(now)), NULL, &err);
+  if (!rc)
+    rc = db_exec(c, "UPDATE face_events SET customer_id = NULL WHERE customer_id = $1",
+                 DB_ARGS(db_int(id)), NULL, &err);
+  if (!rc)
+    rc = db_exec(c, "DELETE FROM customers WHERE id = $1", DB_ARGS(db_int(id)), NULL, &err);
+  int64_t exemplars = rc ? 0 : db_rows_int(counts, 0, 0);
+  int64_t visits = rc ? 0 : db_rows_int(counts, 0, 1);
+  int npictures = rc ? 0 : db_rows_count(pictures);
+  char summary[200];
+  snprintf(summary, sizeof summary,
+           "erased customer: %lld descriptors, %d pictures, %lld visits anonymised",
+           (long long)exemplars, npictures, (long long)visits);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "customer.erase", "customer", id, summary);
+  rc = access_finish(c, rc, &err);
+  int removed = 0;
+  if (!rc) {
+    struct vindex *ix;
+    if (!recognizer_customers(rq->server, tenant, &ix, NULL))
+      vindex_remove_label(ix, id, NULL, NULL);
+    for (int i = 0; i < npictures; i++) {
+      struct ff_error perr = {0};
+      if (!store_delete(rq->server->store, db_rows_text(pictures, i, 0), &perr))
+        removed++;
+      else
+        log_msg(LOG_ERROR, "customers.erase_picture", "%s: %s", db_rows_text(pictures, i, 0),
+                perr.message);
+    }
+  }
+  db_rows_free(pictures);
+  db_rows_free(counts);
+  db_release(c);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  char at[25];
+  tz_format_rfc3339(now, at);
+  http_json(rq, 200,
+            json_pack("{s:I,s:s,s:I,s:i,s:i,s:I,s:b}", "customer_id", (json_int_t)id, "erased_at",
+                      at, "descriptors_removed", (json_int_t)exemplars, "pictures_removed", removed,
+                      "pictures_found", npictures, "visits_anonymised", (json_int_t)visits,
+                      "complete", removed == npictures));
+}
+
+/* --- search by photo ----------------------------------------------------------------- */
+
+void customers_search_photo(struct request *rq) {
+  int64_t tenant = access_tenant(rq);
+  if (!tenant) {
+    http_error(rq, 400, "missing_field", "switch into a tenant first");
+    return;
+  }
+  size_t size = 0;
+  unsigned char *picture = upload_image(rq, &size);
+  if (!picture)
+    return;
+  struct face_result *faces = calloc(UPLOAD_MAX_FACES, sizeof *faces);
+  int count = 0;
+  struct ff_error err = {0};
+  int rc = faces ? faces_analyze(rq->server, picture, size, faces, UPLOAD_MAX_FACES, &count, &err)
+                 : ff_fail(&err, FF_ENOMEM, "out of memory");
+  free(picture);
+  if (rc) {
+    free(faces);
+    if (rc == FF_EINVAL || rc == FF_EUNSUPPORTED)
+      http_error(rq, 422, "bad_image", "%s", err.message);
+    else
+      http_fail(rq, rc, &err);
+    return;
+  }
+  struct vindex *ix = NULL;
+  struct db_conn *c = NULL;
+  struct recognizer_settings set;
+  rc = recognizer_customers(rq->server, tenant, &ix, &err);
+  if (!rc && !(c = access_db(rq))) {
+    free(faces);
+    return;
+  }
+  if (!rc)
+    rc = recognizer_settings_load(c, tenant, &set, &err);
+  json_t *out = json_array();
+  for (int i = 0; !rc && i < count; i++) {
+    struct vindex_hit hits[5];
+    size_t found = 0;
+    rc = vindex_search_labels(ix, faces[i].descriptor, 5, NULL, 0, hits, &found, &err);
+    json_t *matches = json_array();
+    for (size_t k = 0; !rc && k < found; k++) {
+      struct db_rows *rows = NULL;
+      if (db_query(c,
+                   "SELECT visit_count, last_seen_at FROM customers WHERE id = $1 AND "
+                   "tenant_id = $2",
+                   DB_ARGS(db_int(hits[k].label), db_int(tenant)), &rows, NULL) ||
+          db_rows_count(rows) != 1) {
+        db_rows_free(rows);
+        continue;
+      }
+      json_t *m =
+          json_pack("{s:I,s:f,s:b,s:I,s:I}", "customer_id", (json_int_t)hits[k].label, "distance",
+                    (double)hits[k].distance, "match", hits[k].distance < set.match_threshold,
+                    "visit_count", (json_int_t)db_rows_int(rows, 0, 0), "last_seen_at_ms",
+                    (json_int_t)db_rows_int(rows, 0, 1));
+      db_rows_free(rows);
+      rows = NULL;
+      json_t *last = json_array();
+      if (!db_query(c,
+                    "SELECT id, site_id, first_seen_at FROM visits WHERE customer_id = $1 "
+                    "ORDER BY first_seen_at DESC LIMIT 3",
+                    DB_ARGS(db_int(hits[k].label)), &rows, NULL))
+        for (int v = 0; v < db_rows_count(rows); v++)
+          json_array_append_new(
+              last, json_pack("{s:I,s:I,s:I}", "visit_id", (json_int_t)db_rows_int(rows, v, 0),
+                              "site_id", (json_int_t)db_rows_int(rows, v, 1), "first_seen_at_ms",
+                              (json_int_t)db_rows_int(rows, v, 2)));
+      db_rows_free(rows);
+      json_object_set_new(m, "last_visits", last);
+      json_array_append_new(matches, m);
+    }
+    json_array_append_new(out, json_pack("{s:{s:f,s:f,s:f,s:f},s:f,s:o}", "box", "x",
+                                         faces[i].detection.box.x, "y", faces[i].detection.box.y,
+                                         "width", faces[i].detection.box.width, "height",
+                                         faces[i].detection.box.height, "score",
+                                         faces[i].detection.score, "matches", matches));
+  }
+  if (c)
+    db_release(c);
+  free(faces);
+  if (rc) {
+    json_decref(out);
+    http_fail(rq, rc, &err);
+    return;
+  }
+  http_json(rq, 200, json_pack("{s:o,s:f}", "faces", out, "threshold", set.match_threshold));
+}
+
+/* --- visit corrections ------------------------------------------------------------- */
+
+void visits_delete(struct request *rq) {
+  int64_t id = http_param_id(rq, "id");
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  struct db_rows *rows = NULL;
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc =
+        db_query(c, "SELECT tenant_id, site_id, customer_id, picture_key FROM visits WHERE id = $1",
+                 DB_ARGS(db_int(id)), &rows, &err);
+  if (!rc && (db_rows_count(rows) != 1 ||
+              !access_sees(rq, db_rows_int(rows, 0, 0), db_rows_int(rows, 0, 1))))
+    rc = ff_fail(&err, FF_ENOTFOUND, "no such visit");
+  int64_t tenant = rc ? 0 : db_rows_int(rows, 0, 0), customer = rc ? 0 : db_rows_int(rows, 0, 2);
+  if (!rc)
+    rc = db_exec(c, "UPDATE face_events SET visit_id = NULL WHERE visit_id = $1",
+                 DB_ARGS(db_int(id)), NULL, &err);
+  if (!rc)
+    rc = db_exec(c, "DELETE FROM visits WHERE id = $1", DB_ARGS(db_int(id)), NULL, &err);
+  if (!rc && customer)
+    rc = recognizer_refresh_customer(c, customer, server_now_ms(rq->server), &err);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "visit.delete", "visit", id, "deleted a visit");
+  rc = access_finish(c, rc, &err);
+  if (!rc && db_rows_text(rows, 0, 3))
+    store_delete(rq->server->store, db_rows_text(rows, 0, 3), NULL);
+  db_rows_free(rows);
+  db_release(c);
+  if (rc)
+    http_fail(rq, rc, &err);
+  else
+    http_empty(rq, 204);
+}
+
+static const struct field reassign_fields[] = {{"customer_id", FIELD_INT, 1, 0, 0}};
+
+void visits_reassign(struct request *rq) {
+  if (http_validate(rq, reassign_fields, 1))
+    return;
+  int64_t id = http_param_id(rq, "id");
+  int64_t to = json_integer_value(json_object_get(rq->body, "customer_id"));
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  struct db_rows *rows = NULL;
+  int64_t now = server_now_ms(rq->server), to_tenant = 0;
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc = db_query(c, "SELECT tenant_id, site_id, customer_id FROM visits WHERE id = $1",
+                  DB_ARGS(db_int(id)), &rows, &err);
+  if (!rc && (db_rows_count(rows) != 1 ||
+              !access_sees(rq, db_rows_int(rows, 0, 0), db_rows_int(rows, 0, 1))))
+    rc = ff_fail(&err, FF_ENOTFOUND, "no such visit");
+  int64_t tenant = rc ? 0 : db_rows_int(rows, 0, 0), from = rc ? 0 : db_rows_int(rows, 0, 2);
+  db_rows_free(rows);
+  if (!rc)
+    rc = visible_customer(rq, c, to, &to_tenant, &err);
+  if (!rc && to_tenant != tenant)
+    rc = ff_fail(&err, FF_ENOTFOUND, "no such customer");
+  if (!rc)
+    rc = db_exec(c, "UPDATE visits SET customer_id = $2, updated_at = $3 WHERE id = $1",
+                 DB_ARGS(db_int(id), db_int(to), db_int(now)), NULL, &err);
+  if (!rc)
+    rc = db_exec(c, "UPDATE face_events SET customer_id = $2 WHERE visit_id = $1",
+                 DB_ARGS(db_int(id), db_int(to)), NULL, &err);
+  if (!rc && from)
+    rc = recognizer_refresh_customer(c, from, now, &err);
+  if (!rc)
+    rc = recognizer_refresh_customer(c, to, now, &err);
+  char summary[160];
+  snprintf(summary, sizeof summary, "moved the visit from customer %lld to %lld", (long long)from,
+           (long long)to);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "visit.reassign", "visit", id, summary);
+  rc = access_finish(c, rc, &err);
+  db_release(c);
+  if (rc)
+    http_fail(rq, rc, &err);
+  else
+    visits_get(rq);
 }

@@ -9,6 +9,13 @@ void customers_list(struct request *rq);
 void customers_get(struct request *rq);
 void visits_list(struct request *rq);
 void visits_get(struct request *rq);
+void customers_update(struct request *rq);
+void customers_merge(struct request *rq);
+void customers_erase(struct request *rq);
+void customers_search_photo(struct request *rq);
+void visits_picture(struct request *rq);
+void visits_delete(struct request *rq);
+void visits_reassign(struct request *rq);
 void settings_get(struct request *rq);
 void settings_update(struct request *rq);
 

@@ -324,49 +324,6 @@ static int store_crop(struct batch *b, const struct event *e, char **key, struct
   return FF_OK;
 }
 
-/* Re-derives a customer's gender (probability-weighted vote) and age
- * (median) from their recent visits. */
-static int update_customer_stats(struct batch *b, int64_t customer, struct ff_error *err) {
-  struct db_rows *rows = NULL;
-  int rc = db_query(b->c,
-                    "SELECT gender, gender_probability, age FROM visits WHERE customer_id = $1 "
-                    "ORDER BY first_seen_at DESC LIMIT $2",
-                    DB_ARGS(db_int(customer), db_int(GENDER_SAMPLE)), &rows, err);
-  if (rc)
-    return rc;
-  double male = 0, female = 0, ages[GENDER_SAMPLE];
-  int n_age = 0, n = db_rows_count(rows);
-  for (int i = 0; i < n; i++) {
-    const char *g = db_rows_text(rows, i, 0);
-    double p = db_rows_real(rows, i, 1);
-    if (g && !strcmp(g, "male"))
-      male += p, female += 1 - p;
-    else if (g && !strcmp(g, "female"))
-      female += p, male += 1 - p;
-    if (!db_rows_is_null(rows, i, 2) && n_age < GENDER_SAMPLE)
-      ages[n_age++] = db_rows_real(rows, i, 2);
-  }
-  db_rows_free(rows);
-  for (int i = 1; i < n_age; i++) /* insertion sort: at most 100 */
-    for (int j = i; j > 0 && ages[j - 1] > ages[j]; j--) {
-      double t = ages[j];
-      ages[j] = ages[j - 1];
-      ages[j - 1] = t;
-    }
-  double votes = male + female;
-  const char *gender = votes > 0 ? (male > female ? "male" : "female") : NULL;
-  double confidence = votes > 0 ? (male > female ? male : female) / votes : 0;
-  double age =
-      n_age ? (n_age % 2 ? ages[n_age / 2] : (ages[n_age / 2 - 1] + ages[n_age / 2]) / 2) : 0;
-  return db_exec(b->c,
-                 "UPDATE customers SET gender = $2, gender_confidence = $3, age = $4, "
-                 "updated_at = $5 WHERE id = $1",
-                 DB_ARGS(db_int(customer), db_text(gender),
-                         gender ? db_real(confidence) : db_null(), n_age ? db_real(age) : db_null(),
-                         db_int(b->now)),
-                 NULL, err);
-}
-
 /* Keeps the customer's gallery bounded and diverse: a new face joins when it
  * adds something (not a near copy of an exemplar); when the gallery is full
  * it replaces the lowest-quality exemplar, if better. */
@@ -539,16 +496,7 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
   }
   free(key);
   if (!rc)
-    rc = db_exec(b->c,
-                 "UPDATE customers SET visit_count = visit_count + $2, "
-                 "first_seen_at = CASE WHEN first_seen_at IS NULL OR $3 < first_seen_at THEN $3 "
-                 "ELSE first_seen_at END, "
-                 "last_seen_at = CASE WHEN last_seen_at IS NULL OR $3 > last_seen_at THEN $3 "
-                 "ELSE last_seen_at END, updated_at = $4 WHERE id = $1",
-                 DB_ARGS(db_int(customer), db_int(!extend), db_int(e->captured_ms), db_int(b->now)),
-                 NULL, err);
-  if (!rc)
-    rc = update_customer_stats(b, customer, err);
+    rc = recognizer_refresh_customer(b->c, customer, b->now, err);
   r->customer_id = customer;
   return rc;
 }

@@ -199,3 +199,50 @@ void recognizer_free(struct server *s) {
   s->customer_index = s->staff_index = NULL;
   s->store = NULL;
 }
+
+#define STATS_SAMPLE 100 /* recent visits that decide gender and age */
+
+int recognizer_refresh_customer(struct db_conn *c, int64_t customer, int64_t now,
+                                struct ff_error *err) {
+  struct db_rows *rows = NULL;
+  int rc = db_query(c,
+                    "SELECT gender, gender_probability, age FROM visits WHERE customer_id = $1 "
+                    "ORDER BY first_seen_at DESC LIMIT $2",
+                    DB_ARGS(db_int(customer), db_int(STATS_SAMPLE)), &rows, err);
+  if (rc)
+    return rc;
+  double male = 0, female = 0, ages[STATS_SAMPLE];
+  int n_age = 0, n = db_rows_count(rows);
+  for (int i = 0; i < n; i++) {
+    const char *g = db_rows_text(rows, i, 0);
+    double p = db_rows_real(rows, i, 1);
+    if (g && !strcmp(g, "male"))
+      male += p, female += 1 - p;
+    else if (g && !strcmp(g, "female"))
+      female += p, male += 1 - p;
+    if (!db_rows_is_null(rows, i, 2) && n_age < STATS_SAMPLE)
+      ages[n_age++] = db_rows_real(rows, i, 2);
+  }
+  db_rows_free(rows);
+  for (int i = 1; i < n_age; i++) /* insertion sort: at most STATS_SAMPLE */
+    for (int j = i; j > 0 && ages[j - 1] > ages[j]; j--) {
+      double t = ages[j];
+      ages[j] = ages[j - 1];
+      ages[j - 1] = t;
+    }
+  double votes = male + female;
+  const char *gender = votes > 0 ? (male > female ? "male" : "female") : NULL;
+  double confidence = votes > 0 ? (male > female ? male : female) / votes : 0;
+  double age =
+      n_age ? (n_age % 2 ? ages[n_age / 2] : (ages[n_age / 2 - 1] + ages[n_age / 2]) / 2) : 0;
+  return db_exec(c,
+                 "UPDATE customers SET gender = $2, gender_confidence = $3, age = $4, "
+                 "visit_count = (SELECT COUNT(*) FROM visits WHERE customer_id = $1), "
+                 "first_seen_at = (SELECT MIN(first_seen_at) FROM visits WHERE customer_id = $1), "
+                 "last_seen_at = (SELECT MAX(last_seen_at) FROM visits WHERE customer_id = $1), "
+                 "updated_at = $5 WHERE id = $1",
+                 DB_ARGS(db_int(customer), db_text(gender),
+                         gender ? db_real(confidence) : db_null(), n_age ? db_real(age) : db_null(),
+                         db_int(now)),
+                 NULL, err);
+}

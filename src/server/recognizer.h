@@ -53,6 +53,12 @@ int recognizer_staff(struct server *s, int64_t tenant_id, struct vindex **out,
 int recognizer_reload_tenant(struct server *s, struct db_conn *c, int64_t tenant_id,
                              struct ff_error *err);
 
+/* Recomputes a customer's figures from their visits: visit count, first
+ * and last seen, gender (a vote weighted by each visit's probability) and
+ * age (the median), after any change to their visits. */
+int recognizer_refresh_customer(struct db_conn *c, int64_t customer, int64_t now_ms,
+                                struct ff_error *err);
+
 /* A loaded time zone by IANA name, cached for the life of the process. */
 const struct tz *recognizer_zone(struct server *s, const char *name, struct ff_error *err);
 

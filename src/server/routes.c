@@ -60,9 +60,16 @@ const struct route http_routes[] = {
 
     /* customers and visits */
     {"GET", "/v1/customers", customers_list, ANY_USER, BODY_NONE, 0},
+    {"POST", "/v1/customers/merge", customers_merge, ADMINS, BODY_JSON, 0},
+    {"POST", "/v1/customers/search", customers_search_photo, MANAGERS, BODY_UPLOAD, 0},
     {"GET", "/v1/customers/{id}", customers_get, ANY_USER, BODY_NONE, 0},
+    {"PATCH", "/v1/customers/{id}", customers_update, MANAGERS, BODY_JSON, 0},
+    {"POST", "/v1/customers/{id}/erase", customers_erase, ADMINS, BODY_NONE, 0},
     {"GET", "/v1/visits", visits_list, ANY_USER, BODY_NONE, 0},
     {"GET", "/v1/visits/{id}", visits_get, ANY_USER, BODY_NONE, 0},
+    {"DELETE", "/v1/visits/{id}", visits_delete, MANAGERS, BODY_NONE, 0},
+    {"POST", "/v1/visits/{id}/reassign", visits_reassign, MANAGERS, BODY_JSON, 0},
+    {"GET", "/v1/visits/{id}/picture", visits_picture, ANY_USER, BODY_NONE, ROUTE_TICKET},
 
     /* staff */
     {"GET", "/v1/staff", staff_list, ANY_USER, BODY_NONE, 0},

@@ -251,6 +251,96 @@ test('another tenant: its key cannot use our cameras, its admin cannot see our r
   assert.equal(viaUser.status, 403, 'only worker keys post events');
 });
 
+test('customer tools: picture, edit, search by photo, merge, reassign, delete, erase', { skip }, async () => {
+  const customers = await allCustomers(A.token);
+  const visitsOf = async (id) => (await call(server, 'GET', `/v1/visits?customer_id=${id}&limit=200`, { token: A.token })).json.items;
+  const find = async (file) => {
+    const r = await call(server, 'POST', '/v1/customers/search', { token: A.token, body: { image: readFileSync(join(dir, file)).toString('base64') } });
+    assert.equal(r.status, 200, r.text);
+    return r.json.faces[0].matches;
+  };
+  const customerOf = async (file) => (await find(file)).find((m) => m.match)?.customer_id;
+  const penny = await customerOf('penny2.jpg'), howard = await customerOf('howard2.jpg');
+  const leonard = await customerOf('leonard2.jpg'), sheldon = await customerOf('sheldon2.jpg');
+  assert.ok(penny && howard && leonard && sheldon, 'search by photo finds each of them');
+  assert.equal(new Set([penny, howard, leonard, sheldon]).size, 4);
+  assert.ok((await find('raj2.jpg')).every((m) => !m.match), 'staff are not customers');
+
+  // The picture of a visit: with the bearer token, and with a one-time ticket for an <img>.
+  const [visit] = await visitsOf(penny);
+  const pic = await fetch(`${server.url}/v1/visits/${visit.id}/picture`, { headers: { Authorization: `Bearer ${A.token}` } });
+  assert.equal(pic.status, 200);
+  assert.equal(pic.headers.get('content-type'), 'image/jpeg');
+  const bytes = Buffer.from(await pic.arrayBuffer());
+  assert.equal(bytes[0], 0xff);
+  assert.equal(bytes[1], 0xd8);
+  const ticket = await call(server, 'POST', '/v1/stream-tickets', { token: A.token, body: { path: `/v1/visits/${visit.id}/picture` } });
+  assert.equal((await fetch(`${server.url}/v1/visits/${visit.id}/picture?ticket=${ticket.json.ticket}`)).status, 200);
+  assert.equal((await fetch(`${server.url}/v1/visits/${visit.id}/picture?ticket=${ticket.json.ticket}`)).status, 401, 'spent');
+  assert.equal((await call(server, 'GET', `/v1/visits/${visit.id}/picture`, { token: B.token })).status, 404);
+
+  // Edit: values set by hand win over the estimates.
+  const edited = await call(server, 'PATCH', `/v1/customers/${penny}`, { token: A.token, body: { name: 'Penny', notes: 'regular', gender: 'male', age: 30 } });
+  assert.equal(edited.status, 200, edited.text);
+  assert.equal(edited.json.gender, 'male');
+  assert.equal(edited.json.gender_source, 'manual');
+  const back = await call(server, 'PATCH', `/v1/customers/${penny}`, { token: A.token, body: { gender: null, age: null } });
+  assert.equal(back.json.gender, 'female');
+  assert.equal(back.json.gender_source, 'estimated');
+
+  // A split (a strict threshold makes a second customer for Howard), then a merge.
+  const settings = (await call(server, 'GET', `/v1/tenants/${A.tenant.id}/settings`, { token: A.token })).json;
+  assert.equal((await call(server, 'PATCH', `/v1/tenants/${A.tenant.id}/settings`, { token: A.token, body: { match_threshold: 0.1 } })).status, 200);
+  // The same face, nudged by 0.011 per component (distance 0.124): beyond a 0.1 threshold.
+  const nudged = (faces.howard5 || faces.howard4).descriptor.map((x) => x + 0.011);
+  const [split] = await post(A.key, [event(faces.howard5 || faces.howard4, A.doorA.id, parisTime(1, 17, 0), { descriptor: nudged })]);
+  assert.equal(split.outcome, 'new_visit');
+  assert.notEqual(split.customer_id, howard, 'split off');
+  assert.equal((await call(server, 'PATCH', `/v1/tenants/${A.tenant.id}/settings`, { token: A.token, body: { match_threshold: settings.match_threshold } })).status, 200);
+  const howardVisits = (await visitsOf(howard)).length;
+  const merged = await call(server, 'POST', '/v1/customers/merge', { token: A.token, body: { target_id: howard, source_ids: [split.customer_id] } });
+  assert.equal(merged.status, 200, merged.text);
+  assert.equal(merged.json.visit_count, howardVisits + 1);
+  assert.equal((await call(server, 'GET', `/v1/customers/${split.customer_id}`, { token: A.token })).status, 404);
+  assert.equal((await visitsOf(howard)).filter((v) => v.is_new).length, 1);
+  assert.equal((await call(server, 'POST', '/v1/customers/merge', { token: B.token, body: { target_id: howard, source_ids: [leonard] } })).status, 404);
+
+  // Reassign a visit and back; delete one.
+  const moved = await call(server, 'POST', `/v1/visits/${split.visit_id}/reassign`, { token: A.token, body: { customer_id: leonard } });
+  assert.equal(moved.status, 200, moved.text);
+  assert.equal(moved.json.customer_id, leonard);
+  assert.equal((await visitsOf(howard)).length, howardVisits);
+  const lv = (await call(server, 'GET', `/v1/customers/${leonard}`, { token: A.token })).json.visit_count;
+  assert.equal(lv, (await visitsOf(leonard)).length);
+  assert.equal((await call(server, 'DELETE', `/v1/visits/${split.visit_id}`, { token: A.token })).status, 204);
+  assert.equal((await call(server, 'GET', `/v1/customers/${leonard}`, { token: A.token })).json.visit_count, lv - 1);
+  assert.equal((await call(server, 'GET', `/v1/visits/${split.visit_id}`, { token: A.token })).status, 404);
+
+  // Erase: nothing in the database or the object store refers to the person any more.
+  const sheldonVisits = await visitsOf(sheldon);
+  const erase = await call(server, 'POST', `/v1/customers/${sheldon}/erase`, { token: A.token });
+  assert.equal(erase.status, 200, erase.text);
+  assert.equal(erase.json.visits_anonymised, sheldonVisits.length);
+  assert.equal(erase.json.pictures_removed, sheldonVisits.length);
+  assert.ok(erase.json.descriptors_removed >= 1);
+  assert.equal(erase.json.complete, true);
+  assert.equal((await call(server, 'GET', `/v1/customers/${sheldon}`, { token: A.token })).status, 404);
+  for (const table of ['customers WHERE id', 'customer_faces WHERE customer_id', 'visits WHERE customer_id', 'face_events WHERE customer_id'])
+    assert.equal(server.sql(`SELECT COUNT(*) FROM ${table} = ${sheldon}`).trim(), '0', table);
+  for (const v of sheldonVisits) {
+    const after = await call(server, 'GET', `/v1/visits/${v.id}`, { token: A.token });
+    assert.equal(after.json.customer_id, null, 'the visit stays as an anonymous count');
+    assert.equal(after.json.has_picture, false);
+  }
+  const files = readdirSync(join(server.dir, 'pictures'), { recursive: true }).filter((f) => f.endsWith('.jpg'));
+  const keys = server.sql("SELECT picture_key FROM visits WHERE picture_key IS NOT NULL").trim().split('\n').filter(Boolean);
+  const staffKeys = server.sql("SELECT picture_key FROM staff_faces WHERE picture_key IS NOT NULL").trim().split('\n').filter(Boolean);
+  assert.deepEqual(files.map((f) => f.replaceAll('\\', '/')).sort(), [...keys, ...staffKeys].sort(), 'the store holds exactly the pictures the database refers to');
+  assert.ok((await find('sheldon3.jpg')).every((m) => m.customer_id !== sheldon), 'gone from the index');
+  const [again] = await post(A.key, [event(faces.sheldon1, A.doorA.id, parisTime(1, 18, 0))]);
+  assert.notEqual(again.customer_id, sheldon, 'an erased person comes back as a stranger');
+});
+
 test('every field of an event wrong in turn: rejected with its reason, nothing changes', { skip }, async () => {
   const before = JSON.stringify(await allCustomers(A.token));
   const good = () => event(faces.penny1, A.doorA.id, parisTime(1, 15, 0));
