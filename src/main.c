@@ -12,6 +12,9 @@
 #include "admin.h"
 #include "server.h"
 #endif
+#ifdef FOOTFALL_HAVE_WORKER
+#include "worker.h"
+#endif
 
 static int usage(FILE *out) {
   fprintf(out,
@@ -20,6 +23,9 @@ static int usage(FILE *out) {
 #ifdef FOOTFALL_HAVE_SERVER
           "  server     run the server: API, dashboard, recognition, fleet control\n"
           "  admin      bootstrap tasks (create a tenant, user, site or worker API key)\n"
+#endif
+#ifdef FOOTFALL_HAVE_WORKER
+          "  worker     run a worker: cameras in, one durable event per person pass out\n"
 #endif
 #ifdef FOOTFALL_HAVE_FACE
           "  face       run the face engine on image files (analyze, compare, bench, calibrate)\n"
@@ -48,6 +54,10 @@ int main(int argc, char **argv) {
     return server_main(argc - 1, argv + 1);
   if (!strcmp(command, "admin"))
     return admin_main(argc - 1, argv + 1);
+#endif
+#ifdef FOOTFALL_HAVE_WORKER
+  if (!strcmp(command, "worker"))
+    return worker_main(argc - 1, argv + 1);
 #endif
 #ifdef FOOTFALL_HAVE_FACE
   if (!strcmp(command, "face"))

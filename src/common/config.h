@@ -65,6 +65,38 @@ struct config {
   int login_max_failures;
   int login_max_failures_per_address;
   int login_window_s;
+
+  /* worker */
+  char *server_url;
+  char *worker_api_key;
+  char *state_dir;
+  char *cameras_file;
+  char *endpoint_listen;
+  int endpoint_port;
+  char *endpoint_secret;
+  char *detector;
+  int tiny_input_size;
+  int min_face_size;
+  char *min_detector_score;
+  int inference_threads;
+  char *sample_fps;
+  int motion_gate;
+  char *motion_threshold;
+  int track_miss_ms;
+  int refresh_event_s;
+  char *staff_match_distance;
+  int outbox_max_events;
+  int64_t outbox_max_bytes;
+  int outbox_max_age_s;
+  int upload_batch;
+  int upload_timeout_ms;
+  int upload_retry_base_ms;
+  int upload_retry_cap_ms;
+  int source_timeout_ms;
+  int reconnect_base_ms;
+  int reconnect_cap_ms;
+  char *device_lock_dir;
+  int drain_ms;
 };
 
 /* Fills cfg from defaults, file, environment and argv (argv[0] is the

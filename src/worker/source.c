@@ -37,15 +37,15 @@ static const char *const state_names[] = {"starting", "streaming", "reconnecting
                                           "error"};
 static const char *const kind_names[] = {"rtsp", "mjpeg", "file", "v4l2"};
 
-const char *camera_state_name(enum camera_state state) {
+const char *camera_source_state_name(enum camera_state state) {
   return (unsigned)state < 5 ? state_names[state] : "unknown";
 }
 
-const char *camera_kind_name(enum camera_kind kind) {
+const char *camera_source_kind_name(enum camera_kind kind) {
   return (unsigned)kind < 4 ? kind_names[kind] : "unknown";
 }
 
-int camera_kind_parse(const char *name, enum camera_kind *out) {
+int camera_source_kind_parse(const char *name, enum camera_kind *out) {
   for (int i = 0; i < 4; i++)
     if (!strcmp(name, kind_names[i])) {
       *out = (enum camera_kind)i;

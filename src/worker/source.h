@@ -85,9 +85,9 @@ void camera_source_get_stats(struct camera_source *source, struct camera_source_
 /* Waits up to timeout_ms for the state; FF_OK when reached, else FF_ETIMEOUT. */
 int camera_source_wait_state(struct camera_source *source, enum camera_state state, int timeout_ms);
 
-const char *camera_state_name(enum camera_state state);
-const char *camera_kind_name(enum camera_kind kind);
+const char *camera_source_state_name(enum camera_state state);
+const char *camera_source_kind_name(enum camera_kind kind);
 /* "rtsp", "mjpeg", "file", "v4l2" -> kind; FF_EINVAL otherwise. */
-int camera_kind_parse(const char *name, enum camera_kind *out);
+int camera_source_kind_parse(const char *name, enum camera_kind *out);
 
 #endif

@@ -155,7 +155,7 @@ Test(pipeline, one_event_per_pass_and_staff_marked) {
 
   struct quiet q = {.p = p};
   cr_assert(wait_until(finished, &q, 30000), "video did not finish: state %s, tracks %d",
-            camera_state_name(q.source.state), q.stats.active_tracks);
+            camera_source_state_name(q.source.state), q.stats.active_tracks);
   pipeline_free(p);
 
   cr_assert_geq(q.stats.frames_processed, 20, "processed %llu",

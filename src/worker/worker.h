@@ -1,0 +1,68 @@
+/* worker.h — `footfall worker`: the one state of a worker process.
+ *
+ * struct worker ties the parts together: the face engine, the outbox and
+ * its uploader, the staff cache, the pipeline (camera sources + inference
+ * pool) and the local endpoint. Threads, each with one job: a reader per
+ * camera (source.c), the inference pool (pipeline.c), the uploader
+ * (uploader.c), the endpoint's connection threads (endpoint.c); the main
+ * thread waits for SIGTERM/SIGINT, then stops the cameras (their open
+ * tracks become events), drains the outbox for --drain-ms and exits 0.
+ *
+ * Seams for the fleet work that comes later (registration, heartbeat,
+ * commands over a WebSocket): worker_command() is the single entry point a
+ * command takes, whatever carried it; worker_status_json() is what a
+ * heartbeat will send; cameras come and go through worker_add_camera and
+ * worker_remove_camera, which the assign/release commands already use.
+ */
+#ifndef FOOTFALL_WORKER_WORKER_H
+#define FOOTFALL_WORKER_WORKER_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "camera_spec.h"
+#include "config.h"
+#include "outbox.h"
+#include "pipeline.h"
+#include "staffcache.h"
+#include "status.h"
+#include "uploader.h"
+
+struct endpoint;
+
+struct worker {
+  struct config cfg;
+  char state_dir[512];
+  char worker_id[OUTBOX_ID_SIZE];
+  char endpoint_secret[80];
+  int64_t started_wall_ms;
+  atomic_int stopping;
+  struct face_engine *engine;
+  struct outbox *outbox;
+  struct uploader *uploader; /* NULL without --server-url */
+  struct staffcache *staff;
+  struct pipeline *pipeline;
+  struct endpoint *endpoint;
+  int endpoint_port; /* bound port */
+};
+
+int worker_main(int argc, char **argv);
+
+int worker_add_camera(struct worker *w, const struct camera_spec *spec, struct ff_error *err);
+int worker_remove_camera(struct worker *w, int camera_id);
+
+/* Runs one command ("assign_camera" {camera spec}, "release_camera"
+ * {"camera_id"}, "status_report", "refresh_staff", "shutdown"). *result is
+ * a new JSON object on success. FF_EUNSUPPORTED for types not built yet. */
+int worker_command(struct worker *w, const char *type, json_t *params, json_t **result,
+                   struct ff_error *err);
+
+/* Per-camera state and figures, outbox, uploader and staff cache. */
+json_t *worker_status_json(struct worker *w);
+/* status plus device locks, decoder and pipeline internals. */
+json_t *worker_diagnostics_json(struct worker *w);
+/* Prometheus text exposition; malloc'd. */
+char *worker_metrics_text(struct worker *w);
+
+#endif
