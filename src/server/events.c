@@ -236,6 +236,12 @@ struct batch {
   struct vindex *customers, *staff;
   struct picture_changes pictures;
   int reload_index; /* the index was changed: rebuild it if the batch fails */
+  /* Cameras seen in this batch (a worker's batch names few cameras). */
+  struct {
+    int64_t camera, site;
+    char zone[72];
+  } cameras[8];
+  int camera_count;
 };
 
 static int ledger_lookup(struct batch *b, const struct event *e, struct result *r,
@@ -283,6 +289,12 @@ static int ledger_write(struct batch *b, const struct event *e, int64_t site,
 /* The camera's site and time zone, when the key may use the camera. */
 static int camera_site(struct batch *b, int64_t camera, int64_t *site, char *zone, size_t zone_size,
                        struct ff_error *err) {
+  for (int i = 0; i < b->camera_count; i++)
+    if (b->cameras[i].camera == camera) {
+      *site = b->cameras[i].site;
+      snprintf(zone, zone_size, "%s", b->cameras[i].zone);
+      return 1;
+    }
   struct db_rows *rows = NULL;
   int rc = db_query(b->c,
                     "SELECT c.site_id, s.timezone FROM cameras c JOIN sites s ON s.id = c.site_id "
@@ -294,6 +306,12 @@ static int camera_site(struct batch *b, int64_t camera, int64_t *site, char *zon
   if (found) {
     *site = db_rows_int(rows, 0, 0);
     snprintf(zone, zone_size, "%s", db_rows_text(rows, 0, 1));
+    if (b->camera_count < (int)(sizeof b->cameras / sizeof b->cameras[0])) {
+      b->cameras[b->camera_count].camera = camera;
+      b->cameras[b->camera_count].site = *site;
+      snprintf(b->cameras[b->camera_count].zone, sizeof b->cameras[0].zone, "%s", zone);
+      b->camera_count++;
+    }
   }
   db_rows_free(rows);
   return found ? 1 : 0;
@@ -432,10 +450,12 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
   if (rc)
     return rc;
   int extend = db_rows_count(rows) == 1;
+  int changed = !extend; /* a new visit, or a better picture with new estimates */
   char *key = NULL;
   if (extend) {
     int64_t visit = db_rows_int(rows, 0, 0);
     int better = e->quality > db_rows_real(rows, 0, 3);
+    changed = better;
     const char *old_key = db_rows_text(rows, 0, 4);
     if (better && !(rc = store_crop(b, e, &key, err)) && old_key)
       remember(&b->pictures.replaced, &b->pictures.replaced_count, b->pictures.cap, old_key);
@@ -495,8 +515,14 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
     db_rows_free(rows);
   }
   free(key);
-  if (!rc)
+  if (!rc && changed)
     rc = recognizer_refresh_customer(b->c, customer, b->now, err);
+  else if (!rc)
+    rc = db_exec(b->c,
+                 "UPDATE customers SET last_seen_at = CASE WHEN $2 > last_seen_at THEN $2 ELSE "
+                 "last_seen_at END, first_seen_at = CASE WHEN $2 < first_seen_at THEN $2 ELSE "
+                 "first_seen_at END, updated_at = $3 WHERE id = $1",
+                 DB_ARGS(db_int(customer), db_int(e->captured_ms), db_int(b->now)), NULL, err);
   r->customer_id = customer;
   return rc;
 }
