@@ -22,6 +22,9 @@ struct uploader {
   pthread_cond_t changed;
   struct uploader_stats stats;
   int ceiling; /* largest batch the server took; lowered by 413 */
+  /* `callback_lock` guards options.on_result/ctx and is held while the
+   * callback runs, so uploader_set_result_callback(NULL) waits for it. */
+  pthread_mutex_t callback_lock;
 };
 
 static const char *const outcome_names[] = {"new_visit", "visit_extended", "staff", "duplicate",
@@ -55,6 +58,7 @@ int uploader_new(const struct uploader_options *options, struct outbox *outbox,
   up->outbox = outbox;
   up->stats.batch_now = up->ceiling = up->options.batch_max;
   pthread_mutex_init(&up->lock, NULL);
+  pthread_mutex_init(&up->callback_lock, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -262,9 +266,11 @@ int uploader_round(struct uploader *up, int *answered, struct ff_error *err) {
   pthread_mutex_unlock(&up->lock);
   if (count == batch.count)
     set_batch(up, up->options.batch_max, 0);
+  pthread_mutex_lock(&up->callback_lock);
   if (up->options.on_result)
     for (int i = 0; i < count; i++)
       up->options.on_result(up->options.ctx, &results[i]);
+  pthread_mutex_unlock(&up->callback_lock);
 done:
   http_response_free(&res);
   free(results);
@@ -337,6 +343,15 @@ int uploader_drain(struct uploader *up, int timeout_ms) {
   }
 }
 
+void uploader_set_result_callback(struct uploader *up,
+                                  void (*on_result)(void *ctx, const struct upload_result *r),
+                                  void *ctx) {
+  pthread_mutex_lock(&up->callback_lock);
+  up->options.on_result = on_result;
+  up->options.ctx = ctx;
+  pthread_mutex_unlock(&up->callback_lock);
+}
+
 void uploader_get_stats(struct uploader *up, struct uploader_stats *out) {
   pthread_mutex_lock(&up->lock);
   *out = up->stats;
@@ -356,5 +371,6 @@ void uploader_free(struct uploader *up) {
   }
   pthread_cond_destroy(&up->changed);
   pthread_mutex_destroy(&up->lock);
+  pthread_mutex_destroy(&up->callback_lock);
   free(up);
 }

@@ -79,6 +79,11 @@ int uploader_start(struct uploader *up, struct ff_error *err);
 /* Waits until the outbox is empty or timeout_ms passes (FF_ETIMEOUT). */
 int uploader_drain(struct uploader *up, int timeout_ms);
 void uploader_get_stats(struct uploader *up, struct uploader_stats *out);
+/* Replaces the result callback; when it returns, the old one is not running
+ * and will not run again (so its context may be freed). */
+void uploader_set_result_callback(struct uploader *up,
+                                  void (*on_result)(void *ctx, const struct upload_result *r),
+                                  void *ctx);
 
 const char *upload_outcome_name(enum upload_outcome outcome);
 

@@ -505,7 +505,10 @@ static int setup(struct worker *w, struct camera_spec *specs, int count, struct 
 static void teardown(struct worker *w) {
   endpoint_stop(w->endpoint);
   w->endpoint = NULL;
-  /* Cameras stop first: their open tracks become events in the outbox. */
+  /* Cameras stop first: their open tracks become events in the outbox.
+   * The uploader labels tracks through the pipeline: detach it first. */
+  if (w->uploader)
+    uploader_set_result_callback(w->uploader, NULL, NULL);
   pipeline_free(w->pipeline);
   w->pipeline = NULL;
   if (w->uploader) {
