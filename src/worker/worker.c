@@ -406,7 +406,7 @@ static int mkdir_p(const char *path) {
   return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
-static int setup(struct worker *w, struct camera_spec *specs, int count, struct ff_error *err) {
+int worker_start(struct worker *w, struct camera_spec *specs, int count, struct ff_error *err) {
   int rc;
   struct config *c = &w->cfg;
   if (c->state_dir)
@@ -502,7 +502,7 @@ static int setup(struct worker *w, struct camera_spec *specs, int count, struct 
   return FF_OK;
 }
 
-static void teardown(struct worker *w) {
+void worker_stop(struct worker *w) {
   endpoint_stop(w->endpoint);
   w->endpoint = NULL;
   /* Cameras stop first: their open tracks become events in the outbox.
@@ -573,11 +573,11 @@ int worker_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   w->started_wall_ms = wall_ms();
 
-  rc = setup(w, specs, count, &err);
+  rc = worker_start(w, specs, count, &err);
   if (rc) {
     log_msg(LOG_ERROR, "worker.start", "%s", err.message);
     fprintf(stderr, "footfall worker: %s\n", err.message);
-    teardown(w);
+    worker_stop(w);
     config_free(&w->cfg);
     free(w);
     return 1;
@@ -601,7 +601,7 @@ int worker_main(int argc, char **argv) {
   sigwait(&signals, &sig);
   atomic_store(&w->stopping, 1);
   log_msg(LOG_INFO, "worker.stop", "signal %d: stopping cameras, draining the outbox", sig);
-  teardown(w);
+  worker_stop(w);
   config_free(&w->cfg);
   free(w);
   return 0;

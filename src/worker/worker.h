@@ -49,6 +49,16 @@ struct worker {
 
 int worker_main(int argc, char **argv);
 
+/* Brings a worker up from w->cfg (loaded by the caller) and the cameras
+ * given (specs has room for CAMERA_SPEC_MAX; --cameras adds to it): state
+ * files, face engine, outbox, staff cache (refreshed when a server is set),
+ * pipeline, uploader, endpoint. On failure, call worker_stop for what was
+ * made. */
+int worker_start(struct worker *w, struct camera_spec *specs, int count, struct ff_error *err);
+/* Stops cameras (open tracks become events), drains the outbox for
+ * --drain-ms, frees everything but w->cfg. */
+void worker_stop(struct worker *w);
+
 int worker_add_camera(struct worker *w, const struct camera_spec *spec, struct ff_error *err);
 int worker_remove_camera(struct worker *w, int camera_id);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -234,5 +235,74 @@ Test(outbox, kill_9_loses_no_acknowledged_push_and_resends_no_acked_event) {
       cr_assert_str_neq(batch.items[k].id, acked[i], "acked event %s would be sent again",
                         acked[i]);
   outbox_batch_free(&batch);
+  outbox_close(ob);
+}
+
+/* A full disk (here: a file size limit on the process) makes pushes fail
+ * with an error; nothing pushed before is lost and the queue works again
+ * once there is room. */
+Test(outbox, full_disk_fails_pushes_and_loses_nothing) {
+  int fds[2];
+  cr_assert_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    signal(SIGXFSZ, SIG_IGN); /* write(2) fails with EFBIG instead */
+    struct rlimit lim = {1024 * 1024, 1024 * 1024};
+    setrlimit(RLIMIT_FSIZE, &lim);
+    struct outbox *ob;
+    struct outbox_limits none = {0};
+    if (outbox_open(path, &none, &ob, NULL))
+      _exit(3);
+    int failures = 0;
+    for (int i = 0; i < 2000 && failures < 5; i++) {
+      char id[OUTBOX_ID_SIZE], json[2200];
+      outbox_new_id(id);
+      int n = snprintf(json, sizeof json, "{\"id\":\"%s\",\"pad\":\"%02000d\"}", id, 0);
+      struct ff_error err = {0};
+      int rc = outbox_push(ob, id, wall_ms(), json, (size_t)n, &err);
+      if (rc == FF_OK)
+        dprintf(fds[1], "pushed %s\n", id);
+      else {
+        dprintf(fds[1], "failed %d\n", rc);
+        failures++;
+      }
+    }
+    outbox_close(ob);
+    _exit(0);
+  }
+  close(fds[1]);
+  struct child c = {.pid = pid, .out = fds[0]};
+  static char ids[2000][OUTBOX_ID_SIZE];
+  int n = 0, failed = 0, rc = 0;
+  char line[128];
+  while (child_read_line(&c, line, sizeof line, 20000) == 0) {
+    if (sscanf(line, "pushed %36s", ids[n]) == 1)
+      n++;
+    else if (sscanf(line, "failed %d", &rc) == 1) {
+      failed++;
+      cr_assert(rc == FF_EIO || rc == FF_EDB, "a full disk gave %d", rc);
+    }
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  c.pid = 0;
+  child_kill(&c, 0);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child ended badly (%d)", status);
+  cr_assert_eq(failed, 5, "the size limit was never hit (%d pushes)", n);
+  cr_assert_gt(n, 10, "only %d pushes before the limit", n);
+
+  struct outbox *ob;
+  struct outbox_limits none = {0};
+  cr_assert_eq(outbox_open(path, &none, &ob, NULL), FF_OK);
+  struct outbox_batch batch;
+  cr_assert_eq(outbox_peek(ob, 5000, &batch, NULL), FF_OK);
+  cr_assert_eq(batch.count, n, "acknowledged pushes lost or failed ones kept");
+  for (int i = 0; i < n; i++)
+    cr_assert_str_eq(batch.items[i].id, ids[i]);
+  outbox_batch_free(&batch);
+  char id[OUTBOX_ID_SIZE];
+  push_one(ob, id, wall_ms(), 10); /* room again */
   outbox_close(ob);
 }
