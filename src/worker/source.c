@@ -281,6 +281,7 @@ static int run_stream(struct camera_source *s, char *reason, size_t reason_size,
         }
         avcodec_flush_buffers(dec);
         draining = 0;
+        pacing.active = 0; /* the next pass is paced from its first frame */
         break;
       }
       if (rc < 0) {

@@ -102,8 +102,13 @@ Test(source, file_ends_or_loops) {
 
   o.loop = 1;
   cr_assert_eq(camera_source_start(&o, &s, NULL), FF_OK);
+  int64_t t0 = test_now_ms();
   struct frames_at_least want = {s, 35}; /* three and a half passes */
   cr_assert(wait_until(has_frames, &want, 5000));
+  /* Every pass is paced, not only the first: 35 frames at 25 fps take
+   * ~1.25 s (a free-running pass would take a few ms). */
+  cr_assert_geq(test_now_ms() - t0, 1100, "looped passes not paced: %lld ms",
+                (long long)(test_now_ms() - t0));
   camera_source_get_stats(s, &st);
   cr_assert_eq(st.state, CAMERA_STREAMING);
   cr_assert_eq(st.reconnects, 0);
