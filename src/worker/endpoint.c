@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "json_text.h"
 #include "log.h"
+#include "overlay.h"
 #include "pipeline.h"
 #include "worker.h"
 
@@ -61,29 +62,11 @@ static int authorized(struct endpoint *e, const struct _u_request *req) {
   return n == m && sodium_memcmp(token, e->secret, n) == 0;
 }
 
-static void draw_rect(struct rgb_image *img, const struct face_box *b, const uint8_t color[3]) {
-  int x0 = (int)b->x, y0 = (int)b->y, x1 = (int)(b->x + b->width), y1 = (int)(b->y + b->height);
-  for (int t = 0; t < 3; t++)
-    for (int y = y0 + t; y <= y1 - t; y++)
-      for (int x = x0 + t; x <= x1 - t; x++) {
-        if (y != y0 + t && y != y1 - t && x != x0 + t && x != x1 - t)
-          continue;
-        if (x < 0 || y < 0 || x >= img->width || y >= img->height)
-          continue;
-        memcpy(img->rgb + (size_t)y * img->stride + (size_t)x * 3, color, 3);
-      }
-}
-
 static void draw_overlay(struct pipeline *p, int camera_id, struct rgb_image *img) {
   struct overlay_box boxes[PIPELINE_OVERLAY_MAX];
   int n = 0;
   pipeline_overlay(p, camera_id, boxes, PIPELINE_OVERLAY_MAX, &n);
-  static const uint8_t staff[3] = {0, 200, 0}, known[3] = {255, 140, 0}, unknown[3] = {255, 230, 0};
-  for (int i = 0; i < n; i++)
-    draw_rect(img, &boxes[i].box,
-              boxes[i].staff                            ? staff
-              : !strncmp(boxes[i].label, "customer", 8) ? known
-                                                        : unknown);
+  overlay_draw(img, boxes, n);
 }
 
 static int frame_jpeg(struct worker *w, int camera_id, int overlay, uint8_t **jpeg, size_t *size,

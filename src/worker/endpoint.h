@@ -9,9 +9,8 @@
  *   /metrics                      Prometheus text
  *   /cameras/{id}/snapshot.jpg    the newest frame
  *   /cameras/{id}/mjpeg[?overlay=1]  multipart/x-mixed-replace JPEG stream
- *                                  (≤ 10 fps; overlay draws face boxes:
- *                                  green staff, orange known customer,
- *                                  yellow unknown)
+ *                                  (≤ 10 fps; overlay draws face boxes
+ *                                  and labels, see overlay.h)
  * Errors are JSON {"code","message"}. Threads: one per connection (ulfius).
  */
 #ifndef FOOTFALL_WORKER_ENDPOINT_H
