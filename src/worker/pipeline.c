@@ -216,6 +216,9 @@ static void process(struct pipeline *p, struct scratch *s, struct camera *c) {
   if (camera_source_take(c->source, c->last_seq, 0, s->frame, &seq, &captured) != FF_OK) {
     c->had_frame = 0;
     collect(p, s, c, now, 0); /* tracks still end when the camera goes quiet */
+    pthread_mutex_lock(&p->lock);
+    c->stats.active_tracks = c->tracker.count;
+    pthread_mutex_unlock(&p->lock);
     return;
   }
   c->last_seq = seq;

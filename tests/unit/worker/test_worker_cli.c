@@ -187,9 +187,9 @@ static const char *walk_video(void) {
            "-i %s/amy/amy1.png -i %s/raj/raj1.png -filter_complex "
            "\"[1]scale=160:160[a];[2]scale=160:160[b];"
            "[0][a]overlay=x='if(lt(t,3),40+40*t,120)':y=100:"
-           "enable='between(t,0.3,2.0)+between(t,3.4,5.0)'[t];"
+           "enable='between(t,0.3,2.0)+between(t,4.5,6.0)'[t];"
            "[t][b]overlay=x=420:y=90:enable='between(t,0.6,2.4)'\" "
-           "-t 6 -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p %s",
+           "-t 7 -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p %s",
            bbt, bbt, video);
   cr_assert_eq(system(cmd), 0);
   return video;
@@ -238,7 +238,7 @@ Test(worker_cli, events_survive_outage_and_kill_9_exactly_once) {
                   "--upload-retry-cap-ms",
                   "200",
                   "--track-miss-ms",
-                  "800",
+                  "1500",
                   NULL};
   struct worker_proc w;
   start_worker(&w, camera, url, fast);
