@@ -19,6 +19,7 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg
   libgstrtspserver-1.0-dev gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   curl ca-certificates openssl tzdata rsync wrk
+  chromium
 )
 
 FACE_API_VERSION=1.7.15

@@ -1,0 +1,409 @@
+// The dashboard in Debian's Chromium against the real server with a seeded
+// database: sign-in, session across reloads, tenant switching, every page of
+// this slice with real data, server errors shown, English and Vietnamese,
+// what a viewer may not see. Screenshots go to tests/artifacts/browser/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Server, checkPrerequisites, launchChromium, shot, watchErrors } from './lib.mjs';
+
+const T = 15000; // deadline for any one thing to appear
+let srv, browser, page, errors, adminToken;
+const seed = {};
+
+before(async () => {
+  checkPrerequisites();
+  srv = new Server();
+  seed.acme = srv.admin('create-tenant', '--name', 'Acme Retail').tenant_id;
+  seed.other = srv.admin('create-tenant', '--name', 'Other Co').tenant_id;
+  seed.hanoi = srv.admin('create-site', '--tenant-id', String(seed.acme), '--name', 'Hanoi Store', '--timezone', 'Asia/Ho_Chi_Minh').site_id;
+  srv.admin('create-site', '--tenant-id', String(seed.other), '--name', 'Other Site', '--timezone', 'Europe/Paris');
+  srv.admin('create-user', '--username', 'alice', '--password', 'alice-password-1', '--role', 'tenant_admin', '--tenant-id', String(seed.acme));
+  await srv.start();
+  adminToken = await srv.token('admin', srv.adminPassword);
+  // A camera bound to the Hanoi store (so deleting the site is refused), and
+  // enough audited changes that the audit log needs more than one page.
+  const cam = await srv.api('POST', '/v1/cameras', { token: adminToken, body: { site_id: seed.hanoi, name: 'Front door', kind: 'rtsp', url: 'rtsp://cam:s3cret-pass@10.1.2.3/stream1' } });
+  assert.equal(cam.status, 201, JSON.stringify(cam.body));
+  for (let i = 0; i < 55; i++) {
+    const r = await srv.api('PATCH', `/v1/sites/${seed.hanoi}`, { token: adminToken, body: { address: `12 Trang Tien, rev ${i}` } });
+    assert.equal(r.status, 200);
+  }
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(T);
+  errors = watchErrors(page);
+});
+
+after(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+/** A test that leaves a screenshot of the page when it fails. */
+function step(name, fn) {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      await shot(page, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
+      // Keep the report short: no page dumps in assertion messages.
+      if (e && typeof e.message === 'string' && e.message.length > 2000) e.message = e.message.slice(0, 2000) + '…';
+      throw e;
+    }
+  });
+}
+
+const dialog = () => page.getByRole('dialog');
+const row = (text) => page.locator('.ant-table-row', { hasText: text });
+const toast = () => page.locator('.ant-message');
+
+async function pickOption(combobox, text) {
+  await combobox.click();
+  await page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: text }).first().click();
+}
+async function searchOption(combobox, typed) {
+  await combobox.click();
+  await combobox.fill(typed);
+  await page.locator('.ant-select-dropdown:visible .ant-select-item-option').first().waitFor();
+  await combobox.press('Enter');
+}
+async function nav(label) {
+  await page.getByRole('menu').getByRole('link', { name: label, exact: true }).click();
+  await page.getByRole('heading', { name: label, exact: true }).waitFor();
+  await page.locator('.ant-spin-spinning').first().waitFor({ state: 'detached' }).catch(() => undefined);
+}
+/** Text the user can see (not attributes or hidden nodes). */
+async function visibleText() {
+  return page.evaluate(() => document.body.innerText);
+}
+async function html() {
+  return page.content();
+}
+async function listAll(path, token = adminToken) {
+  const out = [];
+  let cursor;
+  for (;;) {
+    const r = await srv.api('GET', `${path}${path.includes('?') ? '&' : '?'}limit=200${cursor !== undefined ? `&cursor=${cursor}` : ''}`, { token });
+    assert.equal(r.status, 200);
+    out.push(...r.body.items);
+    if (r.body.next_cursor === null) return out;
+    cursor = r.body.next_cursor;
+  }
+}
+
+step('sign-in refuses a wrong password with the server message', async () => {
+  await page.goto(srv.url + '/sites');
+  await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: T });
+  assert.match(page.url(), /\/login$/);
+  await shot(page, '01-login');
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('not-the-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor({ timeout: T });
+  const said = await srv.api('POST', '/v1/auth/login', { body: { username: 'nobody-here', password: 'x' } });
+  assert.equal(await page.getByRole('alert').innerText(), said.body.error.message);
+  await shot(page, '02-login-error');
+});
+
+step('a system admin signs in, sees every tenant, and comes back to the page asked for', async () => {
+  await page.getByLabel('Password').fill(srv.adminPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Sites' }).waitFor({ timeout: T });
+  assert.match(page.url(), /\/sites$/);
+  // Global view: both tenants' sites, with their tenant.
+  await row('Other Site').waitFor({ timeout: T });
+  assert.match(await row('Other Site').innerText(), /Other Co/);
+  await nav('Dashboard');
+  const sites = await listAll('/v1/sites');
+  await page.getByTestId('stat-sites').getByText(String(sites.length), { exact: true }).waitFor({ timeout: T });
+  assert.equal(sites.length, 2);
+  await shot(page, '03-dashboard-all-tenants');
+});
+
+step('the tenant switcher scopes the session, and it survives a reload', async () => {
+  await pickOption(page.getByRole('combobox', { name: 'Tenant' }), 'Acme Retail');
+  const switcher = page.locator('.app-header .ant-select');
+  await until(async () => (await switcher.innerText()).includes('Acme Retail'));
+  await page.getByTestId('stat-sites').getByText('1', { exact: true }).waitFor({ timeout: T });
+  await page.reload();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout: T });
+  assert.match(await switcher.innerText(), /Acme Retail/);
+  await page.getByTestId('stat-sites').getByText('1', { exact: true }).waitFor({ timeout: T });
+  await page.getByTestId('stat-cameras').getByText('1', { exact: true }).waitFor({ timeout: T });
+  await shot(page, '04-dashboard-tenant');
+});
+
+step('sites: create with a time zone and opening hours; a refused delete shows why', async () => {
+  await nav('Sites');
+  await row('Hanoi Store').waitFor({ timeout: T });
+  assert.doesNotMatch(await page.locator('.ant-table-tbody').innerText(), /Other Site/);
+  await page.getByRole('button', { name: 'Add site' }).click();
+  await dialog().getByLabel('Name').fill('Da Nang Store');
+  await dialog().getByLabel('Address').fill('1 Bach Dang, Da Nang');
+  await searchOption(dialog().getByLabel('Time zone'), 'Ho_Chi');
+  await dialog().getByRole('button', { name: 'Add opening hours for Monday' }).click();
+  await dialog().getByLabel('Monday closes at').fill('18:30');
+  await dialog().getByRole('button', { name: 'Add opening hours for Saturday' }).click();
+  await shot(page, '06-site-dialog');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await row('Da Nang Store').waitFor({ timeout: T });
+  const created = (await listAll('/v1/sites')).find((s) => s.name === 'Da Nang Store');
+  assert.equal(created.timezone, 'Asia/Ho_Chi_Minh');
+  assert.deepEqual(created.opening_hours, { mon: [['09:00', '18:30']], sat: [['09:00', '17:00']] });
+  assert.match(await row('Da Nang Store').innerText(), /Mon 09:00–18:30/);
+
+  // The Hanoi store still has a camera: the server refuses, the page says why.
+  await page.getByRole('button', { name: 'Delete Hanoi Store' }).click();
+  await page.locator('.ant-popconfirm').getByRole('button', { name: 'Delete' }).click();
+  const refused = await srv.api('DELETE', `/v1/sites/${seed.hanoi}`, { token: adminToken });
+  assert.equal(refused.status, 409);
+  await toast().getByText(refused.body.error.message).waitFor({ timeout: T });
+  await row('Hanoi Store').waitFor();
+  await shot(page, '05-sites');
+});
+
+step('cameras: add a file camera and an RTSP camera, URL masked, toggles saved', async () => {
+  await nav('Cameras');
+  await row('Front door').waitFor({ timeout: T });
+  assert.match(await row('Front door').innerText(), /rtsp:\/\/cam:\*\*\*\*@10\.1\.2\.3\/stream1/);
+  assert.ok(!(await html()).includes('s3cret-pass'), 'the stored camera password reached the page');
+
+  await page.getByRole('button', { name: 'Add camera' }).click();
+  await searchOption(dialog().getByLabel('Site'), 'Da Nang');
+  await dialog().getByLabel('Name').fill('Lobby file');
+  await dialog().getByText('Video file').click();
+  await dialog().getByLabel('File path on the worker').fill('relative/path.mp4');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await dialog().getByText('Must be an absolute path').waitFor({ timeout: T });
+  await dialog().getByLabel('File path on the worker').fill('/srv/videos/lobby.mp4');
+  await shot(page, '08-camera-dialog');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await row('Lobby file').waitFor({ timeout: T });
+
+  await page.getByRole('button', { name: 'Add camera' }).click();
+  await searchOption(dialog().getByLabel('Site'), 'Da Nang');
+  await dialog().getByLabel('Name').fill('Side gate');
+  await dialog().getByLabel('Stream URL').fill('rtsp://viewer:gate-pass-99@10.9.9.9:554/main');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await row('Side gate').waitFor({ timeout: T });
+  assert.match(await row('Side gate').innerText(), /rtsp:\/\/viewer:\*\*\*\*@10\.9\.9\.9:554\/main/);
+  await dialog().waitFor({ state: 'detached' });
+  assert.ok(!(await html()).includes('gate-pass-99'), 'the camera password stayed in the page');
+
+  await page.getByRole('switch', { name: 'Face recognition on Lobby file' }).click();
+  await page.waitForFunction(() => document.querySelector('[aria-label="Face recognition on Lobby file"]')?.getAttribute('aria-checked') === 'false');
+  const cams = await listAll('/v1/cameras');
+  const lobby = cams.find((c) => c.name === 'Lobby file');
+  assert.equal(lobby.kind, 'file');
+  assert.equal(lobby.url, '/srv/videos/lobby.mp4');
+  await until(async () => (await srv.api('GET', `/v1/cameras/${lobby.id}`, { token: adminToken })).body.processing === false);
+
+  // Editing without touching the URL keeps the stored password.
+  await page.getByRole('button', { name: 'Edit Side gate' }).click();
+  await dialog().getByLabel('Name').fill('Side gate east');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await row('Side gate east').waitFor({ timeout: T });
+  const gate = (await listAll('/v1/cameras')).find((c) => c.name === 'Side gate east');
+  assert.equal(gate.has_credentials, true);
+  assert.equal(gate.url, 'rtsp://viewer:****@10.9.9.9:554/main');
+
+  await pickOption(page.getByRole('combobox', { name: 'Site' }), 'Hanoi Store');
+  await page.locator('.ant-table-row').first().waitFor();
+  await until(async () => (await page.locator('.ant-table-row').count()) === 1);
+  await shot(page, '07-cameras');
+});
+
+async function until(fn, ms = T) {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+step('users: create a site viewer, deactivate and reactivate, reset the password', async () => {
+  await nav('Users');
+  await row('alice').waitFor({ timeout: T });
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await dialog().getByLabel('Username').fill('vera');
+  await dialog().getByLabel('Display name').fill('Vera Viewer');
+  await dialog().getByLabel('Password').fill('vera-password-1');
+  await searchOption(dialog().getByLabel('Site'), 'Hanoi');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await row('vera').waitFor({ timeout: T });
+  assert.match(await row('vera').innerText(), /Viewer[\s\S]*Hanoi Store/);
+  let vera = (await listAll('/v1/users')).find((u) => u.username === 'vera');
+  assert.equal(vera.role, 'viewer');
+  assert.equal(vera.site_id, seed.hanoi);
+
+  await page.getByRole('switch', { name: 'vera active' }).click();
+  await until(async () => (await srv.api('GET', `/v1/users/${vera.id}`, { token: adminToken })).body.active === false);
+  assert.equal((await srv.api('POST', '/v1/auth/login', { body: { username: 'vera', password: 'vera-password-1' } })).status, 401);
+  await page.getByRole('switch', { name: 'vera active' }).click();
+  await until(async () => (await srv.api('GET', `/v1/users/${vera.id}`, { token: adminToken })).body.active === true);
+
+  await page.getByRole('button', { name: 'Reset the password of vera' }).click();
+  await dialog().getByLabel('New password').fill('vera-password-2');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await toast().getByText('Password reset').waitFor({ timeout: T });
+  assert.equal((await srv.api('POST', '/v1/auth/login', { body: { username: 'vera', password: 'vera-password-2' } })).status, 200);
+  await shot(page, '09-users');
+});
+
+step('API keys: the secret is shown once and works; revoking stops it', async () => {
+  await nav('API keys');
+  await page.getByRole('button', { name: 'Create API key' }).click();
+  await dialog().getByLabel('Name').fill('Hanoi worker');
+  await dialog().getByRole('button', { name: 'Create' }).click();
+  const secretEl = page.getByTestId('api-key-secret');
+  await secretEl.waitFor({ timeout: T });
+  const secret = (await secretEl.innerText()).trim();
+  assert.match(secret, /^ffk_[0-9a-f]+_\S+$/);
+  await page.getByText('It is shown only once').waitFor();
+  await shot(page, '10-api-key-secret');
+  await page.getByRole('button', { name: 'I have copied the secret' }).click();
+  await row('Hanoi worker').waitFor({ timeout: T });
+  await dialog().waitFor({ state: 'detached' });
+  assert.ok(!(await html()).includes(secret), 'the secret stayed in the page after the dialog closed');
+  const key = (await listAll('/v1/api-keys')).find((k) => k.name === 'Hanoi worker');
+  assert.ok(secret.startsWith(`ffk_${key.prefix}_`));
+  // The key authenticates (as a worker, which may not list sites: 403, not 401).
+  assert.equal((await srv.api('GET', '/v1/users', { token: secret })).status, 403);
+
+  await page.getByRole('button', { name: 'Revoke Hanoi worker' }).click();
+  await page.locator('.ant-popconfirm').getByRole('button', { name: 'Revoke' }).click();
+  await row('Hanoi worker').getByText('Revoked').waitFor({ timeout: T });
+  assert.equal((await srv.api('GET', '/v1/users', { token: secret })).status, 401);
+  await shot(page, '11-api-keys');
+});
+
+step('audit log: scrolls through every page and downloads the CSV', async () => {
+  // The page shows the log of the tenant the session is switched into (switching is audited too).
+  const switched = await srv.api('POST', '/v1/auth/switch-tenant', { token: adminToken, body: { tenant_id: seed.acme } });
+  await nav('Audit log');
+  await page.locator('.ant-table-row').first().waitFor({ timeout: T });
+  assert.equal(await page.locator('.ant-table-row').count(), 50);
+  await page.getByTestId('audit-end').scrollIntoViewIfNeeded();
+  const total = (await listAll('/v1/audit', switched.body.access_token)).length;
+  assert.ok(total > 60, `only ${total} audit entries`);
+  await page.getByText(`All ${total} entries shown`).waitFor({ timeout: T });
+  assert.equal(await page.locator('.ant-table-row').count(), total);
+  assert.match(await page.locator('.ant-table-tbody').innerText(), /api_key|api-key/);
+  await shot(page, '12-audit');
+
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.getByRole('button', { name: 'Download CSV' }).click()]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.match(csv[0], /action/);
+  assert.ok(csv.length - 1 >= total, `CSV has ${csv.length - 1} rows, the log ${total}`);
+  assert.ok(csv.some((l) => l.includes('Hanoi worker') || l.includes('api')), 'the CSV mentions the key just made');
+});
+
+step('tenants: only in the all-tenants view; create and delete; a tenant in use is refused with the reason', async () => {
+  assert.equal(await page.getByRole('menu').getByRole('link', { name: 'Tenants', exact: true }).count(), 0);
+  await page.goto(srv.url + '/tenants');
+  await page.getByText('Only in the all-tenants view').waitFor();
+  await pickOption(page.getByRole('combobox', { name: 'Tenant' }), 'All tenants');
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await page.getByTestId('stat-sites').getByText('3', { exact: true }).waitFor();
+  await nav('Tenants');
+  await row('Other Co').waitFor({ timeout: T });
+  await row('Acme Retail').waitFor({ timeout: T });
+  await page.getByRole('button', { name: 'Add tenant' }).click();
+  await dialog().getByLabel('Name').fill('Beta Shops');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await row('Beta Shops').waitFor({ timeout: T });
+  assert.ok((await listAll('/v1/tenants')).some((x) => x.name === 'Beta Shops' && x.retention_days === 30));
+  await page.getByRole('button', { name: 'Delete Acme Retail' }).click();
+  await page.locator('.ant-popconfirm').getByRole('button', { name: 'Delete' }).click();
+  const refused = await srv.api('DELETE', `/v1/tenants/${seed.acme}`, { token: adminToken });
+  assert.equal(refused.status, 409);
+  await toast().getByText(refused.body.error.message).waitFor({ timeout: T });
+  await until(async () => (await page.locator('.ant-popconfirm:visible').count()) === 0);
+  await page.getByRole('button', { name: 'Delete Beta Shops' }).click();
+  await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Delete' }).click();
+  await row('Beta Shops').waitFor({ state: 'detached', timeout: T });
+  await shot(page, '13-tenants');
+});
+
+step('Vietnamese: menus, headings, dates and numbers switch; the choice is kept', async () => {
+  await page.getByText('VI', { exact: true }).click();
+  await page.getByRole('menu').getByRole('link', { name: 'Cửa hàng' }).click();
+  await page.getByRole('heading', { name: 'Cửa hàng' }).waitFor({ timeout: T });
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'vi');
+  const table = await page.locator('.ant-table').innerText();
+  assert.match(table, /Múi giờ/);
+  assert.match(table, /thg|tháng/); // Vietnamese month names in the dates
+  assert.match(table, /T2 09:00–18:30/);
+  await shot(page, '14-sites-vi');
+  await page.reload();
+  await page.getByRole('heading', { name: 'Cửa hàng' }).waitFor({ timeout: T });
+  await page.getByRole('menu').getByRole('link', { name: 'Tổng quan' }).click();
+  await page.getByText('Phiên của bạn').waitFor({ timeout: T });
+  await shot(page, '15-dashboard-vi');
+  await page.getByText('EN', { exact: true }).click();
+  await page.getByText('Your session').waitFor({ timeout: T });
+});
+
+step('a site viewer sees only its site and no admin pages', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const p = await ctx.newPage();
+  const viewerErrors = watchErrors(p);
+  await p.goto(srv.url + '/');
+  await p.getByLabel('Username').fill('vera');
+  await p.getByLabel('Password').fill('vera-password-2');
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByText('Your session').waitFor({ timeout: T });
+  const menu = await p.getByRole('menu').innerText();
+  assert.match(menu, /Sites/);
+  for (const admin of ['Users', 'API keys', 'Audit log', 'Tenants']) assert.doesNotMatch(menu, new RegExp(admin));
+  await p.screenshot({ path: undefined }).catch(() => undefined);
+  await shot(p, '16-viewer-dashboard');
+  await p.goto(srv.url + '/users');
+  await p.getByText('No access').waitFor({ timeout: T });
+  await shot(p, '17-viewer-no-access');
+  await p.getByRole('menu').getByRole('link', { name: 'Sites', exact: true }).click();
+  await p.locator('.ant-table-row', { hasText: 'Hanoi Store' }).waitFor({ timeout: T });
+  assert.equal(await p.locator('.ant-table-row').count(), 1);
+  assert.equal(await p.getByRole('button', { name: 'Add site' }).count(), 0);
+  await p.getByRole('menu').getByRole('link', { name: 'Cameras', exact: true }).click();
+  await p.locator('.ant-table-row', { hasText: 'Front door' }).waitFor({ timeout: T });
+  assert.equal(await p.getByRole('switch', { name: 'Enable Front door' }).isDisabled(), true);
+  assert.deepEqual(viewerErrors, []);
+  await ctx.close();
+});
+
+step('changing the password signs the user out; the new one works', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const p = await ctx.newPage();
+  await p.goto(srv.url + '/');
+  await p.getByLabel('Username').fill('alice');
+  await p.getByLabel('Password').fill('alice-password-1');
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByText('Your session').waitFor({ timeout: T });
+  await p.getByTestId('user-menu').click();
+  await p.getByText('Change password', { exact: true }).click();
+  const d = p.getByRole('dialog');
+  await d.getByLabel('Current password').fill('alice-password-1');
+  await d.getByLabel('New password', { exact: true }).fill('alice-password-2');
+  await d.getByLabel('Repeat the new password').fill('alice-password-2');
+  await shot(p, '18-change-password');
+  await d.getByRole('button', { name: 'Change password' }).click();
+  await p.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: T });
+  await p.getByLabel('Username').fill('alice');
+  await p.getByLabel('Password').fill('alice-password-2');
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByText('Your session').waitFor({ timeout: T });
+  assert.match(await p.getByRole('menu').innerText(), /Audit log/);
+  assert.doesNotMatch(await p.getByRole('menu').innerText(), /Tenants/);
+  await ctx.close();
+});
+
+step('signing out ends the session for good, reload included', async () => {
+  await page.getByTestId('user-menu').click();
+  await page.getByText('Sign out', { exact: true }).click();
+  await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: T });
+  await page.reload();
+  await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: T });
+  assert.deepEqual(errors, [], 'console errors in the admin session');
+});

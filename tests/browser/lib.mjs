@@ -1,0 +1,118 @@
+// Shared by the browser tests: the real `footfall` binary with a seeded
+// database and the built dashboard, and Debian's Chromium driven by
+// playwright-core (installed in web/; it never downloads a browser).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = process.env.FOOTFALL_BIN || join(ROOT, 'build', 'footfall');
+export const WEB_DIR = process.env.FOOTFALL_WEB_DIR || join(ROOT, 'web', 'dist');
+export const ARTIFACTS = process.env.FOOTFALL_ARTIFACTS || join(ROOT, 'tests', 'artifacts', 'browser');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** Waits until fn() returns truthy; throws after timeoutMs. */
+export async function until(fn, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function checkPrerequisites() {
+  const missing = [];
+  if (!existsSync(BIN)) missing.push(`the server binary ${BIN} (set FOOTFALL_BIN)`);
+  if (!existsSync(join(WEB_DIR, 'index.html'))) missing.push(`the built dashboard ${WEB_DIR} (npm --prefix web run build)`);
+  if (!existsSync(CHROMIUM)) missing.push(`${CHROMIUM} (apt-get install chromium)`);
+  if (!existsSync(join(ROOT, 'web', 'node_modules', 'playwright-core'))) missing.push('web/node_modules/playwright-core (npm --prefix web ci)');
+  if (missing.length) throw new Error(`missing: ${missing.join('; ')}`);
+}
+
+/** A temporary data folder, seeded through `footfall admin`, and a server on it. */
+export class Server {
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'footfall-browser-'));
+    this.adminPassword = 'admin-browser-' + process.pid;
+    this.out = '';
+    this.err = '';
+  }
+
+  admin(task, ...args) {
+    const out = execFileSync(BIN, ['admin', task, ...args, '--data-dir', this.dir], { encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').pop());
+  }
+
+  async start() {
+    this.proc = spawn(BIN, ['server', '--port', '0', '--data-dir', this.dir, '--admin-password', this.adminPassword,
+      '--web-dir', WEB_DIR, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (d) => { this.out += d; });
+    this.proc.stderr.on('data', (d) => { this.err += d; });
+    this.exited = new Promise((r) => this.proc.on('exit', (code, signal) => r({ code, signal })));
+    const m = await until(() => this.out.match(/running at (http:\/\/127\.0\.0\.1:\d+)\//) || (this.proc.exitCode !== null && 'exit'),
+      20000, 'the server to listen');
+    if (m === 'exit') throw new Error(`the server exited: ${this.err}`);
+    this.url = m[1];
+    return this;
+  }
+
+  /** Calls the API directly (to check what the browser did), as `user`. */
+  async api(method, path, { token, body } = {}) {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: { ...(body ? { 'Content-Type': 'application/json' } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  }
+
+  async token(username, password) {
+    const r = await this.api('POST', '/v1/auth/login', { body: { username, password } });
+    if (r.status !== 200) throw new Error(`login ${username}: ${JSON.stringify(r.body)}`);
+    return r.body.access_token;
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGTERM');
+    const r = await this.exited;
+    rmSync(this.dir, { recursive: true, force: true });
+    if (r.code !== 0) throw new Error(`the server exited with ${r.code ?? r.signal}: ${this.err.slice(-2000)}`);
+  }
+}
+
+export async function launchChromium() {
+  const require = createRequire(join(ROOT, 'web', 'package.json'));
+  const { chromium } = require('playwright-core');
+  // playwright-core gives every launch a fresh temporary --user-data-dir (it
+  // refuses one in `args`) and removes it on close.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  return browser;
+}
+
+/** Saves a full-page screenshot as tests/artifacts/browser/<name>.png. */
+export async function shot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Console errors and uncaught exceptions of a page (CSP refusals show up here). */
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    // Answers like 401/409 are logged by Chromium itself; the tests check those answers.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+  return errors;
+}
