@@ -137,6 +137,93 @@ static void mjpeg_free(void *cls) {
   free(s);
 }
 
+/* /logs/stream: Server-Sent Events, one `data:` message per log line. The
+ * log keeps no sequence numbers, so each poll finds the last line already
+ * sent in the current tail and sends what follows it (everything, when it
+ * has scrolled out of the ring). A comment line every 15 s keeps proxies
+ * from closing an idle stream. */
+struct log_stream {
+  struct worker *worker;
+  char *last;    /* the last line sent */
+  char *pending; /* text ready to send */
+  size_t len, off;
+  int64_t last_send_ms;
+};
+
+static void log_stream_fill(struct log_stream *s) {
+  char *lines = NULL;
+  size_t len = 0;
+  int n = log_tail(s->last ? LOG_LINES : 50, &lines, &len);
+  if (n <= 0) {
+    free(lines);
+    return;
+  }
+  size_t start = 0;
+  if (s->last) {
+    /* After the newest occurrence of the last line sent. */
+    for (size_t at = 0; at < len;) {
+      size_t l = strlen(lines + at);
+      if (!strcmp(lines + at, s->last))
+        start = at + l + 1;
+      at += l + 1;
+    }
+  }
+  size_t out_cap = (len - start) * 8 + 64, out_len = 0; /* "data: " + "\n\n" per line */
+  char *out = start < len ? malloc(out_cap) : NULL;
+  const char *newest = NULL;
+  for (size_t at = start; out && at < len;) {
+    const char *line = lines + at;
+    size_t l = strlen(line);
+    out_len += (size_t)snprintf(out + out_len, out_cap - out_len, "data: %s\n\n", line);
+    newest = line;
+    at += l + 1;
+  }
+  if (out && out_len > 0) {
+    free(s->last);
+    s->last = strdup(newest);
+    free(s->pending);
+    s->pending = out;
+    s->len = out_len;
+    s->off = 0;
+  } else {
+    free(out);
+  }
+  free(lines);
+}
+
+static ssize_t log_stream_next(void *cls, uint64_t pos, char *out, size_t max) {
+  struct log_stream *s = cls;
+  (void)pos;
+  while (s->off >= s->len) {
+    if (atomic_load(&s->worker->stopping))
+      return U_STREAM_END;
+    log_stream_fill(s);
+    if (s->off < s->len)
+      break;
+    if (monotonic_ms() - s->last_send_ms > 15000) {
+      free(s->pending);
+      s->pending = strdup(": keep-alive\n\n");
+      s->len = s->pending ? strlen(s->pending) : 0;
+      s->off = 0;
+      break;
+    }
+    struct timespec ts = {0, 250 * 1000000}; /* poll interval of the log ring */
+    nanosleep(&ts, NULL);
+  }
+  size_t n = s->len - s->off < max ? s->len - s->off : max;
+  memcpy(out, s->pending + s->off, n);
+  s->off += n;
+  s->last_send_ms = monotonic_ms();
+  return (ssize_t)n;
+}
+
+static void log_stream_free(void *cls) {
+  struct log_stream *s = cls;
+  free(s->last);
+  free(s->pending);
+  free(s);
+}
+
 static int camera_route(struct endpoint *e, const char *path, const struct _u_request *req,
                         struct _u_response *res) {
   int id = 0, used = 0;
@@ -220,6 +307,18 @@ static int dispatch(const struct _u_request *req, struct _u_response *res, void 
     u_map_put(res->map_header, "Content-Type", "text/plain; charset=utf-8");
     ulfius_set_binary_body_response(res, 200, lines ? lines : "", n > 0 ? len : 0);
     free(lines);
+  } else if (!strcmp(path, "/logs/stream")) {
+    struct log_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+      json_error(res, 500, "internal", "out of memory");
+      return U_CALLBACK_COMPLETE;
+    }
+    s->worker = w;
+    s->last_send_ms = monotonic_ms();
+    u_map_put(res->map_header, "Content-Type", "text/event-stream");
+    u_map_put(res->map_header, "Cache-Control", "no-store");
+    ulfius_set_stream_response(res, 200, log_stream_next, log_stream_free, U_STREAM_SIZE_UNKNOWN,
+                               16 * 1024, s);
   } else if (!camera_route(e, path, req, res)) {
     json_error(res, 404, "not_found", "no such route");
   }

@@ -6,6 +6,7 @@
  *   /status                       worker_status_json
  *   /diagnostics                  worker_diagnostics_json
  *   /logs                         recent log lines, text/plain
+ *   /logs/stream                  the same, live, as Server-Sent Events
  *   /metrics                      Prometheus text
  *   /cameras/{id}/snapshot.jpg    the newest frame
  *   /cameras/{id}/mjpeg[?overlay=1]  multipart/x-mixed-replace JPEG stream

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +102,37 @@ static long get(struct worker_proc *w, const char *path, const char *secret,
   return res->status;
 }
 
+/* The start of a response that never ends (SSE): reads until `want`
+ * appears or the deadline passes; returns 1 when seen. */
+static int stream_contains(int port, const char *path, const char *want, int timeout_ms) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+    close(fd);
+    return 0;
+  }
+  dprintf(fd, "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n", path);
+  static char buf[65536];
+  size_t len = 0;
+  int64_t until = test_now_ms() + timeout_ms;
+  int seen = 0;
+  while (!seen && len < sizeof buf - 1 && test_now_ms() < until) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 100) <= 0)
+      continue;
+    ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+    buf[len] = 0;
+    seen = strstr(buf, want) != NULL;
+  }
+  close(fd);
+  return seen;
+}
+
 struct streaming {
   struct worker_proc *w;
 };
@@ -160,6 +195,11 @@ Test(worker_cli, endpoint_and_clean_stop) {
   json_decref(d);
   http_response_free(&res);
   cr_assert_eq(get(&w, "/logs", "s3cret", &res), 200);
+  cr_assert(strstr(res.body, "event=worker.config"), "%s", res.body);
+  http_response_free(&res);
+  cr_assert(stream_contains(w.port, "/logs/stream", "data: ts=", 5000), "no SSE log lines");
+  cr_assert(stream_contains(w.port, "/logs/stream", "event=worker.config", 5000));
+  cr_assert_eq(get(&w, "/logs/stream", "wrong", &res), 401);
   http_response_free(&res);
   cr_assert_eq(get(&w, "/nope", "s3cret", &res), 404);
   http_response_free(&res);
