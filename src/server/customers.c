@@ -470,6 +470,8 @@ void customers_update(struct request *rq) {
     customers_get(rq);
 }
 
+static int excluded(struct db_conn *c, int64_t a, int64_t b, struct ff_error *err);
+
 /* --- merge -------------------------------------------------------------------------------- */
 
 static const struct field merge_fields[] = {
@@ -517,9 +519,29 @@ void customers_merge(struct request *rq) {
     if (!rc && t != tenant)
       rc = ff_fail(&err, FF_ENOTFOUND, "no such customer");
   }
+  for (size_t i = 0; !rc && i <= n; i++)
+    for (size_t k = i + 1; !rc && k <= n; k++) {
+      int64_t a = i == n ? target : ids[i], b = k == n ? target : ids[k];
+      int marked = excluded(c, a, b, &err);
+      if (marked < 0)
+        rc = marked;
+      else if (marked)
+        rc = ff_fail(&err, FF_ECONFLICT,
+                     "customers %lld and %lld were marked as not the same person", (long long)a,
+                     (long long)b);
+    }
   for (size_t i = 0; !rc && i < n; i++) {
-    rc = db_exec(c, "UPDATE visits SET customer_id = $2 WHERE customer_id = $1",
-                 DB_ARGS(db_int(ids[i]), db_int(target)), NULL, &err);
+    rc = db_exec(c,
+                 "INSERT INTO customer_exclusions (tenant_id, customer_a, customer_b, created_at) "
+                 "SELECT tenant_id, CASE WHEN other < $2 THEN other ELSE $2 END, "
+                 "CASE WHEN other < $2 THEN $2 ELSE other END, $3 FROM (SELECT tenant_id, "
+                 "CASE WHEN customer_a = $1 THEN customer_b ELSE customer_a END AS other "
+                 "FROM customer_exclusions WHERE customer_a = $1 OR customer_b = $1) x "
+                 "WHERE other <> $2 ON CONFLICT DO NOTHING",
+                 DB_ARGS(db_int(ids[i]), db_int(target), db_int(now)), NULL, &err);
+    if (!rc)
+      rc = db_exec(c, "UPDATE visits SET customer_id = $2 WHERE customer_id = $1",
+                   DB_ARGS(db_int(ids[i]), db_int(target)), NULL, &err);
     if (!rc)
       rc = db_exec(c, "UPDATE customer_faces SET customer_id = $2 WHERE customer_id = $1",
                    DB_ARGS(db_int(ids[i]), db_int(target)), NULL, &err);
@@ -817,4 +839,236 @@ void visits_reassign(struct request *rq) {
     http_fail(rq, rc, &err);
   else
     visits_get(rq);
+}
+
+/* --- "not the same person", split, similar ----------------------------------------- */
+
+/* 1 when the two customers were marked as different people. */
+static int excluded(struct db_conn *c, int64_t a, int64_t b, struct ff_error *err) {
+  struct db_rows *rows = NULL;
+  int rc =
+      db_query(c, "SELECT 1 FROM customer_exclusions WHERE customer_a = $1 AND customer_b = $2",
+               DB_ARGS(db_int(a < b ? a : b), db_int(a < b ? b : a)), &rows, err);
+  int found = !rc && db_rows_count(rows) == 1;
+  db_rows_free(rows);
+  return rc ? rc : found;
+}
+
+static int exclude(struct db_conn *c, int64_t tenant, int64_t a, int64_t b, int64_t now,
+                   struct ff_error *err) {
+  return db_exec(c,
+                 "INSERT INTO customer_exclusions (tenant_id, customer_a, customer_b, created_at) "
+                 "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                 DB_ARGS(db_int(tenant), db_int(a < b ? a : b), db_int(a < b ? b : a), db_int(now)),
+                 NULL, err);
+}
+
+static const struct field not_same_fields[] = {{"other_customer_id", FIELD_INT, 1, 0, 0}};
+
+void customers_not_same(struct request *rq) {
+  if (http_validate(rq, not_same_fields, 1))
+    return;
+  int64_t id = http_param_id(rq, "id");
+  int64_t other = json_integer_value(json_object_get(rq->body, "other_customer_id"));
+  if (other == id) {
+    http_error(rq, 400, "invalid_field", "a customer is always the same person as themselves");
+    return;
+  }
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  int64_t tenant = 0, other_tenant = 0;
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc = visible_customer(rq, c, id, &tenant, &err);
+  if (!rc)
+    rc = visible_customer(rq, c, other, &other_tenant, &err);
+  if (!rc && other_tenant != tenant)
+    rc = ff_fail(&err, FF_ENOTFOUND, "no such customer");
+  if (!rc)
+    rc = exclude(c, tenant, id, other, server_now_ms(rq->server), &err);
+  char summary[160];
+  snprintf(summary, sizeof summary, "customers %lld and %lld are not the same person",
+           (long long)id, (long long)other);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "customer.not_same", "customer", id, summary);
+  rc = access_finish(c, rc, &err);
+  db_release(c);
+  if (rc)
+    http_fail(rq, rc, &err);
+  else
+    http_json(rq, 201,
+              json_pack("{s:I,s:I}", "customer_id", (json_int_t)id, "other_customer_id",
+                        (json_int_t)other));
+}
+
+static const struct field split_fields[] = {
+    {"exemplar_ids", FIELD_ARRAY, 0, 0, 0},
+    {"visit_ids", FIELD_ARRAY, 0, 0, 0},
+};
+
+/* Moves the listed rows of `table` (ids in `list`) from one customer to another. */
+static int move_rows(struct db_conn *c, const char *table, json_t *list, int64_t from, int64_t to,
+                     int64_t *moved, struct ff_error *err) {
+  size_t i;
+  json_t *v;
+  char sql[160];
+  snprintf(sql, sizeof sql, "UPDATE %s SET customer_id = $3 WHERE id = $1 AND customer_id = $2",
+           table);
+  json_array_foreach(list, i, v) {
+    if (!json_is_integer(v))
+      return ff_fail(err, FF_EINVAL, "ids must be integers");
+    int64_t changes = 0;
+    int rc = db_exec(c, sql, DB_ARGS(db_int(json_integer_value(v)), db_int(from), db_int(to)),
+                     &changes, err);
+    if (rc)
+      return rc;
+    if (changes != 1)
+      return ff_fail(err, FF_EINVAL, "%s %lld does not belong to customer %lld", table,
+                     (long long)json_integer_value(v), (long long)from);
+    (*moved)++;
+  }
+  return FF_OK;
+}
+
+void customers_split(struct request *rq) {
+  if (http_validate(rq, split_fields, 2))
+    return;
+  json_t *exemplars = json_object_get(rq->body, "exemplar_ids");
+  json_t *visits = json_object_get(rq->body, "visit_ids");
+  if (json_array_size(exemplars) + json_array_size(visits) == 0) {
+    http_error(rq, 400, "missing_field", "name the exemplar_ids and/or visit_ids to split off");
+    return;
+  }
+  int64_t id = http_param_id(rq, "id"), tenant = 0, now = server_now_ms(rq->server), fresh = 0;
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  struct db_rows *rows = NULL;
+  int64_t moved_faces = 0, moved_visits = 0;
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc = visible_customer(rq, c, id, &tenant, &err);
+  if (!rc)
+    rc = db_query(c,
+                  "INSERT INTO customers (tenant_id, visit_count, created_at, updated_at) "
+                  "VALUES ($1, 0, $2, $2) RETURNING id",
+                  DB_ARGS(db_int(tenant), db_int(now)), &rows, &err);
+  if (!rc)
+    fresh = db_rows_int(rows, 0, 0);
+  db_rows_free(rows);
+  if (!rc && exemplars)
+    rc = move_rows(c, "customer_faces", exemplars, id, fresh, &moved_faces, &err);
+  if (!rc && visits)
+    rc = move_rows(c, "visits", visits, id, fresh, &moved_visits, &err);
+  if (!rc && visits)
+    rc = db_exec(c,
+                 "UPDATE face_events SET customer_id = $2 WHERE visit_id IN (SELECT id FROM "
+                 "visits WHERE customer_id = $2) AND customer_id = $1",
+                 DB_ARGS(db_int(id), db_int(fresh)), NULL, &err);
+  /* Each side's first visit is its "new" one. */
+  for (int side = 0; !rc && side < 2; side++) {
+    int64_t who = side ? fresh : id;
+    rc = db_exec(c, "UPDATE visits SET is_new = 0 WHERE customer_id = $1", DB_ARGS(db_int(who)),
+                 NULL, &err);
+    if (!rc)
+      rc = db_exec(c,
+                   "UPDATE visits SET is_new = 1 WHERE id = (SELECT id FROM visits WHERE "
+                   "customer_id = $1 ORDER BY first_seen_at, id LIMIT 1)",
+                   DB_ARGS(db_int(who)), NULL, &err);
+    if (!rc)
+      rc = recognizer_refresh_customer(c, who, now, &err);
+  }
+  /* What was split apart stays apart. */
+  if (!rc)
+    rc = exclude(c, tenant, id, fresh, now, &err);
+  char summary[200];
+  snprintf(summary, sizeof summary, "split %lld exemplar(s) and %lld visit(s) into customer %lld",
+           (long long)moved_faces, (long long)moved_visits, (long long)fresh);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "customer.split", "customer", id, summary);
+  rc = access_finish(c, rc, &err);
+  if (!rc)
+    rc = recognizer_reload_tenant(rq->server, c, tenant, &err);
+  db_release(c);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  rq->nparams = 1;
+  snprintf(rq->params[0].value, sizeof rq->params[0].value, "%lld", (long long)fresh);
+  customers_get(rq);
+  if (rq->status == 200)
+    rq->status = 201, rq->res->status = 201;
+}
+
+void customers_similar(struct request *rq) {
+  int64_t id = http_param_id(rq, "id"), tenant = 0;
+  int limit = access_limit(rq);
+  if (limit < 0)
+    return;
+  if (limit > 50)
+    limit = 50;
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  struct db_rows *rows = NULL;
+  int rc = visible_customer(rq, c, id, &tenant, &err);
+  if (!rc)
+    rc = db_query(c, "SELECT descriptor FROM customer_faces WHERE customer_id = $1",
+                  DB_ARGS(db_int(id)), &rows, &err);
+  struct vindex *ix = NULL;
+  if (!rc)
+    rc = recognizer_customers(rq->server, tenant, &ix, &err);
+  /* The nearest other customers over all of this customer's exemplars. */
+  struct {
+    int64_t id;
+    float distance;
+  } best[64];
+  int nbest = 0;
+  int64_t self[1] = {id};
+  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
+    size_t len = 0;
+    const void *blob = db_rows_blob(rows, i, 0, &len);
+    float v[DESCRIPTOR_DIM];
+    if (descriptor_unpack(blob, len, v))
+      continue;
+    struct vindex_hit hits[50];
+    size_t found = 0;
+    rc = vindex_search_labels(ix, v, (size_t)limit, self, 1, hits, &found, &err);
+    for (size_t k = 0; !rc && k < found; k++) {
+      int j = 0;
+      while (j < nbest && best[j].id != hits[k].label)
+        j++;
+      if (j == nbest && nbest < 64)
+        best[nbest++] = (typeof(best[0])){hits[k].label, hits[k].distance};
+      else if (j < nbest && hits[k].distance < best[j].distance)
+        best[j].distance = hits[k].distance;
+    }
+  }
+  db_rows_free(rows);
+  json_t *items = json_array();
+  for (int n = 0; !rc && n < nbest && (int)json_array_size(items) < limit; n++) {
+    int m = n;
+    for (int j = n + 1; j < nbest; j++)
+      if (best[j].distance < best[m].distance)
+        m = j;
+    typeof(best[0]) t = best[n];
+    best[n] = best[m];
+    best[m] = t;
+    int marked = excluded(c, id, best[n].id, NULL) == 1;
+    json_array_append_new(items, json_pack("{s:I,s:f,s:b}", "customer_id", (json_int_t)best[n].id,
+                                           "distance", (double)best[n].distance, "not_same_person",
+                                           marked));
+  }
+  db_release(c);
+  if (rc) {
+    json_decref(items);
+    http_fail(rq, rc, &err);
+    return;
+  }
+  http_json(rq, 200, json_pack("{s:o}", "items", items));
 }

@@ -368,8 +368,43 @@ static int update_gallery(struct batch *b, int64_t customer, const struct event 
   }
   int64_t replace = 0;
   int add = nearest >= EXEMPLAR_MIN_SPREAD;
+  /* A face that is also close to someone marked "not the same person" would
+   * blur the line between them: it does not join the gallery. */
+  if (add) {
+    db_rows_free(rows);
+    rows = NULL;
+    rc = db_query(b->c,
+                  "SELECT CASE WHEN customer_a = $1 THEN customer_b ELSE customer_a END "
+                  "FROM customer_exclusions WHERE customer_a = $1 OR customer_b = $1",
+                  DB_ARGS(db_int(customer)), &rows, err);
+    if (rc)
+      return rc;
+    if (db_rows_count(rows)) {
+      struct vindex_hit hits[8];
+      size_t found = 0;
+      if ((rc = vindex_search_labels(b->customers, e->descriptor, 8, NULL, 0, hits, &found, err))) {
+        db_rows_free(rows);
+        return rc;
+      }
+      for (size_t k = 0; k < found && add; k++)
+        for (int i = 0; i < db_rows_count(rows) && add; i++)
+          if (hits[k].label == db_rows_int(rows, i, 0) &&
+              hits[k].distance < b->settings.match_threshold)
+            add = 0;
+    }
+    db_rows_free(rows);
+    rows = NULL;
+    if (add && n >= b->settings.gallery_size) {
+      rc = db_query(b->c,
+                    "SELECT id, quality FROM customer_faces WHERE customer_id = $1 "
+                    "ORDER BY quality ASC, id ASC LIMIT 1",
+                    DB_ARGS(db_int(customer)), &rows, err);
+      if (rc)
+        return rc;
+    }
+  }
   if (add && n >= b->settings.gallery_size) {
-    if (db_rows_real(rows, 0, 1) < e->quality)
+    if (db_rows_count(rows) && db_rows_real(rows, 0, 1) < e->quality)
       replace = db_rows_int(rows, 0, 0);
     else
       add = 0;

@@ -305,6 +305,27 @@ test('customer tools: picture, edit, search by photo, merge, reassign, delete, e
   assert.equal((await visitsOf(howard)).filter((v) => v.is_new).length, 1);
   assert.equal((await call(server, 'POST', '/v1/customers/merge', { token: B.token, body: { target_id: howard, source_ids: [leonard] } })).status, 404);
 
+  // Similar customers; "not the same person" blocks a merge; split is the way back.
+  const similar = await call(server, 'GET', `/v1/customers/${howard}/similar`, { token: A.token });
+  assert.equal(similar.status, 200);
+  assert.ok(similar.json.items.length >= 1 && similar.json.items.every((x) => x.customer_id !== howard));
+  assert.ok(similar.json.items.every((x, i, a) => i === 0 || a[i - 1].distance <= x.distance), 'nearest first');
+  assert.equal((await call(server, 'POST', `/v1/customers/${howard}/not-same-person`, { token: A.token, body: { other_customer_id: penny } })).status, 201);
+  const refused = await call(server, 'POST', '/v1/customers/merge', { token: A.token, body: { target_id: penny, source_ids: [howard] } });
+  assert.equal(refused.status, 409);
+  assert.match(refused.json.error.message, /not the same person/);
+  const marked = (await call(server, 'GET', `/v1/customers/${howard}/similar`, { token: A.token })).json.items;
+  assert.equal(marked.find((x) => x.customer_id === penny)?.not_same_person, true, 'the mark shows');
+  const hv = await visitsOf(howard);
+  const splitOff = await call(server, 'POST', `/v1/customers/${howard}/split`, { token: A.token, body: { visit_ids: [hv[0].id] } });
+  assert.equal(splitOff.status, 201, splitOff.text);
+  assert.equal(splitOff.json.visit_count, 1);
+  assert.equal((await visitsOf(howard)).length, hv.length - 1);
+  const rejoin = await call(server, 'POST', '/v1/customers/merge', { token: A.token, body: { target_id: howard, source_ids: [splitOff.json.id] } });
+  assert.equal(rejoin.status, 409, 'a split is marked as not the same person');
+  assert.equal((await call(server, 'POST', `/v1/visits/${hv[0].id}/reassign`, { token: A.token, body: { customer_id: howard } })).status, 200);
+  assert.equal((await visitsOf(howard)).length, hv.length);
+
   // Reassign a visit and back; delete one.
   const moved = await call(server, 'POST', `/v1/visits/${split.visit_id}/reassign`, { token: A.token, body: { customer_id: leonard } });
   assert.equal(moved.status, 200, moved.text);
