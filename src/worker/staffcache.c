@@ -66,12 +66,11 @@ int staff_list_parse(const char *text, size_t len, struct staff_list *out, struc
     struct staff_member *sm = &list.members[list.count];
     json_t *name = json_object_get(m, "name"), *descs = json_object_get(m, "descriptors");
     if (!json_is_object(m) || positive_int(json_object_get(m, "id"), &sm->id) ||
-        !json_is_string(name) || json_string_length(name) >= STAFF_NAME_MAX ||
-        !json_is_array(descs) || json_array_size(descs) > STAFF_MAX_DESCRIPTORS) {
+        !json_is_string(name) || !json_is_array(descs) ||
+        json_array_size(descs) > STAFF_MAX_DESCRIPTORS) {
       rc = ff_fail(err, FF_EINVAL,
-                   "staff[%zu]: needs a positive id, a name under %d bytes and "
-                   "at most %d descriptors",
-                   i, STAFF_NAME_MAX, STAFF_MAX_DESCRIPTORS);
+                   "staff[%zu]: needs a positive id, a name and at most %d descriptors", i,
+                   STAFF_MAX_DESCRIPTORS);
       goto done;
     }
     for (int k = 0; k < list.count; k++)
@@ -79,7 +78,15 @@ int staff_list_parse(const char *text, size_t len, struct staff_list *out, struc
         rc = ff_fail(err, FF_EINVAL, "staff[%zu]: id %lld repeated", i, (long long)sm->id);
         goto done;
       }
-    snprintf(sm->name, sizeof sm->name, "%s", json_string_value(name));
+    /* A long name is cut, on a UTF-8 character boundary, not refused. */
+    size_t name_len = json_string_length(name);
+    if (name_len >= sizeof sm->name) {
+      name_len = sizeof sm->name - 1;
+      while (name_len > 0 && (json_string_value(name)[name_len] & 0xC0) == 0x80)
+        name_len--;
+    }
+    memcpy(sm->name, json_string_value(name), name_len);
+    sm->name[name_len] = 0;
     size_t nd = json_array_size(descs);
     sm->descriptors = calloc(nd ? nd : 1, sizeof *sm->descriptors);
     if (!sm->descriptors) {

@@ -4,7 +4,9 @@
  *   {"site_id": N, "version": V, "staff": [{"id": N, "name": "...",
  *     "descriptors": [[128 numbers], ...]}, ...]}
  * The answer is validated strictly (staff_list_parse: bounded sizes,
- * positive ids, 128 finite numbers per descriptor), then written to disk
+ * positive ids, 128 finite numbers per descriptor; other members such as
+ * "model" are ignored; names longer than STAFF_NAME_MAX - 1 bytes are cut
+ * at a character boundary), then written to disk
  * atomically (atomic_file.h) and swapped in, so a worker starts with the
  * last good list even when the server is down. A refresh that fails leaves
  * the current list in place.
@@ -21,7 +23,7 @@
 #include "status.h"
 
 #define STAFF_MAX_MEMBERS 10000
-#define STAFF_MAX_DESCRIPTORS 32
+#define STAFF_MAX_DESCRIPTORS 256
 #define STAFF_NAME_MAX 128
 #define STAFF_MAX_BYTES (64 * 1024 * 1024)
 
