@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { BIN, Server, call, login } from './lib/server.mjs';
+import { BIN, STORE, Server, call, login } from './lib/server.mjs';
 
 const FACES = join(process.env.FOOTFALL_SHARED_DATA || '../shared/data', 'faces-bbt');
 const PEOPLE = ['amy', 'bernadette', 'howard', 'leonard', 'penny', 'raj', 'sheldon', 'stuart'];
@@ -184,8 +184,7 @@ test('8 people on different days -> 6 customers with the right visits; staff apa
   assert.equal(visits.json.items.length, byPerson.amy.length);
   assert.equal(visits.json.items.filter((v) => v.is_new).length, 1, 'the first visit is new, the rest returning');
   assert.ok(visits.json.items.every((v) => v.has_picture && v.picture_expires_at_ms - v.first_seen_at_ms === 30 * DAY));
-  const pictures = readdirSync(join(server.dir, 'pictures', 't', String(A.tenant.id), 'visits'), { recursive: true })
-    .filter((f) => f.endsWith('.jpg'));
+  const pictures = server.listPictures(`t/${A.tenant.id}/visits/`);
   const allVisits = await call(server, 'GET', '/v1/visits?limit=200', { token: A.token });
   assert.equal(pictures.length, allVisits.json.items.length, 'one picture per visit, no strays');
 
@@ -353,10 +352,10 @@ test('customer tools: picture, edit, search by photo, merge, reassign, delete, e
     assert.equal(after.json.customer_id, null, 'the visit stays as an anonymous count');
     assert.equal(after.json.has_picture, false);
   }
-  const files = readdirSync(join(server.dir, 'pictures'), { recursive: true }).filter((f) => f.endsWith('.jpg'));
-  const keys = server.sql("SELECT picture_key FROM visits WHERE picture_key IS NOT NULL").trim().split('\n').filter(Boolean);
-  const staffKeys = server.sql("SELECT picture_key FROM staff_faces WHERE picture_key IS NOT NULL").trim().split('\n').filter(Boolean);
-  assert.deepEqual(files.map((f) => f.replaceAll('\\', '/')).sort(), [...keys, ...staffKeys].sort(), 'the store holds exactly the pictures the database refers to');
+  const stored = server.listPictures(`t/${A.tenant.id}/`);
+  const keys = server.sql(`SELECT picture_key FROM visits WHERE picture_key IS NOT NULL AND tenant_id = ${A.tenant.id}`).trim().split('\n').filter(Boolean);
+  const staffKeys = server.sql(`SELECT picture_key FROM staff_faces WHERE picture_key IS NOT NULL AND tenant_id = ${A.tenant.id}`).trim().split('\n').filter(Boolean);
+  assert.deepEqual(stored, [...keys, ...staffKeys].sort(), `the ${STORE} store holds exactly the pictures the database refers to`);
   assert.ok((await find('sheldon3.jpg')).every((m) => m.customer_id !== sheldon), 'gone from the index');
   const [again] = await post(A.key, [event(faces.sheldon1, A.doorA.id, parisTime(1, 18, 0))]);
   assert.notEqual(again.customer_id, sheldon, 'an erased person comes back as a stranger');

@@ -2,13 +2,17 @@
 // free port, against SQLite (a temp folder) or a fresh database on the test
 // PostgreSQL (CTest fixture `postgres`). Every test file gets its own server.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash, createHmac } from 'node:crypto';
 
 export const BIN = process.env.FOOTFALL_BIN;
 export const DB = process.env.FOOTFALL_TEST_DB || 'sqlite';
+/** Where pictures go: 'folder' (default) or 's3' (the s3rver CTest fixture). */
+export const STORE = process.env.FOOTFALL_TEST_STORE || 'folder';
+const S3_BUCKET = 'footfall-test';
+const S3_KEYS = 'S3RVER';
 if (!BIN) throw new Error('FOOTFALL_BIN is not set (run through ctest)');
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -44,12 +48,45 @@ export class Server {
     this.databaseUrl = opts.databaseUrl || (DB === 'postgres' ? freshPostgres() : `sqlite:${this.dir}/footfall.db`);
     this.stdout = '';
     this.stderr = '';
+    if (STORE === 's3') {
+      const file = process.env.FOOTFALL_S3_ENDPOINT_FILE;
+      if (!file || !existsSync(file)) throw new Error('the s3 fixture is not running');
+      this.s3Endpoint = readFileSync(file, 'utf8').trim();
+    }
+  }
+
+  storeArgs() {
+    return STORE === 's3'
+      ? ['--store-url', `s3://${S3_BUCKET}`, '--s3-endpoint', this.s3Endpoint, '--s3-region', 'us-east-1',
+        '--s3-access-key', S3_KEYS, '--s3-secret-key', S3_KEYS]
+      : [];
+  }
+
+  /** Every picture key under prefix, in the folder or the bucket (signed S3 listing). */
+  listPictures(prefix) {
+    if (STORE !== 's3') {
+      const root = join(this.dir, 'pictures', prefix);
+      if (!existsSync(root)) return [];
+      return readdirSync(root, { recursive: true }).filter((f) => f.endsWith('.jpg') || f.endsWith('.png'))
+        .map((f) => prefix + f.replaceAll('\\', '/')).sort();
+    }
+    const keys = [];
+    let token = null;
+    do {
+      const q = new URLSearchParams({ 'list-type': '2', prefix, ...(token ? { 'continuation-token': token } : {}) });
+      const xml = execFileSync('curl', ['-sf', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS}:${S3_KEYS}`,
+        '-H', 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', // empty body
+        `${this.s3Endpoint}/${S3_BUCKET}?${q}`], { encoding: 'utf8' });
+      for (const m of xml.matchAll(/<Key>([^<]+)<\/Key>/g)) keys.push(m[1]);
+      token = (xml.match(/<NextContinuationToken>([^<]+)<\/NextContinuationToken>/) || [])[1] || null;
+    } while (token);
+    return keys.sort();
   }
 
   async start(extraArgs = []) {
     const args = ['server', '--port', '0', '--data-dir', this.dir, '--database-url', this.databaseUrl,
       ...(this.opts.generatedKeys ? [] : ['--jwt-secret', this.jwtSecret]), '--admin-password', this.adminPassword,
-      '--web-dir', this.opts.webDir || join(this.dir, 'no-web'), ...(this.opts.args || []), ...extraArgs];
+      '--web-dir', this.opts.webDir || join(this.dir, 'no-web'), ...this.storeArgs(), ...(this.opts.args || []), ...extraArgs];
     this.stdout = '';
     this.killed = false;
     this.proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(this.opts.env || {}) } });
