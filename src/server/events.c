@@ -224,6 +224,13 @@ static int parse_event(const json_t *o, struct event *e, int64_t now, char *why,
   return 0;
 }
 
+int events_check(const json_t *item, int64_t now_ms, char *why, size_t why_size) {
+  struct event e;
+  int rc = parse_event(item, &e, now_ms, why, why_size);
+  free(e.crop);
+  return rc;
+}
+
 /* --- per-event processing ------------------------------------------------------ */
 
 struct batch {

@@ -10,4 +10,8 @@
 
 void events_ingest(struct request *rq);
 
+/* Validates one event object as the ingestion does (0, or -1 with the
+ * reason in why); changes nothing. For the fuzz target and tests. */
+int events_check(const json_t *item, int64_t now_ms, char *why, size_t why_size);
+
 #endif
