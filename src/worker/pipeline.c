@@ -87,7 +87,6 @@ struct scratch {
   AVFrame *frame;
   struct face_image face_image;
   struct face_detection detections[MAX_FACES];
-  int count;
 };
 
 static void camera_error(struct pipeline *p, struct camera *c, const char *what,
