@@ -6,7 +6,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all bootstrap build build-asan build-fuzz run test test-fast fuzz-smoke bench fuzz format clean
+.PHONY: all bootstrap build web build-asan build-fuzz run test test-fast fuzz-smoke bench fuzz format clean
 
 all: build
 
@@ -16,8 +16,13 @@ bootstrap:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-build: bootstrap $(BUILD)/build.ninja
+build: bootstrap $(BUILD)/build.ninja web
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The dashboard (web/dist), served by the server; its npm packages come from
+# the bootstrap.
+web: bootstrap
+	npm --prefix web run build --silent
 
 $(BUILD_ASAN)/build.ninja:
 	cmake -S . -B $(BUILD_ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOOTFALL_SANITIZE=ON
