@@ -77,7 +77,7 @@ int camera_spec_parse_flag(const char *text, struct camera_spec *out, struct ff_
     } else if (klen == 3 && !strncmp(p, "fps", 3)) {
       char *end;
       s.fps = strtod(value, &end);
-      ok = !*end && vlen > 0 && isfinite(s.fps);
+      ok = !*end && vlen > 0 && s.fps >= 0.1 && s.fps <= 60;
     } else if (klen == 9 && !strncmp(p, "transport", 9)) {
       ok = !strcmp(value, "tcp") || !strcmp(value, "udp");
       s.udp = !strcmp(value, "udp");
@@ -137,7 +137,7 @@ int camera_spec_parse_json(const char *text, size_t len, struct camera_spec *spe
       else if (!strcmp(key, "url"))
         ok = json_is_string(v) && json_string_length(v) < sizeof s.url;
       else if (!strcmp(key, "fps"))
-        ok = json_is_number(v);
+        ok = json_is_number(v) && json_number_value(v) >= 0.1 && json_number_value(v) <= 60;
       else if (!strcmp(key, "transport"))
         ok = json_is_string(v) &&
              (!strcmp(json_string_value(v), "tcp") || !strcmp(json_string_value(v), "udp"));

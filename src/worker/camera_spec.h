@@ -3,7 +3,8 @@
  * Two forms, both strict (unknown keys, bad kinds, ids <= 0, fps outside
  * 0.1..60 are errors with a message):
  *   --camera id=1,kind=rtsp,url=rtsp://cam/stream,fps=5,transport=udp,loop=1,motion=0
- *     (url may contain commas: it runs up to the next ",key=" of a known key)
+ *     (url may contain commas: it runs up to the next ",key=" of a known key,
+ *     so an unknown key after url becomes part of the URL; put url last)
  *   a JSON file: [{"id":1,"kind":"rtsp","url":"...","fps":5,"transport":"tcp",
  *                  "loop":false,"motion_gate":true}, ...]
  */
