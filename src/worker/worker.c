@@ -440,6 +440,10 @@ int worker_start(struct worker *w, struct camera_spec *specs, int count, struct 
     po.detect.detector = FACE_DETECTOR_TINY;
   else if (strcmp(c->detector, "ssd"))
     return ff_fail(err, FF_EINVAL, "--detector must be ssd or tiny");
+  if (c->tiny_input_size < 32 || c->tiny_input_size > 1024 || c->tiny_input_size % 32)
+    return ff_fail(err, FF_EINVAL, "--tiny-input-size must be a multiple of 32 within 32..1024");
+  if (c->upload_batch < 1 || c->upload_batch > UPLOADER_BATCH_LIMIT)
+    return ff_fail(err, FF_EINVAL, "--upload-batch must be within 1..%d", UPLOADER_BATCH_LIMIT);
   po.detect.tiny_input_size = c->tiny_input_size;
   double score, staff_distance;
   if ((rc = parse_double("min-detector-score", c->min_detector_score, 0, 1, &score, err)) ||
