@@ -48,9 +48,9 @@ export class Server {
     return JSON.parse(out.trim().split('\n').pop());
   }
 
-  async start() {
+  async start(extraArgs = []) {
     this.proc = spawn(BIN, ['server', '--port', '0', '--data-dir', this.dir, '--admin-password', this.adminPassword,
-      '--web-dir', WEB_DIR, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--web-dir', WEB_DIR, '--log-level', 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.out += d; });
     this.proc.stderr.on('data', (d) => { this.err += d; });
     this.exited = new Promise((r) => this.proc.on('exit', (code, signal) => r({ code, signal })));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSession, listAll, unwrap } from './session';
+import { createSession, listAll, storageLock, unwrap } from './session';
 import { ApiError, toApiError } from './errors';
 import { operationIds } from './capabilities';
 
@@ -156,5 +156,32 @@ describe('capabilities', () => {
     const ids = operationIds({ paths: { '/v1/sites': { get: { operationId: 'listSites' }, post: { operationId: 'createSite' } }, '/x': { parameters: [] } } });
     expect([...ids].sort()).toEqual(['createSite', 'listSites']);
     expect(operationIds(null).size).toBe(0);
+  });
+});
+
+describe('storageLock', () => {
+  function memoryStorage(): Storage {
+    const m = new Map<string, string>();
+    return {
+      get length() { return m.size; },
+      clear: () => m.clear(),
+      getItem: (k) => m.get(k) ?? null,
+      key: (i) => [...m.keys()][i] ?? null,
+      removeItem: (k) => { m.delete(k); },
+      setItem: (k, v) => { m.set(k, v); },
+    };
+  }
+  it('runs holders one after another and releases the lease', async () => {
+    const st = memoryStorage();
+    const log: string[] = [];
+    const job = (id: string) => storageLock('r', async () => {
+      log.push(`start ${id}`);
+      await new Promise((r) => setTimeout(r, 30));
+      log.push(`end ${id}`);
+      return id;
+    }, st);
+    expect(await Promise.all([job('a'), job('b'), job('c')])).toEqual(['a', 'b', 'c']);
+    for (let i = 0; i < log.length; i += 2) expect(log[i + 1]).toBe(log[i].replace('start', 'end'));
+    expect(st.getItem('footfall.lock.r')).toBeNull();
   });
 });

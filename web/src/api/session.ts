@@ -26,8 +26,36 @@ export interface SessionOptions {
 const AUTH_PATHS = ['/v1/auth/login', '/v1/auth/refresh', '/v1/auth/logout'];
 
 function defaultLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  // Web Locks exist only in secure contexts (HTTPS, localhost); over plain
+  // HTTP on a LAN fall back to a best-effort lock in localStorage.
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-  return locks ? (locks.request(name, fn) as Promise<T>) : fn();
+  if (locks) return locks.request(name, fn) as Promise<T>;
+  return storageLock(name, fn);
+}
+
+const LOCK_MS = 5000;
+
+/** A lease in localStorage shared by the tabs of this origin: not atomic, but it keeps tabs from refreshing at once. */
+export async function storageLock<T>(name: string, fn: () => Promise<T>, storage: Storage | undefined = globalThis.localStorage): Promise<T> {
+  if (!storage) return fn();
+  const key = `footfall.lock.${name}`;
+  const me = Math.random().toString(36).slice(2);
+  const deadline = Date.now() + LOCK_MS;
+  for (;;) {
+    const [owner, until] = (storage.getItem(key) ?? '').split(' ');
+    if (!owner || Number(until) < Date.now() || Date.now() > deadline) {
+      storage.setItem(key, `${me} ${Date.now() + LOCK_MS}`);
+      // Another tab may have written in between: the last writer wins.
+      await new Promise((r) => setTimeout(r, 20));
+      if ((storage.getItem(key) ?? '').startsWith(me + ' ')) break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  try {
+    return await fn();
+  } finally {
+    if ((storage.getItem(key) ?? '').startsWith(me + ' ')) storage.removeItem(key);
+  }
 }
 
 export function createSession(opts: SessionOptions) {
