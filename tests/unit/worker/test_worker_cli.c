@@ -305,3 +305,56 @@ Test(worker_cli, events_survive_outage_and_kill_9_exactly_once) {
     cr_assert_str_eq(server.requests[i].authorization, "Bearer ffw_cli_key");
   double_stop(&server);
 }
+
+struct camera_reason {
+  struct worker_proc *w;
+  const char *state, *needle;
+};
+static int camera_in(void *arg) {
+  struct camera_reason *c = arg;
+  struct http_response res;
+  if (get(c->w, "/diagnostics", "s3cret", &res) != 200)
+    return 0;
+  json_t *o = json_loads(res.body, 0, NULL);
+  json_t *cam = json_array_get(json_object_get(o, "cameras"), 0);
+  const char *state = json_string_value(json_object_get(cam, "state"));
+  const char *reason = json_string_value(json_object_get(cam, "reason"));
+  int ok =
+      state && !strcmp(state, c->state) && (!c->needle || (reason && strstr(reason, c->needle)));
+  if (ok && c->needle) /* the conflict is listed among the device locks */
+    ok = json_array_size(json_object_get(o, "device_locks")) == 1 &&
+         json_is_string(
+             json_object_get(json_array_get(json_object_get(o, "device_locks"), 0), "conflict"));
+  json_decref(o);
+  http_response_free(&res);
+  return ok;
+}
+
+Test(worker_cli, two_workers_one_device_conflict_is_reported) {
+  char device[128], camera[256], state_b[128];
+  snprintf(device, sizeof device, "%s/video0", dir);
+  FILE *f = fopen(device, "w"); /* V4L2 cannot run here: a plain file stands in */
+  fclose(f);
+  snprintf(camera, sizeof camera, "id=1,kind=v4l2,url=%s", device);
+  char *fast[] = {"--reconnect-base-ms", "50", "--reconnect-cap-ms", "200", NULL};
+  struct worker_proc a, b;
+  start_worker(&a, camera, NULL, fast);
+  /* A holds the device (it then fails to open a plain file as a camera). */
+  struct camera_reason ra = {&a, "reconnecting", NULL};
+  cr_assert(wait_until(camera_in, &ra, 10000), "worker A did not take the device");
+  /* B: another process, another state folder, the same lock folder. */
+  snprintf(state_b, sizeof state_b, "%s/state-b", dir);
+  char *b_args[] = {
+      "--reconnect-base-ms", "50", "--reconnect-cap-ms", "200", "--state-dir", state_b, NULL};
+  start_worker(&b, camera, NULL, b_args);
+  char holder[64];
+  snprintf(holder, sizeof holder, "pid=%d camera=1", (int)a.child.pid);
+  struct camera_reason rb = {&b, "error", holder};
+  cr_assert(wait_until(camera_in, &rb, 10000), "worker B did not report the conflict with %s",
+            holder);
+  /* A leaves: B takes the device at its next attempt. */
+  cr_assert_eq(stop_worker(&a, 15000), 0);
+  struct camera_reason rb2 = {&b, "reconnecting", NULL};
+  cr_assert(wait_until(camera_in, &rb2, 10000), "worker B did not take the freed device");
+  cr_assert_eq(stop_worker(&b, 15000), 0);
+}
