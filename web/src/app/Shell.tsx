@@ -1,12 +1,13 @@
-import { Suspense, useState } from 'react';
+import { Suspense, useEffect, useState } from 'react';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { App, Button, Dropdown, Layout, Menu, Result, Select, Space, Spin, Tag, Typography } from 'antd';
 import { DownOutlined, LockOutlined, LogoutOutlined, UserOutlined } from '@ant-design/icons';
-import { api, errorMessage, listAll, unwrap } from '../api';
+import { api, errorMessage, listAll, unwrap, type Schemas } from '../api';
 import { useCapabilities } from '../api/capabilities';
 import { useMe } from '../auth/AuthProvider';
 import { tenantNameOf } from '../components/common';
+import { rememberTenants, rememberedTenants } from '../auth/tenantMemory';
 import { ErrorBoundary } from '../components/ErrorBoundary';
 import { allowed } from '../auth/roles';
 import { ChangePasswordDialog } from '../auth/ChangePasswordDialog';
@@ -15,7 +16,6 @@ import { LanguageSwitch } from './LanguageSwitch';
 import { PAGES, offered, permitted, type PageDef } from './pages';
 
 const ALL = 'all';
-
 function TenantSwitcher() {
   const me = useMe();
   const { t } = useI18n();
@@ -23,15 +23,22 @@ function TenantSwitcher() {
   const qc = useQueryClient();
   const navigate = useNavigate();
   const [busy, setBusy] = useState(false);
+  // Inside a tenant the server lists only that tenant, so the list seen in the
+  // all-tenants view is kept (under its own key) for switching between tenants.
   const tenants = useQuery({
-    queryKey: ['tenants'],
+    queryKey: ['tenant-switcher', me.tenant_id === null ? 'all' : 'scoped'],
     queryFn: () => listAll((cursor) => unwrap(api.client.GET('/v1/tenants', { params: { query: { limit: 200, cursor } } }))),
   });
+  const global = me.tenant_id === null ? tenants.data : undefined;
+  useEffect(() => {
+    if (global) rememberTenants(global);
+  }, [global]);
+  const options = global ?? qc.getQueryData<Schemas['Tenant'][]>(['tenant-switcher', 'all']) ?? rememberedTenants() ?? tenants.data ?? [];
   async function change(v: number | typeof ALL) {
     setBusy(true);
     try {
       await api.switchTenant(v === ALL ? null : v);
-      qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'openapi' });
+      qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'openapi' && !(q.queryKey[0] === 'tenant-switcher' && q.queryKey[1] === 'all') });
       navigate('/');
     } catch (e) {
       message.error(errorMessage(e));
@@ -49,9 +56,9 @@ function TenantSwitcher() {
       onChange={change}
       options={[
         { value: ALL, label: t('tenant.all') },
-        ...(tenants.data ?? []).map((x) => ({ value: x.id, label: x.name })),
+        ...options.map((x) => ({ value: x.id, label: x.name })),
         // The current tenant even before the list arrives.
-        ...(me.tenant_id !== null && !tenants.data ? [{ value: me.tenant_id, label: tenantNameOf(me) ?? String(me.tenant_id) }] : []),
+        ...(me.tenant_id !== null && !options.some((x) => x.id === me.tenant_id) ? [{ value: me.tenant_id, label: tenantNameOf(me) ?? String(me.tenant_id) }] : []),
       ]}
     />
   );

@@ -1,5 +1,6 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { api, type Me } from '../api';
+import { forgetTenants } from './tenantMemory';
 
 export type AuthState = { status: 'loading' } | { status: 'signedOut' } | { status: 'signedIn'; user: Me };
 
@@ -9,7 +10,10 @@ const Ctx = createContext<AuthState>({ status: 'loading' });
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<AuthState>({ status: 'loading' });
   useEffect(() => {
-    const off = api.subscribe((user) => setState(user ? { status: 'signedIn', user } : { status: 'signedOut' }));
+    const off = api.subscribe((user) => {
+      if (!user) forgetTenants();
+      setState(user ? { status: 'signedIn', user } : { status: 'signedOut' });
+    });
     api.refresh().then(
       (s) => setState(s ? { status: 'signedIn', user: s.user } : { status: 'signedOut' }),
       () => setState({ status: 'signedOut' }),

@@ -21,7 +21,7 @@ function TenantDialog({ tenant, open, onClose }: { tenant: Tenant | null; open: 
         ? unwrap(api.client.PATCH('/v1/tenants/{id}', { params: { path: { id: tenant.id } }, body }))
         : unwrap(api.client.POST('/v1/tenants', { body }));
     },
-    onSuccess: () => { message.success(t('common.saved')); qc.invalidateQueries({ queryKey: ['tenants'] }); onClose(); },
+    onSuccess: () => { message.success(t('common.saved')); (qc.invalidateQueries({ queryKey: ['tenants'] }), qc.invalidateQueries({ queryKey: ['tenant-switcher'] })); onClose(); },
   });
   return (
     <Modal open={open} title={tenant ? t('tenants.edit') : t('tenants.add')} okText={t('common.save')} cancelText={t('common.cancel')}
@@ -49,12 +49,12 @@ export default function TenantsPage() {
   const [open, setOpen] = useState(false);
   const patch = useMutation({
     mutationFn: (v: { id: number; active: boolean }) => unwrap(api.client.PATCH('/v1/tenants/{id}', { params: { path: { id: v.id } }, body: { active: v.active } })),
-    onSuccess: () => qc.invalidateQueries({ queryKey: ['tenants'] }),
+    onSuccess: () => (qc.invalidateQueries({ queryKey: ['tenants'] }), qc.invalidateQueries({ queryKey: ['tenant-switcher'] })),
     onError: (e) => message.error(errorMessage(e)),
   });
   const del = useMutation({
     mutationFn: (id: number) => unwrap(api.client.DELETE('/v1/tenants/{id}', { params: { path: { id } } })),
-    onSuccess: () => { message.success(t('common.deleted')); qc.invalidateQueries({ queryKey: ['tenants'] }); },
+    onSuccess: () => { message.success(t('common.deleted')); (qc.invalidateQueries({ queryKey: ['tenants'] }), qc.invalidateQueries({ queryKey: ['tenant-switcher'] })); },
     onError: (e) => message.error(errorMessage(e)),
   });
   return (
