@@ -144,6 +144,9 @@ static const struct option_def options[] = {
      "Folder of the lock files that keep two cameras or workers off one local device."},
     {"drain-ms", OPT_INT, F(drain_ms), "10000", CONFIG_WORKER, 0,
      "On SIGTERM, how long the worker keeps uploading its outbox before it exits."},
+    {"track-reid-ms", OPT_INT, F(track_reid_ms), "0", CONFIG_WORKER, 0,
+     "After a face is lost, how long a returning face with the same descriptor continues its "
+     "pass (someone hidden behind another person) instead of starting a new one; 0 = off."},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])

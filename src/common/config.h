@@ -97,6 +97,7 @@ struct config {
   int reconnect_cap_ms;
   char *device_lock_dir;
   int drain_ms;
+  int track_reid_ms;
 };
 
 /* Fills cfg from defaults, file, environment and argv (argv[0] is the

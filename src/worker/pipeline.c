@@ -132,8 +132,22 @@ static void emit(struct pipeline *p, struct scratch *s, struct camera *c, struct
   if (p->staff)
     staffcache_match(p->staff, r.descriptor, p->options.staff_max_distance, &ev.staff_id,
                      staff_name, &distance);
-  if (jpeg_encode_rgb(shot->crop.rgb, shot->crop.width, shot->crop.height, shot->crop.stride,
-                      p->options.jpeg_quality, &jpeg, &jpeg_size, &err)) {
+  /* The picture for the server: the box grown by half on every side. */
+  const struct face_box *b = &shot->detection.box;
+  int jx = (int)(b->x - b->width / 2), jy = (int)(b->y - b->height / 2);
+  int jx1 = (int)(b->x + b->width * 1.5), jy1 = (int)(b->y + b->height * 1.5);
+  jx = jx < 0 ? 0 : jx;
+  jy = jy < 0 ? 0 : jy;
+  jx1 = jx1 > shot->crop.width ? shot->crop.width : jx1;
+  jy1 = jy1 > shot->crop.height ? shot->crop.height : jy1;
+  if (jx1 <= jx || jy1 <= jy) {
+    jx = jy = 0;
+    jx1 = shot->crop.width;
+    jy1 = shot->crop.height;
+  }
+  if (jpeg_encode_rgb(shot->crop.rgb + (size_t)jy * shot->crop.stride + (size_t)jx * 3, jx1 - jx,
+                      jy1 - jy, shot->crop.stride, p->options.jpeg_quality, &jpeg, &jpeg_size,
+                      &err)) {
     camera_error(p, c, "crop", &err);
     goto done;
   }

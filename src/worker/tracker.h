@@ -4,11 +4,14 @@
  * overlaps two tracks, or two detections one track, with IoUs within
  * `ambiguity_margin`) the tracker asks for descriptors through a callback
  * and prefers the pair with the smaller descriptor distance. Unmatched
- * detections start tracks. A track missed for longer than miss_ms ends.
+ * detections start tracks (or, with reid_ms, continue a lost track whose
+ * descriptor matches). A track missed for longer than miss_ms (+ reid_ms)
+ * ends.
  *
- * Best shot: each track keeps the crop region (the box grown by half its
- * size on every side, clipped to the frame) of its highest-quality
- * detection since its last event — the pixels, not the whole frame.
+ * Best shot: each track keeps the crop region (the box grown by its whole
+ * size to the left and top and by half to the right and bottom, clipped to
+ * the frame; see tracker_offer for why) of its highest-quality detection
+ * since its last event — the pixels, not the whole frame.
  *
  * Events: tracker_collect hands out a track's best shot when the track has
  * ended (one event per pass) or when it has been seen for refresh_ms since
@@ -34,6 +37,13 @@ struct tracker_options {
   int miss_ms;                    /* a track ends when missed this long (1500) */
   int refresh_ms;                 /* refresh event for long stays (300000; 0 = never) */
   int min_hits;                   /* detections before a track may emit (2) */
+  /* Re-identification after occlusion: a track missed for miss_ms stays
+   * "lost" for reid_ms more; a new face whose descriptor is within
+   * reid_max_distance of a lost (or unmatched) track continues it instead
+   * of starting a new pass. 0 = off (the default): the track ends at
+   * miss_ms. Costs one descriptor per new face while tracks are lost. */
+  int reid_ms;
+  double reid_max_distance; /* 0.5 */
 };
 void tracker_options_default(struct tracker_options *o);
 
@@ -75,6 +85,7 @@ struct tracker {
   int count;
   int next_id;
   uint64_t ambiguous_resolved; /* matches decided by descriptor */
+  uint64_t reidentified;       /* lost tracks continued by descriptor */
 };
 
 struct tracker_emit {

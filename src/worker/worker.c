@@ -456,6 +456,7 @@ int worker_start(struct worker *w, struct camera_spec *specs, int count, struct 
   po.staff_max_distance = staff_distance;
   po.tracker.miss_ms = c->track_miss_ms;
   po.tracker.refresh_ms = c->refresh_event_s * 1000;
+  po.tracker.reid_ms = c->track_reid_ms;
 
   if ((rc = face_engine_load(c->models_dir, &w->engine, err)))
     return rc;

@@ -242,3 +242,69 @@ Test(pipeline, motion_gate_skips_still_frames) {
   pipeline_free(p);
   outbox_close(ob);
 }
+
+/* Two people cross; Raj passes in front and hides Amy for longer than the
+ * miss time. With re-identification on, Amy's face reappearing on the
+ * other side continues her track: one event per person, each of the right
+ * person (Amy female and not staff, Raj male and staff). */
+Test(pipeline, crossing_people_keep_their_tracks) {
+  if (!have_data())
+    return;
+  char video[256], cmd[2048], staff_path[256], outbox_path[256];
+  snprintf(video, sizeof video, "%s/cross.mp4", dir);
+  snprintf(cmd, sizeof cmd,
+           "ffmpeg -hide_banner -loglevel error -y -f lavfi -i color=c=0x808080:s=640x360:r=25 "
+           "-i %s/amy/amy1.png -i %s/raj/raj1.png -filter_complex "
+           "\"[1]scale=150:150[a];[2]scale=150:150[b];"
+           "[0][a]overlay=x='20+110*t':y=90:enable='between(t,0.2,4.2)'[t];"
+           "[t][b]overlay=x='470-110*t':y=110:enable='between(t,0.2,4.2)'\" "
+           "-t 6 -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p %s",
+           bbt, bbt, video);
+  run(cmd);
+  snprintf(staff_path, sizeof staff_path, "%s/staff.json", dir);
+  write_staff(staff_path);
+  snprintf(outbox_path, sizeof outbox_path, "%s/outbox.db", dir);
+  struct outbox *ob;
+  struct outbox_limits lim = {0};
+  cr_assert_eq(outbox_open(outbox_path, &lim, &ob, NULL), FF_OK);
+  struct staffcache *staff;
+  cr_assert_eq(staffcache_open(staff_path, &staff, NULL), FF_OK);
+  struct pipeline_options po;
+  pipeline_options_default(&po);
+  po.threads = 2;
+  /* Amy is hidden behind Raj for longer than the miss time. */
+  po.tracker.reid_ms = 2000;
+  struct pipeline *p;
+  cr_assert_eq(pipeline_new(engine, &po, ob, staff, &p, NULL), FF_OK);
+  cr_assert_eq(pipeline_start(p, NULL), FF_OK);
+  struct camera_source_options so;
+  camera_source_options_default(&so);
+  so.camera_id = 9;
+  so.kind = CAMERA_FILE;
+  snprintf(so.url, sizeof so.url, "%s", video);
+  struct camera_source *src;
+  cr_assert_eq(camera_source_start(&so, &src, NULL), FF_OK);
+  struct pipeline_camera_options pc = {.camera_id = 9, .sample_fps = 5};
+  cr_assert_eq(pipeline_add_camera(p, &pc, src, NULL), FF_OK);
+  struct quiet q = {.p = p};
+  cr_assert(wait_until(finished, &q, 30000));
+  pipeline_free(p);
+  struct outbox_batch batch;
+  cr_assert_eq(outbox_peek(ob, 100, &batch, NULL), FF_OK);
+  int amy = 0, raj = 0;
+  for (int i = 0; i < batch.count; i++) {
+    json_t *e = json_loads(batch.items[i].json, 0, NULL);
+    int is_staff = json_is_integer(json_object_get(e, "staff_id"));
+    const char *g = json_string_value(json_object_get(e, "gender"));
+    raj += is_staff && !strcmp(g, "male");
+    amy += !is_staff && !strcmp(g, "female");
+    json_decref(e);
+  }
+  cr_assert_eq(batch.count, 2, "expected one event per person, got %d (tracks %llu)", batch.count,
+               (unsigned long long)q.stats.tracks);
+  cr_assert_eq(amy, 1);
+  cr_assert_eq(raj, 1);
+  outbox_batch_free(&batch);
+  staffcache_close(staff);
+  outbox_close(ob);
+}

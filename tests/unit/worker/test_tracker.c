@@ -55,10 +55,13 @@ Test(tracker, one_emit_per_pass_with_the_best_shot) {
   cr_assert_eq(out[0].hits, 10);
   cr_assert_float_eq(out[0].shot.quality, 0.9, 1e-9);
   cr_assert_float_eq(out[0].shot.frame_box.x, 140, 1e-9);
-  /* The crop is the box grown by half on each side: 160x160 at (100,60). */
-  cr_assert_eq(out[0].shot.crop.width, 160);
-  cr_assert_eq(out[0].shot.crop_x, 100);
-  cr_assert_float_eq(out[0].shot.detection.box.x, 40, 1e-9);
+  /* The crop is the box grown by a box left and up, half a box right and
+   * down: 200x200 at (60,20). */
+  cr_assert_eq(out[0].shot.crop.width, 200);
+  cr_assert_eq(out[0].shot.crop.height, 200);
+  cr_assert_eq(out[0].shot.crop_x, 60);
+  cr_assert_eq(out[0].shot.crop_y, 20);
+  cr_assert_float_eq(out[0].shot.detection.box.x, 80, 1e-9);
   best_shot_free(&out[0].shot);
   cr_assert_eq(t.count, 0);
   /* The person comes back: a new track, a second emit. */
@@ -163,5 +166,58 @@ Test(tracker, ambiguous_overlap_is_decided_by_descriptor) {
   cr_assert_eq(t.tracks[track_of[0]].id, 2, "left box should continue B");
   cr_assert_eq(t.tracks[track_of[1]].id, 1, "right box should continue A");
   cr_assert_eq(t.ambiguous_resolved, 2);
+  tracker_free(&t);
+}
+
+/* Identities by hand: detection i is person identity_of_x[i] (0 = A,
+ * 1 = B); track 1 is A, others B. */
+static int identity_of_x[2];
+static int by_identity(void *ctx, int i, float out[FACE_DESCRIPTOR_SIZE]) {
+  (void)ctx;
+  memset(out, 0, sizeof(float) * FACE_DESCRIPTOR_SIZE);
+  out[identity_of_x[i]] = 1;
+  return 0;
+}
+static int track_identity(void *ctx, struct track *t, float out[FACE_DESCRIPTOR_SIZE]) {
+  (void)ctx;
+  memset(out, 0, sizeof(float) * FACE_DESCRIPTOR_SIZE);
+  out[t->id == 1 ? 0 : 1] = 1;
+  return 0;
+}
+
+Test(tracker, reidentification_after_occlusion) {
+  struct tracker_options o;
+  tracker_options_default(&o);
+  o.miss_ms = 500;
+  o.reid_ms = 2000;
+  struct tracker t;
+  tracker_init(&t, &o);
+  struct tracker_describer describer = {by_identity, track_identity, NULL};
+  int track_of[2];
+  struct tracker_emit out[4];
+  /* A walks on the left for a second. */
+  for (int i = 0; i < 5; i++) {
+    struct face_detection d = det(100 + i * 10, 100, 80);
+    identity_of_x[0] = 0;
+    tracker_match(&t, &d, 1, i * 200, &describer, track_of);
+    tracker_offer(&t, track_of[0], &frame, &d, 0.5, i * 200, NULL);
+  }
+  /* Hidden for 1.2 s (past miss_ms), then seen far away: no overlap, but
+   * the same descriptor continues the pass. */
+  cr_assert_eq(tracker_collect(&t, 2000, 0, out, 4), 0, "ended during the re-id window");
+  struct face_detection far = det(450, 100, 80);
+  identity_of_x[0] = 0;
+  tracker_match(&t, &far, 1, 2000, &describer, track_of);
+  cr_assert_eq(t.tracks[track_of[0]].id, 1, "not re-identified");
+  cr_assert_eq(t.reidentified, 1);
+  /* Someone else (B) appearing there instead starts a new track. */
+  struct face_detection other = det(100, 250, 80);
+  identity_of_x[0] = 1;
+  tracker_match(&t, &other, 1, 2200, &describer, track_of);
+  cr_assert_eq(t.tracks[track_of[0]].id, 2);
+  cr_assert_eq(t.reidentified, 1);
+  int n = tracker_collect(&t, 0, 1, out, 4);
+  for (int i = 0; i < n; i++)
+    best_shot_free(&out[i].shot);
   tracker_free(&t);
 }
