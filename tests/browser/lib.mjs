@@ -103,7 +103,10 @@ export async function launchChromium() {
 /** Saves a full-page screenshot as tests/artifacts/browser/<name>.png. */
 export async function shot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  // Let enter/leave motions end first (a dialog zooming in would be caught invisible).
+  await page.waitForFunction(() => !document.querySelector('[class*="-appear"], [class*="-enter"], [class*="-leave"]'), null,
+    { timeout: 3000 }).catch(() => undefined);
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true, animations: 'disabled' });
 }
 
 /** Console errors and uncaught exceptions of a page (CSP refusals show up here). */
