@@ -13,6 +13,8 @@ export const BIN = process.env.FOOTFALL_BIN || join(ROOT, 'build', 'footfall');
 export const WEB_DIR = process.env.FOOTFALL_WEB_DIR || join(ROOT, 'web', 'dist');
 export const ARTIFACTS = process.env.FOOTFALL_ARTIFACTS || join(ROOT, 'tests', 'artifacts', 'browser');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const MODELS_DIR = process.env.FOOTFALL_MODELS_DIR || join(ROOT, 'data', 'models');
+export const SHARED_DATA = process.env.FOOTFALL_SHARED_DATA || join(ROOT, '..', 'shared', 'data');
 
 /** Waits until fn() returns truthy; throws after timeoutMs. */
 export async function until(fn, timeoutMs, what) {
@@ -50,7 +52,7 @@ export class Server {
 
   async start(extraArgs = []) {
     this.proc = spawn(BIN, ['server', '--port', '0', '--data-dir', this.dir, '--admin-password', this.adminPassword,
-      '--web-dir', WEB_DIR, '--log-level', 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--web-dir', WEB_DIR, '--log-level', 'warn', ...(existsSync(MODELS_DIR) ? ['--models-dir', MODELS_DIR] : []), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.out += d; });
     this.proc.stderr.on('data', (d) => { this.err += d; });
     this.exited = new Promise((r) => this.proc.on('exit', (code, signal) => r({ code, signal })));
