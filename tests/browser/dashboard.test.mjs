@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODELS_DIR, ROOT, SHARED_DATA, Server, checkPrerequisites, launchChromium, shot, watchErrors } from './lib.mjs';
@@ -34,6 +35,7 @@ before(async () => {
   // enough audited changes that the audit log needs more than one page.
   const cam = await srv.api('POST', '/v1/cameras', { token: adminToken, body: { site_id: seed.hanoi, name: 'Front door', kind: 'rtsp', url: 'rtsp://cam:s3cret-pass@10.1.2.3/stream1' } });
   assert.equal(cam.status, 201, JSON.stringify(cam.body));
+  seed.frontDoor = cam.body.id;
   for (let i = 0; i < 55; i++) {
     const r = await srv.api('PATCH', `/v1/sites/${seed.hanoi}`, { token: adminToken, body: { address: `12 Trang Tien, rev ${i}` } });
     assert.equal(r.status, 200);
@@ -44,11 +46,37 @@ before(async () => {
         join(srv.dir, `amy${i}.jpg`)]);
     }
   }
+  await seedVisits();
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.setDefaultTimeout(T);
   errors = watchErrors(page);
 });
+
+/**
+ * Visits through the worker protocol (POST /v1/worker/events with a worker
+ * key), as a worker would send them: one returning customer (seen two days ago
+ * and today) and 33 customers seen once today, so the list needs two pages.
+ * Descriptors are fixed pseudo-random vectors, one per person.
+ */
+async function seedVisits() {
+  const key = srv.admin('create-api-key', '--tenant-id', String(seed.acme), '--name', 'seed worker').secret;
+  const crop = join(srv.dir, 'crop.jpg');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...(existsSync(BBT)
+    ? ['-i', join(BBT, 'amy3.png'), '-vf', 'pad=300:300:75:75:color=gray'] : ['-f', 'lavfi', '-i', 'testsrc=s=200x200', '-frames:v', '1']), crop]);
+  const cropB64 = readFileSync(crop).toString('base64');
+  let x = 7;
+  const person = () => Array.from({ length: 128 }, () => { x = (x * 16807) % 2147483647; return (x / 2147483647 - 0.5) * 0.3; });
+  const now = Date.now();
+  const event = (descriptor, at) => ({ id: randomUUID(), camera_id: seed.frontDoor, captured_at: new Date(at).toISOString(), descriptor,
+    score: 0.95, quality: 0.9, box: { x: 75, y: 70, width: 130, height: 160 }, age: 34, gender: 'female', gender_probability: 0.9, crop_jpeg: cropB64 });
+  const returning = person();
+  const events = [event(returning, now - 2 * 86400000), event(returning, now - 3600000)];
+  for (let i = 0; i < 33; i++) events.push(event(person(), now - 60000 * (i + 2)));
+  const r = await srv.api('POST', '/v1/worker/events', { token: key, body: { events } });
+  assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 500));
+  assert.ok(r.body.results.every((x) => x.outcome === 'new_visit'), JSON.stringify(r.body.results.filter((x) => x.outcome !== 'new_visit')));
+}
 
 after(async () => {
   await browser?.close();
@@ -75,7 +103,8 @@ const toast = () => page.locator('.ant-message');
 
 async function pickOption(combobox, text) {
   await combobox.click();
-  await page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: text }).first().click();
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  await page.locator('.ant-select-dropdown:visible .ant-select-item-option').filter({ hasText: exact }).first().click();
 }
 async function searchOption(combobox, typed) {
   await combobox.click();
@@ -277,6 +306,43 @@ step('staff: add a member with profile fields; enrol faces one by one, a group p
   await shot(page, '20-staff-faces');
   await page.keyboard.press('Escape');
   await row('Linh Tran').getByText('Recognisable').waitFor();
+});
+
+step('visits: cards with pictures and site-local times, infinite scroll, filter, delete', async () => {
+  await nav('Visits');
+  const cards = page.getByTestId('visit-card');
+  await cards.first().waitFor();
+  assert.equal(await cards.count(), 30);
+  const switched = await srv.api('POST', '/v1/auth/switch-tenant', { token: adminToken, body: { tenant_id: seed.acme } });
+  const acmeToken = switched.body.access_token;
+  const total = (await listAll('/v1/visits', acmeToken)).length;
+  assert.equal(total, 35);
+  await page.getByTestId('visits-end').scrollIntoViewIfNeeded();
+  await page.getByText(`All ${total} visits shown`).waitFor();
+  assert.equal(await cards.count(), total);
+  assert.match(await cards.first().innerText(), /Hanoi Store[\s\S]*\(Asia\/Ho_Chi_Minh\)/);
+  // The face picture came through an authenticated request, as a blob: URL.
+  const img = cards.first().locator('img');
+  await img.waitFor();
+  assert.match(await img.getAttribute('src'), /^blob:/);
+  await until(() => img.evaluate((el) => el.complete && el.naturalWidth > 0));
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, '21-visits');
+
+  await pickOption(page.getByRole('combobox', { name: 'Visitor kind' }), 'Returning');
+  const returning = (await listAll('/v1/visits?kind=returning', acmeToken));
+  assert.equal(returning.length, 1);
+  await until(async () => (await cards.count()) === 1);
+  assert.match(await cards.first().innerText(), /Returning/);
+  await page.getByRole('button', { name: `Delete visit ${returning[0].id}` }).click();
+  await page.locator('.ant-popconfirm').getByRole('button', { name: 'Delete' }).click();
+  await page.getByText('No visits match these filters').waitFor();
+  assert.equal((await srv.api('GET', `/v1/visits/${returning[0].id}`, { token: acmeToken })).status, 404);
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+  await page.getByText(`All ${total - 1} visits shown`).waitFor().catch(async () => {
+    await page.getByTestId('visits-end').scrollIntoViewIfNeeded();
+    await page.getByText(`All ${total - 1} visits shown`).waitFor();
+  });
 });
 
 step('users: create a site viewer, deactivate and reactivate, reset the password', async () => {

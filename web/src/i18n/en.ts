@@ -241,6 +241,27 @@ export const en = {
   'staff.removeFace': 'Remove this face picture',
   'staff.removeFaceConfirm': 'Remove this face picture?',
   'staff.deleteConfirm': 'Delete {name} and their face pictures?',
+
+  'nav.visits': 'Visits',
+  'visits.kind': 'Visitor kind',
+  'visits.kind.all': 'New and returning',
+  'visits.kind.new': 'New',
+  'visits.kind.returning': 'Returning',
+  'visits.dates': 'Dates',
+  'visits.clear': 'Clear filters',
+  'visits.empty': 'No visits recorded yet',
+  'visits.emptyFiltered': 'No visits match these filters',
+  'visits.noPicture': 'No picture',
+  'visits.pictureOf': 'Face picture of visit {id}',
+  'visits.customer': 'Customer #{id}',
+  'visits.seconds': '{n} s',
+  'visits.minutes': '{n} min',
+  'visits.hours': '{h} h {m} min',
+  'visits.detections': 'detections: {n}',
+  'visits.age': 'about {n} years (estimate)',
+  'visits.deleteConfirm': 'Delete this visit? The customer\'s figures are recomputed.',
+  'visits.deleteNamed': 'Delete visit {id}',
+  'visits.end': 'All {count} visits shown',
 } as const;
 
 export type MessageKey = keyof typeof en;

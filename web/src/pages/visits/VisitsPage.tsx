@@ -1,0 +1,122 @@
+import { useEffect, useRef, useState } from 'react';
+import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
+import { App, Button, Card, DatePicker, Empty, List, Popconfirm, Select, Space, Tag, Typography } from 'antd';
+import { DeleteOutlined, ReloadOutlined } from '@ant-design/icons';
+import type { Dayjs } from 'dayjs';
+import { api, errorMessage, unwrap, type Schemas } from '../../api';
+import { useMe } from '../../auth/AuthProvider';
+import { MANAGERS, allowed } from '../../auth/roles';
+import { PageHead, QueryError, siteName, useSites } from '../../components/common';
+import { useI18n } from '../../i18n';
+import { VisitPicture } from './AuthImage';
+
+type Visit = Schemas['Visit'];
+type Kind = 'new' | 'returning';
+const PAGE = 30;
+
+function duration(ms: number | undefined, t: ReturnType<typeof useI18n>['t']): string {
+  const s = Math.round((ms ?? 0) / 1000);
+  if (s < 60) return t('visits.seconds', { n: s });
+  const m = Math.round(s / 60);
+  return m < 60 ? t('visits.minutes', { n: m }) : t('visits.hours', { h: Math.floor(m / 60), m: m % 60 });
+}
+
+export default function VisitsPage() {
+  const { t, dateTime, num } = useI18n();
+  const { message } = App.useApp();
+  const me = useMe();
+  const qc = useQueryClient();
+  const sites = useSites();
+  const [siteId, setSiteId] = useState<number | null>(null);
+  const [kind, setKind] = useState<Kind | null>(null);
+  const [range, setRange] = useState<[Dayjs | null, Dayjs | null] | null>(null);
+  const sentinel = useRef<HTMLDivElement>(null);
+  const from = range?.[0]?.startOf('day').valueOf();
+  const to = range?.[1]?.endOf('day').valueOf();
+  const q = useInfiniteQuery({
+    queryKey: ['visits', siteId, kind, from, to],
+    initialPageParam: undefined as number | undefined,
+    queryFn: ({ pageParam }) => unwrap(api.client.GET('/v1/visits', { params: { query: {
+      limit: PAGE, cursor: pageParam, site_id: siteId ?? undefined, kind: kind ?? undefined,
+      from: from === undefined ? undefined : String(from), to: to === undefined ? undefined : String(to + 1),
+    } } })),
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const visits = q.data?.pages.flatMap((p) => p.items) ?? [];
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = q;
+  useEffect(() => {
+    const el = sentinel.current;
+    if (!el || !hasNextPage) return;
+    const io = new IntersectionObserver((es) => {
+      if (es.some((e) => e.isIntersecting) && !isFetchingNextPage) fetchNextPage();
+    }, { rootMargin: '200px' });
+    io.observe(el);
+    return () => io.disconnect();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+  const del = useMutation({
+    mutationFn: (id: number) => unwrap(api.client.DELETE('/v1/visits/{id}', { params: { path: { id } } })),
+    onSuccess: () => { message.success(t('common.deleted')); qc.invalidateQueries({ queryKey: ['visits'] }); },
+    onError: (e) => message.error(errorMessage(e)),
+  });
+  const filtered = siteId !== null || kind !== null || range !== null;
+  return (
+    <>
+      <PageHead title={t('nav.visits')}>
+        <Space wrap>
+          <Select<number | 'all'> aria-label={t('common.site')} style={{ minWidth: 180 }} value={siteId ?? 'all'} loading={sites.isLoading}
+            onChange={(v) => setSiteId(v === 'all' ? null : v)}
+            options={[{ value: 'all', label: t('cameras.allSites') }, ...(sites.data ?? []).map((s) => ({ value: s.id, label: s.name }))]} />
+          <Select<Kind | 'all'> aria-label={t('visits.kind')} style={{ minWidth: 150 }} value={kind ?? 'all'} onChange={(v) => setKind(v === 'all' ? null : v)}
+            options={[{ value: 'all', label: t('visits.kind.all') }, { value: 'new', label: t('visits.kind.new') }, { value: 'returning', label: t('visits.kind.returning') }]} />
+          <DatePicker.RangePicker aria-label={t('visits.dates')} value={range} onChange={(v) => setRange(v)} allowEmpty={[true, true]} />
+          {filtered && <Button onClick={() => { setSiteId(null); setKind(null); setRange(null); }}>{t('visits.clear')}</Button>}
+          <Button icon={<ReloadOutlined />} aria-label={t('common.retry')} onClick={() => q.refetch()} loading={q.isRefetching} />
+        </Space>
+      </PageHead>
+      {q.error && <QueryError error={q.error} retry={() => q.refetch()} />}
+      <List<Visit>
+        loading={q.isLoading}
+        grid={{ gutter: 16, xs: 1, sm: 2, lg: 3, xxl: 4 }}
+        dataSource={visits}
+        locale={{ emptyText: <Empty description={filtered ? t('visits.emptyFiltered') : t('visits.empty')} /> }}
+        renderItem={(v) => (
+          <List.Item>
+            <Card size="small" data-testid="visit-card">
+              <div style={{ display: 'flex', gap: 12 }}>
+                {v.has_picture ? <VisitPicture visitId={v.id} alt={t('visits.pictureOf', { id: v.id })} /> : <div style={{ width: 96 }}><Typography.Text type="secondary">{t('visits.noPicture')}</Typography.Text></div>}
+                <div style={{ minWidth: 0, flex: 1 }}>
+                  <Space size={4} wrap>
+                    <Tag color={v.is_new ? 'blue' : 'green'}>{v.is_new ? t('visits.kind.new') : t('visits.kind.returning')}</Tag>
+                    {v.customer_id !== null && v.customer_id !== undefined && <Typography.Text type="secondary">{t('visits.customer', { id: v.customer_id })}</Typography.Text>}
+                  </Space>
+                  <div><Typography.Text strong>{siteName(sites.data, v.site_id)}</Typography.Text></div>
+                  <div><Typography.Text>{dateTime(v.first_seen_at_ms, v.timezone)}</Typography.Text></div>
+                  <Typography.Text type="secondary">
+                    {duration(v.duration_ms, t)} · {t('visits.detections', { n: num(v.detections ?? 0) })}
+                    {v.gender ? ` · ${t(`staff.gender.${v.gender === 'male' ? 'male' : 'female'}`)}` : ''}
+                    {typeof v.age === 'number' ? ` · ${t('visits.age', { n: Math.round(v.age) })}` : ''}
+                  </Typography.Text>
+                  {allowed(me.role, MANAGERS) && (
+                    <div style={{ marginTop: 6 }}>
+                      <Popconfirm title={t('visits.deleteConfirm')} okText={t('common.delete')} cancelText={t('common.cancel')} okButtonProps={{ danger: true }}
+                        onConfirm={() => del.mutateAsync(v.id).catch(() => undefined)}>
+                        <Button size="small" danger icon={<DeleteOutlined />} aria-label={t('visits.deleteNamed', { id: v.id })}>{t('common.delete')}</Button>
+                      </Popconfirm>
+                    </div>
+                  )}
+                </div>
+              </div>
+            </Card>
+          </List.Item>
+        )}
+      />
+      <div ref={sentinel} style={{ textAlign: 'center', padding: 16 }} data-testid="visits-end">
+        {hasNextPage ? (
+          <Button loading={isFetchingNextPage} onClick={() => fetchNextPage()}>{t('audit.loadMore')}</Button>
+        ) : (
+          visits.length > 0 && <Typography.Text type="secondary">{t('visits.end', { count: num(visits.length) })}</Typography.Text>
+        )}
+      </div>
+    </>
+  );
+}
