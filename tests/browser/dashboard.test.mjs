@@ -345,6 +345,54 @@ step('visits: cards with pictures and site-local times, infinite scroll, filter,
   });
 });
 
+step('customers: details with visits, edit, merge two, erase one with a receipt', async () => {
+  await nav('Customers');
+  const acmeToken = (await srv.api('POST', '/v1/auth/switch-tenant', { token: adminToken, body: { tenant_id: seed.acme } })).body.access_token;
+  const all = await listAll('/v1/customers', acmeToken);
+  assert.equal(all.length, 34);
+  const rows = page.locator('.ant-table-tbody .ant-table-row');
+  await rows.first().waitFor();
+  const idOf = async (i) => Number((await rows.nth(i).locator('td').nth(1).innerText()).trim());
+  const [a, b, c] = [await idOf(0), await idOf(1), await idOf(2)];
+  // Newest first: the first row is the customer seen last.
+  const newest = [...all].sort((x, y) => y.last_seen_at_ms - x.last_seen_at_ms)[0];
+  assert.equal(a, newest.id);
+
+  await page.getByRole('button', { name: `Details of customer #${a}`, exact: true }).click();
+  await page.getByTestId('customer-visits').locator('.ant-list-item').first().waitFor();
+  assert.equal(await page.getByTestId('customer-visits').locator('.ant-list-item').count(), newest.visit_count);
+  await shot(page, '23-customer-details');
+  await page.keyboard.press('Escape');
+
+  await page.getByRole('button', { name: `Edit #${a}`, exact: true }).click();
+  await dialog().getByLabel('Name').fill('Mai Nguyen');
+  await dialog().getByLabel('Age').fill('29');
+  await dialog().getByRole('button', { name: 'Save' }).click();
+  await row('Mai Nguyen').waitFor();
+  const edited = (await srv.api('GET', `/v1/customers/${a}`, { token: acmeToken })).body;
+  assert.deepEqual([edited.name, edited.age, edited.age_source], ['Mai Nguyen', 29, 'manual']);
+
+  await page.getByLabel(`Select customer #${a}`, { exact: true }).check();
+  await page.getByLabel(`Select customer #${b}`, { exact: true }).check();
+  await page.getByRole('button', { name: 'Merge selected (2)' }).click();
+  await pickOption(dialog().getByRole('combobox', { name: 'Customer to keep' }), `Mai Nguyen (#${a}) · 1 visits`);
+  await dialog().getByRole('button', { name: 'Merge' }).click();
+  await toast().getByText('Customers merged').waitFor();
+  const kept = (await srv.api('GET', `/v1/customers/${a}`, { token: acmeToken })).body;
+  assert.equal(kept.visit_count, 2);
+  assert.equal((await srv.api('GET', `/v1/customers/${b}`, { token: acmeToken })).status, 404);
+  await until(async () => (await page.getByRole('button', { name: `Details of customer #${b}`, exact: true }).count()) === 0);
+  await shot(page, '22-customers');
+
+  await page.getByRole('button', { name: `Erase customer #${c}`, exact: true }).click();
+  await page.locator('.ant-popconfirm').getByRole('button', { name: 'Erase' }).click();
+  await page.locator(".ant-modal-confirm-title", { hasText: `Customer #${c} erased` }).waitFor();
+  assert.match(await page.locator('.ant-modal-confirm').innerText(), /Removed \d+ face descriptors and \d+ pictures; 1 visits kept/);
+  await page.locator('.ant-modal-confirm').getByRole('button').click();
+  const erased = await srv.api('GET', `/v1/customers/${c}`, { token: acmeToken });
+  assert.ok(erased.status === 404 || erased.body.exemplar_count === 0, JSON.stringify(erased.body));
+});
+
 step('users: create a site viewer, deactivate and reactivate, reset the password', async () => {
   await nav('Users');
   await row('alice').waitFor({ timeout: T });

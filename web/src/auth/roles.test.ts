@@ -5,11 +5,11 @@ import { allowed, assignableRoles } from './roles';
 describe('roles and pages', () => {
   const visible = (role: Parameters<typeof allowed>[0]) => PAGES.filter((p) => allowed(role, p.roles)).map((p) => p.path);
   it('shows viewers only the pages every user may read', () => {
-    expect(visible('viewer')).toEqual(['/', '/sites', '/cameras', '/visits', '/staff']);
-    expect(visible('site_manager')).toEqual(['/', '/sites', '/cameras', '/visits', '/staff']);
+    expect(visible('viewer')).toEqual(['/', '/sites', '/cameras', '/visits', '/customers', '/staff']);
+    expect(visible('site_manager')).toEqual(['/', '/sites', '/cameras', '/visits', '/customers', '/staff']);
   });
   it('gives tenant admins everything but tenants, and system admins everything', () => {
-    expect(visible('tenant_admin')).toEqual(['/', '/sites', '/cameras', '/visits', '/staff', '/users', '/api-keys', '/audit']);
+    expect(visible('tenant_admin')).toEqual(['/', '/sites', '/cameras', '/visits', '/customers', '/staff', '/users', '/api-keys', '/audit']);
     expect(visible('system_admin')).toHaveLength(PAGES.length);
   });
   it('shows tenants only in the all-tenants view', () => {
