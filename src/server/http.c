@@ -18,6 +18,7 @@
 #include "static.h"
 
 #define UNMATCHED_ROUTE (METRICS_MAX_ROUTES - 1)
+#define DRAIN_QUIET_MS 150
 
 static uint64_t monotonic_us(void) {
   struct timespec ts;
@@ -419,6 +420,7 @@ static int dispatch(const struct _u_request *raw, struct _u_response *res, void 
   struct server *s = user_data;
   uint64_t start = monotonic_us();
   atomic_fetch_add(&s->in_flight, 1);
+  atomic_store(&s->last_dispatch_us, (long long)start);
 
   struct request rq;
   memset(&rq, 0, sizeof rq);
@@ -565,9 +567,16 @@ void http_stop(struct server *s, int grace_ms) {
     return;
   atomic_store(&s->draining, 1);
   /* From here new requests are answered 503 (see dispatch) while the ones
-   * in flight finish. */
-  for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+   * in flight finish. ulfius calls us only once a request's body has
+   * arrived, so we also wait until no request has reached the dispatcher
+   * for DRAIN_QUIET_MS: one still arriving gets its 503 rather than a
+   * closed connection. */
+  for (int waited = 0; waited < grace_ms; waited += 10) {
+    long long quiet_us = (long long)monotonic_us() - atomic_load(&s->last_dispatch_us);
+    if (atomic_load(&s->in_flight) == 0 && quiet_us >= DRAIN_QUIET_MS * 1000)
+      break;
     usleep(10 * 1000);
+  }
   int left = atomic_load(&s->in_flight);
   if (left)
     log_msg(LOG_WARN, "http.drain", "%d requests still running after %d ms", left, grace_ms);

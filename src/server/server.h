@@ -43,6 +43,7 @@ struct server {
 
   atomic_int draining;  /* set on SIGTERM: readyz fails, new requests get 503 */
   atomic_int in_flight; /* requests inside http_dispatch */
+  atomic_llong last_dispatch_us; /* monotonic time the latest request reached dispatch */
 };
 
 int server_main(int argc, char **argv);
