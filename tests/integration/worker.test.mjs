@@ -68,7 +68,7 @@ test('worker -> server: one visit for two passes, a staff pass, no customer for 
     await until(async () => {
       const v = (await call(server, 'GET', '/v1/visits', { token })).json.items;
       return v.length === 1 && v[0].detections >= 2 && staffPasses() === 1;
-    }, 60000, "the worker's events");
+    }, 150000, "the worker's events");
   } catch (e) {
     const ledger = server.sql('SELECT outcome, reason FROM face_events');
     throw new Error(`${e.message}\nledger: ${ledger}\nworker log:\n${stderr.slice(-3000)}`);
