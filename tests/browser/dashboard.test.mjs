@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODELS_DIR, ROOT, SHARED_DATA, Server, checkPrerequisites, launchChromium, shot, watchErrors } from './lib.mjs';
+import { MODELS_DIR, ROOT, SHARED_DATA, Server, checkPrerequisites, clearFailedShots, launchChromium, shot, watchErrors } from './lib.mjs';
 
 // Staff enrolment needs the face models (bootstrap) and one-person photos:
 // crops from the shared faces-bbt set, padded so the detector sees a whole head.
@@ -23,6 +23,7 @@ const seed = {};
 
 before(async () => {
   checkPrerequisites();
+  clearFailedShots();
   srv = new Server();
   seed.acme = srv.admin('create-tenant', '--name', 'Acme Retail').tenant_id;
   seed.other = srv.admin('create-tenant', '--name', 'Other Co').tenant_id;

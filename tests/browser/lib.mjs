@@ -2,7 +2,7 @@
 // database and the built dashboard, and Debian's Chromium driven by
 // playwright-core (installed in web/; it never downloads a browser).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -100,6 +100,12 @@ export async function launchChromium() {
       '--disable-component-update', '--disable-sync'],
   });
   return browser;
+}
+
+/** Removes screenshots of failures left by an earlier run. */
+export function clearFailedShots() {
+  if (!existsSync(ARTIFACTS)) return;
+  for (const f of readdirSync(ARTIFACTS)) if (f.startsWith('FAILED-')) rmSync(join(ARTIFACTS, f));
 }
 
 /** Saves a full-page screenshot as tests/artifacts/browser/<name>.png. */
