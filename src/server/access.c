@@ -96,3 +96,25 @@ int access_finish(struct db_conn *c, int rc, struct ff_error *err) {
   }
   return db_commit(c, err);
 }
+
+void access_list_page(struct request *rq, const char *sql, const struct db_value *params,
+                      int nparams, int limit, access_item_fn item) {
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct db_rows *rows = NULL;
+  struct ff_error err = {0};
+  int rc = db_query(c, sql, params, nparams, &rows, &err);
+  db_release(c);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  json_t *items = json_array();
+  int n = db_rows_count(rows);
+  for (int i = 0; i < n; i++)
+    json_array_append_new(items, item(rq, rows, i));
+  json_t *next = n == limit ? json_integer(db_rows_int(rows, n - 1, 0)) : json_null();
+  db_rows_free(rows);
+  http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
+}

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "db.h"
 #include "http.h"
 
 /* The tenant the caller acts in; 0 for an unscoped system admin. */
@@ -32,6 +33,13 @@ struct db_conn *access_db(struct request *rq);
 /* Ends a write transaction: commits when rc is FF_OK, else rolls back.
  * Returns the final status. */
 int access_finish(struct db_conn *c, int rc, struct ff_error *err);
+
+/* One page of a list: runs sql with its parameters and replies
+ * {"items": [item(rq, rows, i), ...], "next_cursor": id | null}, where id is
+ * column 0 of the last row of a full page (limit rows). */
+typedef json_t *(*access_item_fn)(const struct request *rq, const struct db_rows *rows, int i);
+void access_list_page(struct request *rq, const char *sql, const struct db_value *params,
+                      int nparams, int limit, access_item_fn item);
 
 /* "limit" query parameter: default 50, at most 200; -1 after replying 400. */
 int access_limit(struct request *rq);

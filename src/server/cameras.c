@@ -177,6 +177,10 @@ static json_t *camera_json(const struct server *s, const struct db_rows *r, int 
   return o;
 }
 
+static json_t *camera_json_item(const struct request *rq, const struct db_rows *r, int i) {
+  return camera_json(rq->server, r, i);
+}
+
 void cameras_list(struct request *rq) {
   int limit = access_limit(rq);
   int64_t cursor = access_cursor(rq);
@@ -192,32 +196,15 @@ void cameras_list(struct request *rq) {
       return;
     }
   }
-  struct db_conn *c = access_db(rq);
-  if (!c)
-    return;
   char sql[600];
   snprintf(sql, sizeof sql,
            "%s WHERE ($1 = 0 OR tenant_id = $1) AND ($2 = 0 OR site_id = $2) AND "
            "($3 = 0 OR site_id = $3) AND id > $4 ORDER BY id LIMIT $5",
            camera_select);
-  struct db_rows *rows = NULL;
-  struct ff_error err = {0};
-  int rc = db_query(c, sql,
-                    DB_ARGS(db_int(access_tenant(rq)), db_int(access_site(rq)), db_int(site),
-                            db_int(cursor), db_int(limit)),
-                    &rows, &err);
-  db_release(c);
-  if (rc) {
-    http_fail(rq, rc, &err);
-    return;
-  }
-  json_t *items = json_array();
-  int n = db_rows_count(rows);
-  for (int i = 0; i < n; i++)
-    json_array_append_new(items, camera_json(rq->server, rows, i));
-  json_t *next = n == limit ? json_integer(db_rows_int(rows, n - 1, 0)) : json_null();
-  db_rows_free(rows);
-  http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
+  access_list_page(rq, sql,
+                   DB_ARGS(db_int(access_tenant(rq)), db_int(access_site(rq)), db_int(site),
+                           db_int(cursor), db_int(limit)),
+                   limit, camera_json_item);
 }
 
 static struct db_rows *load_camera(struct request *rq, struct db_conn *c, int64_t id) {

@@ -87,15 +87,15 @@ static json_t *customer_json(const struct db_rows *r, int i) {
   return o;
 }
 
+static json_t *customer_json_item(const struct request *rq, const struct db_rows *r, int i) {
+  (void)rq;
+  return customer_json(r, i);
+}
+
 void customers_list(struct request *rq) {
   int limit = access_limit(rq);
   int64_t cursor = access_cursor(rq);
   if (limit < 0 || cursor < 0)
-    return;
-  int64_t tenant = access_tenant(rq);
-  int64_t site = access_site(rq);
-  struct db_conn *c = access_db(rq);
-  if (!c)
     return;
   char sql[900];
   /* Site-bound callers see the customers who visited their site. */
@@ -104,22 +104,10 @@ void customers_list(struct request *rq) {
            "($3 = 0 OR EXISTS (SELECT 1 FROM visits v WHERE v.customer_id = customers.id AND "
            "v.site_id = $3)) ORDER BY id LIMIT $4",
            customer_select);
-  struct db_rows *rows = NULL;
-  struct ff_error err = {0};
-  int rc = db_query(c, sql, DB_ARGS(db_int(tenant), db_int(cursor), db_int(site), db_int(limit)),
-                    &rows, &err);
-  db_release(c);
-  if (rc) {
-    http_fail(rq, rc, &err);
-    return;
-  }
-  json_t *items = json_array();
-  int n = db_rows_count(rows);
-  for (int i = 0; i < n; i++)
-    json_array_append_new(items, customer_json(rows, i));
-  json_t *next = n == limit ? json_integer(db_rows_int(rows, n - 1, 0)) : json_null();
-  db_rows_free(rows);
-  http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
+  access_list_page(
+      rq, sql,
+      DB_ARGS(db_int(access_tenant(rq)), db_int(cursor), db_int(access_site(rq)), db_int(limit)),
+      limit, customer_json_item);
 }
 
 void customers_get(struct request *rq) {
@@ -177,6 +165,11 @@ static json_t *visit_json(const struct db_rows *r, int i) {
   return o;
 }
 
+static json_t *visit_json_item(const struct request *rq, const struct db_rows *r, int i) {
+  (void)rq;
+  return visit_json(r, i);
+}
+
 void visits_list(struct request *rq) {
   int limit = access_limit(rq);
   int64_t cursor = access_cursor(rq);
@@ -197,9 +190,6 @@ void visits_list(struct request *rq) {
       return;
     }
   }
-  struct db_conn *c = access_db(rq);
-  if (!c)
-    return;
   char sql[1200];
   /* Newest first; the cursor is the last id of the previous page. */
   snprintf(sql, sizeof sql,
@@ -209,25 +199,11 @@ void visits_list(struct request *rq) {
            "($7 < 0 OR v.first_seen_at < $7) AND ($8 < 0 OR v.is_new = $8) AND "
            "($9 = 0 OR v.id < $9) ORDER BY v.id DESC LIMIT $10",
            visit_select);
-  struct db_rows *rows = NULL;
-  struct ff_error err = {0};
-  int rc = db_query(c, sql,
-                    DB_ARGS(db_int(access_tenant(rq)), db_int(access_site(rq)), db_int(site),
-                            db_int(customer), db_int(camera), db_int(from), db_int(to),
-                            db_int(is_new), db_int(cursor), db_int(limit)),
-                    &rows, &err);
-  db_release(c);
-  if (rc) {
-    http_fail(rq, rc, &err);
-    return;
-  }
-  json_t *items = json_array();
-  int n = db_rows_count(rows);
-  for (int i = 0; i < n; i++)
-    json_array_append_new(items, visit_json(rows, i));
-  json_t *next = n == limit ? json_integer(db_rows_int(rows, n - 1, 0)) : json_null();
-  db_rows_free(rows);
-  http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
+  access_list_page(rq, sql,
+                   DB_ARGS(db_int(access_tenant(rq)), db_int(access_site(rq)), db_int(site),
+                           db_int(customer), db_int(camera), db_int(from), db_int(to),
+                           db_int(is_new), db_int(cursor), db_int(limit)),
+                   limit, visit_json_item);
 }
 
 void visits_get(struct request *rq) {

@@ -41,8 +41,8 @@ struct server {
   struct ratelimit login_limit;      /* failed logins per username */
   struct ratelimit login_addr_limit; /* failed logins per client address */
 
-  atomic_int draining;  /* set on SIGTERM: readyz fails, new requests get 503 */
-  atomic_int in_flight; /* requests inside http_dispatch */
+  atomic_int draining;           /* set on SIGTERM: readyz fails, new requests get 503 */
+  atomic_int in_flight;          /* requests inside http_dispatch */
   atomic_llong last_dispatch_us; /* monotonic time the latest request reached dispatch */
 };
 

@@ -85,37 +85,25 @@ static json_t *site_json(const struct db_rows *r, int i) {
   return o;
 }
 
+static json_t *site_json_item(const struct request *rq, const struct db_rows *r, int i) {
+  (void)rq;
+  return site_json(r, i);
+}
+
 void sites_list(struct request *rq) {
   int limit = access_limit(rq);
   int64_t cursor = access_cursor(rq);
   if (limit < 0 || cursor < 0)
-    return;
-  struct db_conn *c = access_db(rq);
-  if (!c)
     return;
   char sql[400];
   snprintf(sql, sizeof sql,
            "%s WHERE ($1 = 0 OR tenant_id = $1) AND ($2 = 0 OR id = $2) AND id > $3 "
            "ORDER BY id LIMIT $4",
            site_select);
-  struct db_rows *rows = NULL;
-  struct ff_error err = {0};
-  int rc = db_query(
-      c, sql,
+  access_list_page(
+      rq, sql,
       DB_ARGS(db_int(access_tenant(rq)), db_int(access_site(rq)), db_int(cursor), db_int(limit)),
-      &rows, &err);
-  db_release(c);
-  if (rc) {
-    http_fail(rq, rc, &err);
-    return;
-  }
-  json_t *items = json_array();
-  int n = db_rows_count(rows);
-  for (int i = 0; i < n; i++)
-    json_array_append_new(items, site_json(rows, i));
-  json_t *next = n == limit ? json_integer(db_rows_int(rows, n - 1, 0)) : json_null();
-  db_rows_free(rows);
-  http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
+      limit, site_json_item);
 }
 
 static struct db_rows *load_site(struct request *rq, struct db_conn *c, int64_t id) {

@@ -123,6 +123,11 @@ static json_t *user_json(const struct db_rows *r, int i) {
   return o;
 }
 
+static json_t *user_json_item(const struct request *rq, const struct db_rows *r, int i) {
+  (void)rq;
+  return user_json(r, i);
+}
+
 /* May the caller manage a user with this role, tenant and site? System
  * admins manage everyone; tenant admins their tenant's non-admin users. */
 static int manages(const struct request *rq, enum role role, int64_t tenant) {
@@ -137,30 +142,13 @@ void users_list(struct request *rq) {
   int64_t cursor = access_cursor(rq);
   if (limit < 0 || cursor < 0)
     return;
-  struct db_conn *c = access_db(rq);
-  if (!c)
-    return;
   char sql[512];
   snprintf(sql, sizeof sql,
            "SELECT %s FROM users WHERE ($1 = 0 OR tenant_id = $1) AND id > $2 "
            "ORDER BY id LIMIT $3",
            user_columns);
-  struct db_rows *rows = NULL;
-  struct ff_error err = {0};
-  int rc = db_query(c, sql, DB_ARGS(db_int(access_tenant(rq)), db_int(cursor), db_int(limit)),
-                    &rows, &err);
-  db_release(c);
-  if (rc) {
-    http_fail(rq, rc, &err);
-    return;
-  }
-  json_t *items = json_array();
-  int n = db_rows_count(rows);
-  for (int i = 0; i < n; i++)
-    json_array_append_new(items, user_json(rows, i));
-  json_t *next = n == limit ? json_integer(db_rows_int(rows, n - 1, 0)) : json_null();
-  db_rows_free(rows);
-  http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
+  access_list_page(rq, sql, DB_ARGS(db_int(access_tenant(rq)), db_int(cursor), db_int(limit)),
+                   limit, user_json_item);
 }
 
 /* Loads one user the caller may see; replies 404 otherwise. */
