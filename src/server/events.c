@@ -762,8 +762,10 @@ void events_ingest(struct request *rq) {
     return;
   }
   json_t *out = json_array();
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     json_array_append_new(out, result_json(json_array_get(events, i), &results[i]));
+    metrics_event(&s->metrics, results[i].outcome, results[i].reason);
+  }
   free(results);
   http_json(rq, 200, json_pack("{s:o}", "results", out));
 }

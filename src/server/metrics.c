@@ -13,6 +13,30 @@ const int metrics_status_codes[METRICS_STATUSES] = {200, 201, 204, 301, 304, 400
 const double metrics_bucket_bounds_s[METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                          0.05,   0.1,   0.25,   0.5,   1.0,  0};
 
+const char *const metrics_event_outcomes[EVENT_OUTCOMES] = {"new_visit", "visit_extended", "staff",
+                                                            "duplicate", "rejected"};
+const char *const metrics_reject_reasons[METRICS_REJECT_REASONS] = {
+    "unknown_camera", "face_too_small",     "low_detector_score", "low_quality",   "invalid_field",
+    "invalid_time",   "invalid_descriptor", "invalid_crop",       "unknown_field", "invalid_event",
+    "other"};
+
+void metrics_event(struct metrics *m, const char *outcome, const char *reason) {
+  for (int o = 0; o < EVENT_OUTCOMES; o++)
+    if (!strcmp(outcome, metrics_event_outcomes[o])) {
+      __atomic_fetch_add(&m->events[o], 1, __ATOMIC_RELAXED);
+      break;
+    }
+  if (strcmp(outcome, "rejected"))
+    return;
+  size_t len = reason ? strcspn(reason, ":") : 0;
+  int slot = METRICS_REJECT_REASONS - 1;
+  for (int r = 0; r < METRICS_REJECT_REASONS - 1; r++)
+    if (len == strlen(metrics_reject_reasons[r]) &&
+        !strncmp(reason, metrics_reject_reasons[r], len))
+      slot = r;
+  __atomic_fetch_add(&m->rejections[slot], 1, __ATOMIC_RELAXED);
+}
+
 static int status_slot(int status) {
   for (int i = 0; i < METRICS_STATUSES - 1; i++)
     if (metrics_status_codes[i] == status)
@@ -125,6 +149,17 @@ char *metrics_render(struct server *s) {
     put(&t, "footfall_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
         route_method(r), route_label(r), (unsigned long long)cumulative);
   }
+
+  put(&t, "# HELP footfall_events_total Worker face events answered, by outcome.\n"
+          "# TYPE footfall_events_total counter\n");
+  for (int o = 0; o < EVENT_OUTCOMES; o++)
+    put(&t, "footfall_events_total{outcome=\"%s\"} %llu\n", metrics_event_outcomes[o],
+        (unsigned long long)__atomic_load_n(&m->events[o], __ATOMIC_RELAXED));
+  put(&t, "# HELP footfall_events_rejected_total Rejected face events, by reason.\n"
+          "# TYPE footfall_events_rejected_total counter\n");
+  for (int r = 0; r < METRICS_REJECT_REASONS; r++)
+    put(&t, "footfall_events_rejected_total{reason=\"%s\"} %llu\n", metrics_reject_reasons[r],
+        (unsigned long long)__atomic_load_n(&m->rejections[r], __ATOMIC_RELAXED));
 
   struct db_stats ds;
   db_stats_get(s->db, &ds);

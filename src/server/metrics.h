@@ -16,8 +16,23 @@
 extern const int metrics_status_codes[METRICS_STATUSES]; /* last = "other" */
 extern const double metrics_bucket_bounds_s[METRICS_BUCKETS];
 
+/* Worker events by outcome, and rejections by reason code. */
+enum event_outcome {
+  EVENT_NEW_VISIT,
+  EVENT_VISIT_EXTENDED,
+  EVENT_STAFF,
+  EVENT_DUPLICATE,
+  EVENT_REJECTED,
+  EVENT_OUTCOMES
+};
+#define METRICS_REJECT_REASONS 11
+extern const char *const metrics_event_outcomes[EVENT_OUTCOMES];
+extern const char *const metrics_reject_reasons[METRICS_REJECT_REASONS]; /* last = "other" */
+
 struct metrics {
   uint64_t requests[METRICS_MAX_ROUTES][METRICS_STATUSES];
+  uint64_t events[EVENT_OUTCOMES];
+  uint64_t rejections[METRICS_REJECT_REASONS];
   uint64_t latency_bucket[METRICS_MAX_ROUTES][METRICS_BUCKETS];
   uint64_t latency_sum_us[METRICS_MAX_ROUTES];
   uint64_t started_ms;
@@ -25,6 +40,8 @@ struct metrics {
 
 struct server;
 
+/* Counts one answered event; reason is the rejection's text ("code: detail"). */
+void metrics_event(struct metrics *m, const char *outcome, const char *reason);
 void metrics_record(struct metrics *m, int route_index, int status, uint64_t elapsed_us);
 /* Prometheus text exposition; caller frees. */
 char *metrics_render(struct server *s);

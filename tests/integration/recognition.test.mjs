@@ -396,6 +396,10 @@ test('every field of an event wrong in turn: rejected with its reason, nothing c
     const r = await call(server, 'POST', '/v1/worker/events', { token: A.key, body });
     assert.equal(r.status, 400, JSON.stringify(body).slice(0, 80));
   }
+  const metrics = (await call(server, 'GET', '/metrics')).text;
+  for (const reason of ['face_too_small', 'low_detector_score', 'unknown_camera', 'invalid_descriptor', 'unknown_field'])
+    assert.match(metrics, new RegExp(`^footfall_events_rejected_total\\{reason="${reason}"\\} [1-9]`, 'm'), reason);
+  assert.match(metrics, /^footfall_events_total\{outcome="new_visit"\} [1-9]/m);
   const notJson = await call(server, 'POST', '/v1/worker/events', { token: A.key, rawBody: '{"events": [', headers: { 'Content-Type': 'application/json' } });
   assert.equal(notJson.status, 400);
   assert.equal(JSON.stringify(await allCustomers(A.token)), before);
