@@ -89,6 +89,25 @@ struct db_conn *access_db(struct request *rq) {
   return c;
 }
 
+struct db_conn *access_begin(struct request *rq) {
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return NULL;
+  struct ff_error err = {0};
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (rc) {
+    db_release(c);
+    http_fail(rq, rc, &err);
+    return NULL;
+  }
+  return c;
+}
+
+void access_abandon(struct db_conn *c) {
+  db_rollback(c);
+  db_release(c);
+}
+
 int access_finish(struct db_conn *c, int rc, struct ff_error *err) {
   if (rc) {
     db_rollback(c);

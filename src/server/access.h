@@ -30,6 +30,11 @@ int access_can_write(const struct request *rq);
 /* A database connection for this request; on failure replies 503 and
  * returns NULL. */
 struct db_conn *access_db(struct request *rq);
+/* A connection with a write transaction begun; on failure replies (503 or
+ * the database's error) and returns NULL. access_abandon() rolls it back and
+ * releases it (after the handler has replied, e.g. 404). */
+struct db_conn *access_begin(struct request *rq);
+void access_abandon(struct db_conn *c);
 /* Ends a write transaction: commits when rc is FF_OK, else rolls back.
  * Returns the final status. */
 int access_finish(struct db_conn *c, int rc, struct ff_error *err);

@@ -380,20 +380,16 @@ void cameras_update(struct request *rq) {
     return;
   }
   int64_t id = http_param_id(rq, "id");
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  struct ff_error err = {0};
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_camera(rq, c, id);
+  struct db_rows *rows = load_camera(rq, c, id);
   if (!rows) {
-    if (rc)
-      http_fail(rq, rc, &err);
-    else
-      db_rollback(c);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   int64_t tenant = db_rows_int(rows, 0, 1);
   enum camera_kind kind = CAMERA_RTSP, old_kind = CAMERA_RTSP;
   camera_kind_parse(db_rows_text(rows, 0, 4), &old_kind);
@@ -458,20 +454,16 @@ void cameras_update(struct request *rq) {
 
 void cameras_delete(struct request *rq) {
   int64_t id = http_param_id(rq, "id");
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  struct ff_error err = {0};
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_camera(rq, c, id);
+  struct db_rows *rows = load_camera(rq, c, id);
   if (!rows) {
-    if (rc)
-      http_fail(rq, rc, &err);
-    else
-      db_rollback(c);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   int64_t tenant = db_rows_int(rows, 0, 1);
   char summary[200];
   snprintf(summary, sizeof summary, "deleted camera '%s'", db_rows_text(rows, 0, 3));

@@ -648,24 +648,12 @@ void customers_search_photo(struct request *rq) {
     http_error(rq, 400, "missing_field", "switch into a tenant first");
     return;
   }
-  size_t size = 0;
-  unsigned char *picture = upload_image(rq, &size);
-  if (!picture)
-    return;
-  struct face_result *faces = calloc(UPLOAD_MAX_FACES, sizeof *faces);
   int count = 0;
-  struct ff_error err = {0};
-  int rc = faces ? faces_analyze(rq->server, picture, size, faces, UPLOAD_MAX_FACES, &count, &err)
-                 : ff_fail(&err, FF_ENOMEM, "out of memory");
-  free(picture);
-  if (rc) {
-    free(faces);
-    if (rc == FF_EINVAL || rc == FF_EUNSUPPORTED)
-      http_error(rq, 422, "bad_image", "%s", err.message);
-    else
-      http_fail(rq, rc, &err);
+  struct face_result *faces = upload_faces(rq, &count, NULL, NULL);
+  if (!faces)
     return;
-  }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   struct vindex *ix = NULL;
   struct db_conn *c = NULL;
   struct recognizer_settings set;

@@ -70,6 +70,34 @@ unsigned char *upload_image(struct request *rq, size_t *size) {
   return out;
 }
 
+struct face_result *upload_faces(struct request *rq, int *count, unsigned char **picture,
+                                 size_t *picture_size) {
+  size_t size = 0;
+  unsigned char *image = upload_image(rq, &size);
+  if (!image)
+    return NULL;
+  struct face_result *faces = calloc(UPLOAD_MAX_FACES, sizeof *faces);
+  struct ff_error err = {0};
+  int rc = faces ? faces_analyze(rq->server, image, size, faces, UPLOAD_MAX_FACES, count, &err)
+                 : ff_fail(&err, FF_ENOMEM, "out of memory");
+  if (rc) {
+    free(faces);
+    free(image);
+    if (rc == FF_EINVAL || rc == FF_EUNSUPPORTED)
+      http_error(rq, 422, "bad_image", "%s", err.message);
+    else
+      http_fail(rq, rc, &err); /* FF_ETOOBIG answers 413 */
+    return NULL;
+  }
+  if (picture) {
+    *picture = image;
+    *picture_size = size;
+  } else {
+    free(image);
+  }
+  return faces;
+}
+
 /* Bumps the staff-list version of every site of the tenant. */
 static int bump_staff_version(struct db_conn *c, int64_t tenant, struct ff_error *err) {
   return db_exec(c, "UPDATE sites SET staff_version = staff_version + 1 WHERE tenant_id = $1",
@@ -325,20 +353,16 @@ void staff_update(struct request *rq) {
       check_profile(rq))
     return;
   int64_t id = http_param_id(rq, "id");
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  struct ff_error err = {0};
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_staff(rq, c, id);
+  struct db_rows *rows = load_staff(rq, c, id);
   if (!rows) {
-    if (rc)
-      http_fail(rq, rc, &err);
-    else
-      db_rollback(c);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   int64_t tenant = db_rows_int(rows, 0, 1);
   int64_t site = db_rows_int(rows, 0, 2);
   int active = (int)db_rows_int(rows, 0, 8);
@@ -397,20 +421,16 @@ void staff_update(struct request *rq) {
 
 void staff_delete(struct request *rq) {
   int64_t id = http_param_id(rq, "id");
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  struct ff_error err = {0};
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_staff(rq, c, id);
+  struct db_rows *rows = load_staff(rq, c, id);
   if (!rows) {
-    if (rc)
-      http_fail(rq, rc, &err);
-    else
-      db_rollback(c);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   int64_t tenant = db_rows_int(rows, 0, 1);
   db_rows_free(rows);
   rows = NULL;
@@ -487,24 +507,13 @@ void staff_add_face(struct request *rq) {
   db_rows_free(rows);
 
   size_t size = 0;
-  unsigned char *picture = upload_image(rq, &size);
-  if (!picture)
-    return;
-  struct face_result *faces = calloc(UPLOAD_MAX_FACES, sizeof *faces);
+  unsigned char *picture = NULL;
   int count = 0;
-  struct ff_error err = {0};
-  int rc = faces ? faces_analyze(rq->server, picture, size, faces, UPLOAD_MAX_FACES, &count, &err)
-                 : ff_fail(&err, FF_ENOMEM, "out of memory");
-  if (rc) {
-    free(picture);
-    free(faces);
-    if (rc == FF_EINVAL || rc == FF_ETOOBIG || rc == FF_EUNSUPPORTED)
-      http_error(rq, rc == FF_ETOOBIG ? 413 : 422,
-                 rc == FF_ETOOBIG ? "payload_too_large" : "bad_image", "%s", err.message);
-    else
-      http_fail(rq, rc, &err);
+  struct face_result *faces = upload_faces(rq, &count, &picture, &size);
+  if (!faces)
     return;
-  }
+  struct ff_error err = {0};
+  int rc;
   const struct face_result *face = single_face(rq, faces, count);
   if (!face) {
     free(picture);
@@ -571,20 +580,16 @@ void staff_add_face(struct request *rq) {
 
 void staff_delete_face(struct request *rq) {
   int64_t id = http_param_id(rq, "id"), face = http_param_id(rq, "face_id");
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  struct ff_error err = {0};
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_staff(rq, c, id);
+  struct db_rows *rows = load_staff(rq, c, id);
   if (!rows) {
-    if (rc)
-      http_fail(rq, rc, &err);
-    else
-      db_rollback(c);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   int64_t tenant = db_rows_int(rows, 0, 1);
   db_rows_free(rows);
   rows = NULL;
@@ -620,33 +625,25 @@ void staff_recognize(struct request *rq) {
     http_error(rq, 400, "missing_field", "switch into a tenant first");
     return;
   }
-  size_t size = 0;
-  unsigned char *picture = upload_image(rq, &size);
-  if (!picture)
-    return;
-  struct face_result *faces = calloc(UPLOAD_MAX_FACES, sizeof *faces);
   int count = 0;
-  struct ff_error err = {0};
-  int rc = faces ? faces_analyze(rq->server, picture, size, faces, UPLOAD_MAX_FACES, &count, &err)
-                 : ff_fail(&err, FF_ENOMEM, "out of memory");
-  free(picture);
-  if (rc) {
-    free(faces);
-    if (rc == FF_EINVAL || rc == FF_EUNSUPPORTED)
-      http_error(rq, 422, "bad_image", "%s", err.message);
-    else
-      http_fail(rq, rc, &err);
+  struct face_result *faces = upload_faces(rq, &count, NULL, NULL);
+  if (!faces)
     return;
-  }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   struct vindex *ix;
   struct db_conn *c = NULL;
   struct recognizer_settings set;
-  if (!(rc = recognizer_staff(rq->server, tenant, &ix, &err)) && (c = access_db(rq)))
-    rc = recognizer_settings_load(c, tenant, &set, &err);
-  if (!c) {
+  if ((rc = recognizer_staff(rq->server, tenant, &ix, &err))) {
+    free(faces);
+    http_fail(rq, rc, &err);
+    return;
+  }
+  if (!(c = access_db(rq))) {
     free(faces);
     return;
   }
+  rc = recognizer_settings_load(c, tenant, &set, &err);
   json_t *out = json_array();
   for (int i = 0; !rc && i < count; i++) {
     struct vindex_hit hits[5];

@@ -6,6 +6,7 @@
 #ifndef FOOTFALL_STAFF_H
 #define FOOTFALL_STAFF_H
 
+#include "face.h"
 #include "http.h"
 
 #define STAFF_READY_FACES 2
@@ -24,5 +25,11 @@ void staff_for_worker(struct request *rq);
  * raw image/jpeg or image/png body. On failure the reply is written and NULL
  * returned; otherwise a malloc'd buffer the caller frees. */
 unsigned char *upload_image(struct request *rq, size_t *size);
+
+/* The faces of an uploaded picture (upload_image, then the face engine);
+ * on failure the reply is written (422 bad_image, 413, 503) and NULL
+ * returned. Caller frees the result; *picture (when asked for) too. */
+struct face_result *upload_faces(struct request *rq, int *count, unsigned char **picture,
+                                 size_t *picture_size);
 
 #endif

@@ -161,19 +161,15 @@ void tenants_update(struct request *rq) {
     http_fail(rq, FF_EINVAL, &err);
     return;
   }
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_tenant(rq, c, id);
+  struct db_rows *rows = load_tenant(rq, c, id);
   if (!rows) {
-    if (rc)
-      http_fail(rq, rc, &err);
-    else
-      db_rollback(c);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  int rc = FF_OK;
   db_rows_free(rows);
   rc = db_exec(c,
                "UPDATE tenants SET name = COALESCE($2, name), "
@@ -205,20 +201,16 @@ void tenants_update(struct request *rq) {
 
 void tenants_delete(struct request *rq) {
   int64_t id = http_param_id(rq, "id");
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  struct ff_error err = {0};
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_tenant(rq, c, id);
+  struct db_rows *rows = load_tenant(rq, c, id);
   if (!rows) {
-    if (rc)
-      http_fail(rq, rc, &err);
-    else
-      db_rollback(c);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   char summary[200];
   snprintf(summary, sizeof summary, "deleted tenant '%s'", db_rows_text(rows, 0, 1));
   db_rows_free(rows);

@@ -371,20 +371,16 @@ void users_delete(struct request *rq) {
     http_error(rq, 404, "not_found", "no such user");
     return;
   }
-  struct db_conn *c = access_db(rq);
+  struct db_conn *c = access_begin(rq);
   if (!c)
     return;
-  struct ff_error err = {0};
-  int rc = db_begin(c, DB_TX_WRITE, &err);
-  struct db_rows *rows = rc ? NULL : load_visible(rq, c, id);
+  struct db_rows *rows = load_visible(rq, c, id);
   if (!rows) {
-    if (!rc)
-      db_rollback(c);
-    else
-      http_fail(rq, rc, &err);
-    db_release(c);
+    access_abandon(c);
     return;
   }
+  struct ff_error err = {0};
+  int rc = FF_OK;
   enum role role = role_parse(db_rows_text(rows, 0, 5));
   int64_t tenant = db_rows_int(rows, 0, 1);
   if (!manages(rq, role, tenant))
