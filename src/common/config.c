@@ -58,6 +58,12 @@ static const struct option_def options[] = {
     {"s3-access-key", OPT_STRING, F(s3_access_key), NULL, SRV_ADMIN, 1, "S3 access key id."},
     {"s3-secret-key", OPT_STRING, F(s3_secret_key), NULL, SRV_ADMIN, 1, "S3 secret access key."},
     {"db-pool-size", OPT_INT, F(db_pool_size), "8", SRV_ADMIN, 0, "Database connections kept."},
+    {"jobs", OPT_INT, F(jobs), "1", SRV, 0,
+     "Run the background jobs (retention, expiry, ...): 1 or 0. With several instances on one "
+     "PostgreSQL, one leader runs them."},
+    {"test-clock", OPT_INT, F(test_clock), "0", SRV, 0,
+     "TESTS ONLY: 1 lets a system admin move this server's clock forward "
+     "(POST /v1/admin/clock). Refused unless listening on 127.0.0.1 or ::1."},
 
     {"jwt-secret", OPT_STRING, F(jwt_secret), NULL, SRV, 1,
      "Key that signs access tokens (32+ bytes). Default: generated once and kept in the database."},

@@ -54,6 +54,10 @@ struct config {
   char *s3_secret_key;
   int db_pool_size;
 
+  /* server: background jobs */
+  int jobs;
+  int test_clock;
+
   /* server: accounts */
   char *jwt_secret;
   char *vault_key;

@@ -33,7 +33,6 @@
 #define CROP_MAX_BYTES (256 * 1024)
 #define CROP_MAX_SIDE 1024
 #define FUTURE_TOLERANCE_MS (5 * 60 * 1000LL)
-#define PAST_LIMIT_MS (30 * 86400 * 1000LL)
 #define STAFF_CLAIM_TOLERANCE 0.05 /* a claimed staff face may be this much further */
 #define EXEMPLAR_MIN_SPREAD 0.12   /* exemplars closer than this add nothing */
 #define GENDER_SAMPLE 100          /* visits used to derive a customer's gender and age */
@@ -126,7 +125,7 @@ static int parse_event(const json_t *o, struct event *e, int64_t now, char *why,
     return snprintf(why, why_size, "invalid_field: captured_at (RFC 3339)"), -1;
   if (e->captured_ms > now + FUTURE_TOLERANCE_MS)
     return snprintf(why, why_size, "invalid_time: captured_at is in the future"), -1;
-  if (e->captured_ms < now - PAST_LIMIT_MS)
+  if (e->captured_ms < now - EVENTS_PAST_LIMIT_MS)
     return snprintf(why, why_size, "invalid_time: captured_at is more than 30 days old"), -1;
 
   json_t *d = json_object_get(o, "descriptor");

@@ -7,6 +7,9 @@
 #include "http.h"
 
 #define EVENTS_MAX_BATCH 100
+/* An event captured longer ago than this is refused (invalid_time), so a
+ * ledger entry older than it can never be needed to answer a replay. */
+#define EVENTS_PAST_LIMIT_MS (30 * 86400 * 1000LL)
 
 void events_ingest(struct request *rq);
 

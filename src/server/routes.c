@@ -11,6 +11,7 @@
 #include "events.h"
 #include "staff.h"
 #include "health.h"
+#include "jobs.h"
 #include "http.h"
 #include "tenants.h"
 #include "users.h"
@@ -98,6 +99,11 @@ const struct route http_routes[] = {
     {"POST", "/v1/api-keys", api_keys_create_handler, ADMINS, BODY_JSON, 0},
     {"GET", "/v1/api-keys/{id}", api_keys_get, ADMINS, BODY_NONE, 0},
     {"DELETE", "/v1/api-keys/{id}", api_keys_revoke, ADMINS, BODY_NONE, 0},
+
+    /* background jobs */
+    {"GET", "/v1/jobs", jobs_list, ADMINS, BODY_NONE, 0},
+    {"POST", "/v1/jobs/{name}/run", jobs_trigger, SYSTEM, BODY_NONE, 0},
+    {"POST", "/v1/admin/clock", jobs_clock, SYSTEM, BODY_JSON, 0},
 
     /* audit */
     {"GET", "/v1/audit", audit_list, ADMINS, BODY_NONE, 0},

@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "db.h"
 #include "http.h"
+#include "jobs.h"
 #include "log.h"
 #include "faces.h"
 #include "recognizer.h"
@@ -21,9 +23,7 @@
 
 int64_t server_now_ms(const struct server *s) {
   (void)s;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return ff_now_ms();
 }
 
 /* Reads a 32-byte key from the settings table, creating it on first start.
@@ -172,6 +172,15 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
   }
   if ((rc = server_init(s, err)) || (rc = ensure_admin(s, err)))
     return rc;
+  if (s->cfg.test_clock) {
+    /* Test only: an admin may move this process's clock forward. Never on
+     * an address other machines can reach. */
+    if (strcmp(s->cfg.listen, "127.0.0.1") && strcmp(s->cfg.listen, "::1") &&
+        strcmp(s->cfg.listen, "localhost"))
+      return ff_fail(err, FF_EINVAL, "test-clock is for tests: listen on 127.0.0.1 or ::1");
+    ff_clock_enable_test();
+    log_msg(LOG_WARN, "server.test_clock", "the test clock is on: admins may move time forward");
+  }
   if (auth_cache_init(s))
     return ff_fail(err, FF_ENOMEM, "out of memory");
   if ((rc = recognizer_init(s, err)))
@@ -183,6 +192,8 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
     return ff_fail(err, FF_ENOMEM, "out of memory");
   s->metrics.started_ms = (uint64_t)server_now_ms(s);
   if ((rc = http_start(s, err)))
+    return rc;
+  if (s->cfg.jobs && (rc = jobs_start(s, err)))
     return rc;
 
   struct log_line l;
@@ -201,6 +212,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
 }
 
 static void stop(struct server *s) {
+  jobs_stop(s); /* the running job ends at its next safe point */
   http_stop(s, s->cfg.shutdown_grace_ms);
   server_free(s);
 }

@@ -111,6 +111,9 @@ function matrix() {
     'POST /v1/api-keys': [() => ({ path: '/v1/api-keys', body: { name: 'k' + uniq(), tenant_id: tenant } }), adminsOwnTenant],
     'GET /v1/api-keys/{id}': [() => ({ path: `/v1/api-keys/${A.key.id}` }), adminsOwnTenant],
     'DELETE /v1/api-keys/{id}': [() => ({ path: `/v1/api-keys/${targets.key}` }), adminsOwnTenant],
+    'GET /v1/jobs': [() => ({ path: '/v1/jobs' }), adminsLists],
+    'POST /v1/jobs/{name}/run': [() => ({ path: '/v1/jobs/staff-lists/run' }), systemOnly],
+    'POST /v1/admin/clock': [() => ({ path: '/v1/admin/clock', body: { advance_ms: 1 } }), { ...systemOnly, systemAdmin: N }],
     'GET /v1/audit': [() => ({ path: '/v1/audit' }), adminsLists],
     'GET /v1/audit/export.csv': [() => ({ path: '/v1/audit/export.csv' }), adminsLists],
   };
