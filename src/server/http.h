@@ -43,6 +43,8 @@ enum route_flags {
   ROUTE_PUBLIC = 1 << 0, /* no authentication */
   ROUTE_TICKET = 1 << 1, /* a stream ticket in ?ticket= is accepted for this path */
   ROUTE_HIDDEN = 1 << 2, /* not in the OpenAPI document (static files) */
+  ROUTE_WEBSOCKET = 1 << 3, /* a GET that upgrades to a WebSocket: the handler calls
+                               ws_accept() (websocket.h) or answers an error */
 };
 
 struct route {
