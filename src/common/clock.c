@@ -14,13 +14,21 @@ int64_t ff_real_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t ff_now_ms(void) { return ff_real_ms() + atomic_load_explicit(&offset_ms, memory_order_relaxed); }
+int64_t ff_now_ms(void) {
+  return ff_real_ms() + atomic_load_explicit(&offset_ms, memory_order_relaxed);
+}
 
-int64_t ff_clock_offset_ms(void) { return atomic_load(&offset_ms); }
+int64_t ff_clock_offset_ms(void) {
+  return atomic_load(&offset_ms);
+}
 
-void ff_clock_enable_test(void) { atomic_store(&test_enabled, 1); }
+void ff_clock_enable_test(void) {
+  atomic_store(&test_enabled, 1);
+}
 
-int ff_clock_test_enabled(void) { return atomic_load(&test_enabled); }
+int ff_clock_test_enabled(void) {
+  return atomic_load(&test_enabled);
+}
 
 int ff_clock_advance(int64_t ms) {
   if (!atomic_load(&test_enabled))

@@ -10,10 +10,12 @@
 #include "faces.h"
 #include "log.h"
 #include "recognizer.h"
+#include "retention.h"
 #include "staff.h"
 #include "store.h"
 #include "vindex.h"
 #include "server.h"
+#include "tenants.h"
 #include "tz.h"
 
 static json_t *opt_text(const struct db_rows *r, int i, int col) {
@@ -261,6 +263,7 @@ static const struct field settings_fields[] = {
     {"staff_threshold", FIELD_NUMBER, 0, 0, 0}, {"visit_gap_s", FIELD_INT, 0, 0, 0},
     {"gallery_size", FIELD_INT, 0, 0, 0},       {"min_face_px", FIELD_INT, 0, 0, 0},
     {"min_score", FIELD_NUMBER, 0, 0, 0},       {"min_quality", FIELD_NUMBER, 0, 0, 0},
+    {"retention_days", FIELD_INT, 0, 0, 0},
 };
 
 void settings_update(struct request *rq) {
@@ -274,10 +277,15 @@ void settings_update(struct request *rq) {
   static const struct {
     const char *name;
     double lo, hi;
-  } ranges[] = {{"match_threshold", 0.1, 1.5}, {"match_margin", 0, 0.5},
-                {"staff_threshold", 0.1, 1.5}, {"visit_gap_s", 60, 86400},
-                {"gallery_size", 1, 50},       {"min_face_px", 8, 1024},
-                {"min_score", 0, 1},           {"min_quality", 0, 1}};
+  } ranges[] = {{"match_threshold", 0.1, 1.5},
+                {"match_margin", 0, 0.5},
+                {"staff_threshold", 0.1, 1.5},
+                {"visit_gap_s", 60, 86400},
+                {"gallery_size", 1, 50},
+                {"min_face_px", 8, 1024},
+                {"min_score", 0, 1},
+                {"min_quality", 0, 1},
+                {"retention_days", 1, RETENTION_DAYS_MAX}};
   for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
     json_t *v = json_object_get(rq->body, ranges[i].name);
     if (v && (json_number_value(v) < ranges[i].lo || json_number_value(v) > ranges[i].hi)) {
@@ -306,8 +314,15 @@ void settings_update(struct request *rq) {
   TAKE(min_face_px, "min_face_px", (int)json_integer_value);
   TAKE(min_score, "min_score", json_number_value);
   TAKE(min_quality, "min_quality", json_number_value);
+  TAKE(retention_days, "retention_days", (int)json_integer_value);
 #undef TAKE
   int64_t now = server_now_ms(rq->server);
+  /* Retention lives on the tenant; kept pictures follow the new value. */
+  if (!rc && json_object_get(b, "retention_days"))
+    rc = retention_reschedule(c, tenant, s.retention_days, &err);
+  if (!rc && json_object_get(b, "retention_days"))
+    rc = db_exec(c, "UPDATE tenants SET retention_days = $2, updated_at = $3 WHERE id = $1",
+                 DB_ARGS(db_int(tenant), db_int(s.retention_days), db_int(now)), NULL, &err);
   if (!rc)
     rc = db_exec(c, "DELETE FROM tenant_settings WHERE tenant_id = $1", DB_ARGS(db_int(tenant)),
                  NULL, &err);
@@ -322,8 +337,9 @@ void settings_update(struct request *rq) {
                          db_real(s.min_quality), db_int(now)),
                  NULL, &err);
   char summary[200];
-  snprintf(summary, sizeof summary, "recognition settings: match %.3f margin %.3f staff %.3f",
-           s.match_threshold, s.match_margin, s.staff_threshold);
+  snprintf(summary, sizeof summary,
+           "recognition settings: match %.3f margin %.3f staff %.3f retention %d days",
+           s.match_threshold, s.match_margin, s.staff_threshold, s.retention_days);
   if (!rc)
     rc = audit_record(c, rq, tenant, "tenant.settings", "tenant", tenant, summary);
   rc = access_finish(c, rc, &err);
@@ -588,6 +604,10 @@ void customers_erase(struct request *rq) {
                   "SELECT (SELECT COUNT(*) FROM customer_faces WHERE customer_id = $1), "
                   "(SELECT COUNT(*) FROM visits WHERE customer_id = $1)",
                   DB_ARGS(db_int(id)), &counts, &err);
+  /* Pictures leave through the deletion queue: if deleting one fails below,
+   * the retention job deletes it later. */
+  for (int i = 0; !rc && i < db_rows_count(pictures); i++)
+    rc = retention_queue(c, tenant, db_rows_text(pictures, i, 0), "erasure", now, &err);
   /* Visits stay as anonymous counts: no customer, no picture, no estimates. */
   if (!rc)
     rc = db_exec(c,
@@ -617,11 +637,11 @@ void customers_erase(struct request *rq) {
       vindex_remove_label(ix, id, NULL, NULL);
     for (int i = 0; i < npictures; i++) {
       struct ff_error perr = {0};
-      if (!store_delete(rq->server->store, db_rows_text(pictures, i, 0), &perr))
+      if (!retention_delete_now(rq->server, c, db_rows_text(pictures, i, 0), &perr))
         removed++;
       else
-        log_msg(LOG_ERROR, "customers.erase_picture", "%s: %s", db_rows_text(pictures, i, 0),
-                perr.message);
+        log_msg(LOG_ERROR, "customers.erase_picture", "%s: %s (queued: the retention job retries)",
+                db_rows_text(pictures, i, 0), perr.message);
     }
   }
   db_rows_free(pictures);

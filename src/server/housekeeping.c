@@ -16,8 +16,8 @@
 
 /* Runs a DELETE that removes at most DELETE_BATCH rows until it removes
  * fewer; counts them under `name`. */
-static int delete_batches(struct job_run *run, struct db_conn *c, const char *name,
-                          const char *sql, int64_t horizon, struct ff_error *err) {
+static int delete_batches(struct job_run *run, struct db_conn *c, const char *name, const char *sql,
+                          int64_t horizon, struct ff_error *err) {
   for (;;) {
     int64_t changes = 0;
     int rc = db_exec(c, sql, DB_ARGS(db_int(horizon), db_int(DELETE_BATCH)), &changes, err);
@@ -97,11 +97,12 @@ static int check_tenant_staff(struct job_run *run, struct db_conn *c, int64_t te
   if (!rc)
     rc = staff_digest(c, tenant, digest, err);
   if (!rc)
-    rc = db_query(c,
-                  "SELECT (SELECT COALESCE(MAX(staff_version), 0) FROM sites WHERE tenant_id = $1), "
-                  "d.digest, d.version FROM tenants t LEFT JOIN staff_list_digests d ON "
-                  "d.tenant_id = t.id WHERE t.id = $1",
-                  DB_ARGS(db_int(tenant)), &rows, err);
+    rc =
+        db_query(c,
+                 "SELECT (SELECT COALESCE(MAX(staff_version), 0) FROM sites WHERE tenant_id = $1), "
+                 "d.digest, d.version FROM tenants t LEFT JOIN staff_list_digests d ON "
+                 "d.tenant_id = t.id WHERE t.id = $1",
+                 DB_ARGS(db_int(tenant)), &rows, err);
   if (!rc && db_rows_count(rows) == 1) {
     int64_t version = db_rows_int(rows, 0, 0);
     const char *seen = db_rows_text(rows, 0, 1);
@@ -118,8 +119,7 @@ static int check_tenant_staff(struct job_run *run, struct db_conn *c, int64_t te
                    "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET "
                    "digest = excluded.digest, version = excluded.version, "
                    "checked_at = excluded.checked_at",
-                   DB_ARGS(db_int(tenant), db_text(digest), db_int(version),
-                           db_int(job_now(run))),
+                   DB_ARGS(db_int(tenant), db_text(digest), db_int(version), db_int(job_now(run))),
                    NULL, err);
     job_count(run, tenant, "lists_checked", 1);
   }

@@ -21,6 +21,9 @@
 
 /* --- the jobs: one line each (see jobs.h) ---------------------------------------- */
 const struct job_def jobs_table[] = {
+    {"retention", 900, retention_job, JOB_TENANTS,
+     "deletes face pictures past the tenant's retention and queued deletions (erasure), then "
+     "lists the store and the database and reports any picture that outlived its retention"},
     {"staff-lists", 300, staff_lists_job, JOB_TENANTS,
      "bumps a tenant's site staff-list versions when its staff list changed without a bump, so "
      "workers fetch it again"},
@@ -30,11 +33,11 @@ const struct job_def jobs_table[] = {
 };
 const int jobs_count = sizeof jobs_table / sizeof jobs_table[0];
 
-#define TICK_MS 1000           /* the scheduler looks for due jobs this often */
-#define LEASE_TTL_MS 15000     /* a leader that stops renewing loses the lease after this */
-#define LEASE_RENEW_MS 3000    /* the leader renews this often */
-#define CLAIM_TTL_MS 120000    /* a run's claim lives this long unless renewed */
-#define CLAIM_RENEW_MS 20000   /* job_stopping() renews the claim this often */
+#define TICK_MS 1000         /* the scheduler looks for due jobs this often */
+#define LEASE_TTL_MS 15000   /* a leader that stops renewing loses the lease after this */
+#define LEASE_RENEW_MS 3000  /* the leader renews this often */
+#define CLAIM_TTL_MS 120000  /* a run's claim lives this long unless renewed */
+#define CLAIM_RENEW_MS 20000 /* job_stopping() renews the claim this often */
 #define MAX_ERRORS 50
 
 static struct {
@@ -82,8 +85,12 @@ static void instance_id(void) {
 
 /* --- inside a job ------------------------------------------------------------------ */
 
-struct server *job_server(struct job_run *run) { return run->s; }
-int64_t job_now(const struct job_run *run) { return run->now; }
+struct server *job_server(struct job_run *run) {
+  return run->s;
+}
+int64_t job_now(const struct job_run *run) {
+  return run->now;
+}
 
 static void add_count(json_t *obj, const char *name, int64_t n) {
   json_t *v = json_object_get(obj, name);
@@ -119,16 +126,15 @@ void job_error(struct job_run *run, int64_t tenant_id, const char *fmt, ...) {
   log_str(&l, "msg", msg);
   log_end(&l);
   if (json_array_size(run->errors) < MAX_ERRORS)
-    json_array_append_new(run->errors, json_pack("{s:I,s:s}", "tenant_id", (json_int_t)tenant_id,
-                                                 "message", msg));
+    json_array_append_new(
+        run->errors, json_pack("{s:I,s:s}", "tenant_id", (json_int_t)tenant_id, "message", msg));
 }
 
 static int renew_claim(struct job_run *run) {
   struct db_conn *c = db_acquire(run->s->db, 2000);
   if (!c)
     return FF_EBUSY;
-  int rc = db_exec(c,
-                   "UPDATE job_state SET running_until = $3 WHERE job = $1 AND running_by = $2",
+  int rc = db_exec(c, "UPDATE job_state SET running_until = $3 WHERE job = $1 AND running_by = $2",
                    DB_ARGS(db_text(run->def->name), db_text(sched.instance),
                            db_int(ff_real_ms() + CLAIM_TTL_MS)),
                    NULL, NULL);
@@ -177,30 +183,31 @@ static int claim(struct server *s, const struct job_def *d, int scheduled, int64
     got = !held && due;
     /* A claim that expired: its instance died or hung mid-run. */
     if (got && db_rows_text(rows, 0, 0) && previous)
-      rc = db_exec(c,
-                   "UPDATE job_runs SET outcome = 'interrupted', error = $2 "
-                   "WHERE id = $1 AND outcome = 'running'",
-                   DB_ARGS(db_int(previous),
-                           db_text("the instance running it stopped renewing its claim")),
-                   NULL, err);
+      rc = db_exec(
+          c,
+          "UPDATE job_runs SET outcome = 'interrupted', error = $2 "
+          "WHERE id = $1 AND outcome = 'running'",
+          DB_ARGS(db_int(previous), db_text("the instance running it stopped renewing its claim")),
+          NULL, err);
   }
   db_rows_free(rows);
   rows = NULL;
   if (!rc && got)
-    rc = db_query(c,
-                  "INSERT INTO job_runs (job, instance, trigger, requested_by, started_at, outcome) "
-                  "VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id",
-                  DB_ARGS(db_text(d->name), db_text(sched.instance),
-                          db_text(scheduled ? "schedule" : "manual"),
-                          requested_by ? db_int(requested_by) : db_null(), db_int(ff_now_ms())),
-                  &rows, err);
+    rc =
+        db_query(c,
+                 "INSERT INTO job_runs (job, instance, trigger, requested_by, started_at, outcome) "
+                 "VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id",
+                 DB_ARGS(db_text(d->name), db_text(sched.instance),
+                         db_text(scheduled ? "schedule" : "manual"),
+                         requested_by ? db_int(requested_by) : db_null(), db_int(ff_now_ms())),
+                 &rows, err);
   if (!rc && got) {
     *run_id = db_rows_int(rows, 0, 0);
     rc = db_exec(c,
                  "UPDATE job_state SET running_by = $2, running_until = $3, run_id = $4 "
                  "WHERE job = $1",
-                 DB_ARGS(db_text(d->name), db_text(sched.instance),
-                         db_int(real + CLAIM_TTL_MS), db_int(*run_id)),
+                 DB_ARGS(db_text(d->name), db_text(sched.instance), db_int(real + CLAIM_TTL_MS),
+                         db_int(*run_id)),
                  NULL, err);
   }
   db_rows_free(rows);
@@ -223,11 +230,11 @@ static void finish(struct job_run *run, int scheduled, int rc, const struct ff_e
                              "errors", run->errors, "error_count", run->error_count);
   char *text = json_dumps(result, JSON_COMPACT);
   json_decref(result);
-  const char *first = rc ? jerr->message
-                         : (json_array_size(run->errors)
-                                ? json_string_value(json_object_get(json_array_get(run->errors, 0),
-                                                                    "message"))
-                                : NULL);
+  const char *first =
+      rc ? jerr->message
+         : (json_array_size(run->errors)
+                ? json_string_value(json_object_get(json_array_get(run->errors, 0), "message"))
+                : NULL);
   struct ff_error err = {0};
   struct db_conn *c = db_acquire(run->s->db, 10000);
   int wrc = c ? db_begin(c, DB_TX_WRITE, &err) : ff_fail(&err, FF_EBUSY, "no connection");
@@ -235,8 +242,8 @@ static void finish(struct job_run *run, int scheduled, int rc, const struct ff_e
     wrc = db_exec(c,
                   "UPDATE job_runs SET finished_at = $2, outcome = $3, result = $4, error = $5 "
                   "WHERE id = $1",
-                  DB_ARGS(db_int(run->run_id), db_int(ff_now_ms()), db_text(outcome),
-                          db_text(text), db_text(first)),
+                  DB_ARGS(db_int(run->run_id), db_int(ff_now_ms()), db_text(outcome), db_text(text),
+                          db_text(first)),
                   NULL, &err);
   if (!wrc)
     wrc = db_exec(c,
@@ -415,12 +422,10 @@ static json_t *run_json(const struct db_rows *r, int i, int64_t tenant) {
                         db_rows_text(r, i, 1), "instance", db_rows_text(r, i, 2), "trigger",
                         db_rows_text(r, i, 3), "started_at_ms", (json_int_t)db_rows_int(r, i, 5),
                         "outcome", db_rows_text(r, i, 7));
-  json_object_set_new(o, "requested_by", db_rows_is_null(r, i, 4)
-                                             ? json_null()
-                                             : json_integer(db_rows_int(r, i, 4)));
-  json_object_set_new(o, "finished_at_ms", db_rows_is_null(r, i, 6)
-                                               ? json_null()
-                                               : json_integer(db_rows_int(r, i, 6)));
+  json_object_set_new(o, "requested_by",
+                      db_rows_is_null(r, i, 4) ? json_null() : json_integer(db_rows_int(r, i, 4)));
+  json_object_set_new(o, "finished_at_ms",
+                      db_rows_is_null(r, i, 6) ? json_null() : json_integer(db_rows_int(r, i, 6)));
   const char *text = db_rows_text(r, i, 8);
   json_t *result = text ? json_loads(text, 0, NULL) : NULL;
   json_t *counts = result ? json_object_get(result, "counts") : NULL;
@@ -471,8 +476,8 @@ void jobs_list(struct request *rq) {
     return;
   struct ff_error err = {0};
   struct db_rows *state = NULL, *runs = NULL, *leader = NULL;
-  int rc = db_query(c, "SELECT job, next_run_at, running_by FROM job_state", DB_NOARGS, &state,
-                    &err);
+  int rc =
+      db_query(c, "SELECT job, next_run_at, running_by FROM job_state", DB_NOARGS, &state, &err);
   char visible[512] = "";
   size_t used = 0;
   for (int i = 0; i < jobs_count; i++)
@@ -481,17 +486,19 @@ void jobs_list(struct request *rq) {
   /* Runs newest first; the job filter is matched in SQL by a list of the
    * names this caller may see. */
   if (!rc)
-    rc = db_query(c,
-                  "SELECT id, job, instance, trigger, requested_by, started_at, finished_at, "
-                  "outcome, result, error FROM job_runs WHERE ($1 = '' OR job = $1) AND "
-                  "(',' || $2) LIKE ('%,' || job || ',%') AND ($3 = 0 OR id < $3) "
-                  "ORDER BY id DESC LIMIT $4",
-                  DB_ARGS(db_text(only ? only : ""), db_text(visible), db_int(cursor),
-                          db_int(limit)),
-                  &runs, &err);
+    rc = db_query(
+        c,
+        "SELECT id, job, instance, trigger, requested_by, started_at, finished_at, "
+        "outcome, result, error FROM job_runs WHERE ($1 = '' OR job = $1) AND "
+        "(',' || $2) LIKE ('%,' || job || ',%') AND ($3 = 0 OR id < $3) "
+        "ORDER BY id DESC LIMIT $4",
+        DB_ARGS(db_text(only ? only : ""), db_text(visible), db_int(cursor), db_int(limit)), &runs,
+        &err);
   if (!rc && !tenant)
-    rc = db_query(c, "SELECT holder, expires_at, acquired_at FROM scheduler_lease "
-                     "WHERE name = 'leader'", DB_NOARGS, &leader, &err);
+    rc = db_query(c,
+                  "SELECT holder, expires_at, acquired_at FROM scheduler_lease "
+                  "WHERE name = 'leader'",
+                  DB_NOARGS, &leader, &err);
   db_release(c);
   if (rc) {
     db_rows_free(state);
@@ -505,9 +512,9 @@ void jobs_list(struct request *rq) {
     const struct job_def *d = &jobs_table[i];
     if (tenant && d->audience != JOB_TENANTS)
       continue;
-    json_t *j = json_pack("{s:s,s:i,s:s,s:s}", "name", d->name, "interval_s", d->interval_s,
-                          "about", d->about, "audience",
-                          d->audience == JOB_TENANTS ? "tenants" : "system");
+    json_t *j =
+        json_pack("{s:s,s:i,s:s,s:s}", "name", d->name, "interval_s", d->interval_s, "about",
+                  d->about, "audience", d->audience == JOB_TENANTS ? "tenants" : "system");
     json_object_set_new(j, "next_run_at_ms", json_null());
     json_object_set_new(j, "running", json_false());
     for (int k = 0; k < db_rows_count(state); k++)
@@ -600,6 +607,7 @@ void jobs_clock(struct request *rq) {
   }
   log_msg(LOG_WARN, "server.clock_advanced", "test clock moved %lld ms forward (offset %lld ms)",
           (long long)ms, (long long)ff_clock_offset_ms());
-  http_json(rq, 200, json_pack("{s:I,s:I}", "offset_ms", (json_int_t)ff_clock_offset_ms(),
-                               "now_ms", (json_int_t)ff_now_ms()));
+  http_json(rq, 200,
+            json_pack("{s:I,s:I}", "offset_ms", (json_int_t)ff_clock_offset_ms(), "now_ms",
+                      (json_int_t)ff_now_ms()));
 }

@@ -97,6 +97,11 @@ static const char *route_method(int r) {
   return r < http_route_count ? http_routes[r].method : "";
 }
 
+void metrics_retention(struct metrics *m, int64_t leftovers, int64_t at_ms) {
+  __atomic_store_n(&m->retention_leftovers, leftovers, __ATOMIC_RELAXED);
+  __atomic_store_n(&m->retention_verified_ms, at_ms, __ATOMIC_RELAXED);
+}
+
 char *metrics_render(struct server *s) {
   struct metrics *m = &s->metrics;
   struct text t = {.data = malloc(16384), .cap = 16384};
@@ -160,6 +165,19 @@ char *metrics_render(struct server *s) {
   for (int r = 0; r < METRICS_REJECT_REASONS; r++)
     put(&t, "footfall_events_rejected_total{reason=\"%s\"} %llu\n", metrics_reject_reasons[r],
         (unsigned long long)__atomic_load_n(&m->rejections[r], __ATOMIC_RELAXED));
+
+  int64_t verified = __atomic_load_n(&m->retention_verified_ms, __ATOMIC_RELAXED);
+  if (verified)
+    put(&t,
+        "# HELP footfall_retention_leftovers Pictures older than their retention (or of no one) "
+        "found by the last retention verification on this instance; must be 0.\n"
+        "# TYPE footfall_retention_leftovers gauge\n"
+        "footfall_retention_leftovers %lld\n"
+        "# HELP footfall_retention_verified_seconds When that verification ran (Unix time).\n"
+        "# TYPE footfall_retention_verified_seconds gauge\n"
+        "footfall_retention_verified_seconds %lld\n",
+        (long long)__atomic_load_n(&m->retention_leftovers, __ATOMIC_RELAXED),
+        (long long)(verified / 1000));
 
   struct db_stats ds;
   db_stats_get(s->db, &ds);

@@ -36,12 +36,16 @@ struct metrics {
   uint64_t latency_bucket[METRICS_MAX_ROUTES][METRICS_BUCKETS];
   uint64_t latency_sum_us[METRICS_MAX_ROUTES];
   uint64_t started_ms;
+  int64_t retention_leftovers;   /* found by the last complete retention verification */
+  int64_t retention_verified_ms; /* when it ran (server clock); 0 = never */
 };
 
 struct server;
 
 /* Counts one answered event; reason is the rejection's text ("code: detail"). */
 void metrics_event(struct metrics *m, const char *outcome, const char *reason);
+/* The retention job's verification: leftovers found, and when. */
+void metrics_retention(struct metrics *m, int64_t leftovers, int64_t at_ms);
 void metrics_record(struct metrics *m, int route_index, int status, uint64_t elapsed_us);
 /* Prometheus text exposition; caller frees. */
 char *metrics_render(struct server *s);

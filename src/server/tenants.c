@@ -6,6 +6,7 @@
 #include "access.h"
 #include "audit.h"
 #include "db.h"
+#include "retention.h"
 #include "server.h"
 
 static int valid_name(const char *name, struct ff_error *err) {
@@ -171,16 +172,21 @@ void tenants_update(struct request *rq) {
   }
   int rc = FF_OK;
   db_rows_free(rows);
-  rc = db_exec(c,
-               "UPDATE tenants SET name = COALESCE($2, name), "
-               "retention_days = CASE WHEN $3 > 0 THEN $3 ELSE retention_days END, "
-               "active = CASE WHEN $4 >= 0 THEN $4 ELSE active END, updated_at = $5 "
-               "WHERE id = $1",
-               DB_ARGS(db_int(id), db_text(json_string_value(name)),
-                       db_int(days ? json_integer_value(days) : 0),
-                       db_int(active ? json_is_true(active) : -1),
-                       db_int(server_now_ms(rq->server))),
-               NULL, &err);
+  /* Kept pictures follow a new retention (shorter: the next retention run
+   * deletes what is now past it). */
+  if (days)
+    rc = retention_reschedule(c, id, (int)json_integer_value(days), &err);
+  if (!rc)
+    rc = db_exec(c,
+                 "UPDATE tenants SET name = COALESCE($2, name), "
+                 "retention_days = CASE WHEN $3 > 0 THEN $3 ELSE retention_days END, "
+                 "active = CASE WHEN $4 >= 0 THEN $4 ELSE active END, updated_at = $5 "
+                 "WHERE id = $1",
+                 DB_ARGS(db_int(id), db_text(json_string_value(name)),
+                         db_int(days ? json_integer_value(days) : 0),
+                         db_int(active ? json_is_true(active) : -1),
+                         db_int(server_now_ms(rq->server))),
+                 NULL, &err);
   if (rc == FF_ECONFLICT)
     ff_fail(&err, FF_ECONFLICT, "a tenant with that name exists already");
   char summary[200];

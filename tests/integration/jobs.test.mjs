@@ -5,16 +5,37 @@
 // leader that alone runs scheduled jobs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, call, login, seedWorld, until } from './lib/server.mjs';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { STORE, Server, call, login, seedWorld, until } from './lib/server.mjs';
 
 const DAY = 86400000;
-let server, w, A, B;
+let server, w, A, B, JPEG, offset = 0;
+const now = () => Date.now() + offset; // the server's clock
 
 before(async () => {
   server = await new Server({ args: ['--test-clock', '1'] }).start();
   w = await seedWorld(server);
   [A, B] = w.tenants;
+  JPEG = execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=96x96', '-frames:v', '1', '-f', 'mjpeg', '-']);
+  for (const t of [A, B])
+    t.camera = (await call(server, 'POST', '/v1/cameras', { token: t.admin.token, body: { site_id: t.sites[0].id, name: 'Door', kind: 'rtsp', url: 'rtsp://10.0.0.1/door' } })).json;
 });
+
+/** A face event of a made-up person (a random descriptor: every call is someone new). */
+function event(t, at = now() - 3600000, descriptor = Array.from({ length: 128 }, () => Math.random() - 0.5)) {
+  return { id: randomUUID(), camera_id: t.camera.id, captured_at: new Date(at).toISOString(), descriptor,
+    score: 0.9, quality: 0.8, box: { x: 10, y: 10, width: 90, height: 90 }, age: 30, gender: 'female',
+    gender_probability: 0.9, staff_id: null, crop_jpeg: JPEG.toString('base64') };
+}
+
+async function post(t, events) {
+  const r = await call(server, 'POST', '/v1/worker/events', { token: t.key.secret, body: { events } });
+  assert.equal(r.status, 200, r.text);
+  return r.json.results;
+}
+
+const count = (sql) => Number(server.sql(sql).trim());
 after(async () => { if (server) { await server.stop(); server.cleanup(); } });
 
 async function run(name, token = w.sys) {
@@ -26,6 +47,7 @@ async function run(name, token = w.sys) {
 async function advance(ms) {
   const r = await call(server, 'POST', '/v1/admin/clock', { token: w.sys, body: { advance_ms: ms } });
   assert.equal(r.status, 200, r.text);
+  offset = r.json.offset_ms;
   // Access tokens expire with the clock: sign in again.
   w.sys = (await login(server, 'admin', server.adminPassword)).access_token;
   for (const t of w.tenants) t.admin.token = (await login(server, t.admin.username, t.admin.password)).access_token;
@@ -104,12 +126,12 @@ test('expiry: spent tickets and dead sessions go; live sessions and their spent 
   const ticket = await call(server, 'POST', '/v1/stream-tickets', { token: w.sys, body: { path: '/v1/audit/export.csv' } });
   assert.equal(ticket.status, 201, ticket.text);
   const session = await login(server, A.viewer.username, A.viewer.password);
-  const count = (table) => Number(server.sql(`SELECT COUNT(*) FROM ${table}`).trim());
-  assert.ok(count('stream_tickets') >= 1);
+  const rows = (table) => count(`SELECT COUNT(*) FROM ${table}`);
+  assert.ok(rows('stream_tickets') >= 1);
   await advance(10 * 60000);
   let r = await run('expiry');
   assert.ok(r.counts.stream_tickets >= 1, JSON.stringify(r));
-  assert.equal(count('stream_tickets'), 0);
+  assert.equal(rows('stream_tickets'), 0);
   assert.equal(r.counts.refresh_tokens, 0, 'every session is alive');
   // Rotate once: the spent token must stay so that presenting it again is reuse.
   const rotated = await call(server, 'POST', '/v1/auth/refresh', { body: { refresh_token: session.refresh_token } });
@@ -119,13 +141,132 @@ test('expiry: spent tickets and dead sessions go; live sessions and their spent 
   const reuse = await call(server, 'POST', '/v1/auth/refresh', { body: { refresh_token: session.refresh_token } });
   assert.equal(reuse.status, 401);
   assert.match(reuse.json.error.message, /used already/);
-  const before = count('refresh_tokens');
+  const before = rows('refresh_tokens');
   await advance(32 * DAY);
   r = await run('expiry');
   assert.ok(r.counts.refresh_tokens >= 1, JSON.stringify(r));
-  assert.ok(count('refresh_tokens') < before);
+  assert.ok(rows('refresh_tokens') < before);
   // Sessions started after the jump (the sign-ins in advance()) are kept.
-  assert.ok(count('refresh_tokens') >= 3);
+  assert.ok(rows('refresh_tokens') >= 3);
+});
+
+test('retention: a month later the pictures are gone from the store and the database, descriptors stay', async () => {
+  // Tenant B keeps pictures 60 days (its admin's setting); A the default 30.
+  const bad = await call(server, 'PATCH', `/v1/tenants/${B.tenant.id}/settings`, { token: B.admin.token, body: { retention_days: 0 } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.code, 'invalid_field');
+  assert.equal((await call(server, 'GET', `/v1/tenants/${B.tenant.id}/settings`, { token: B.admin.token })).json.retention_days, 30, 'nothing changed');
+  const set = await call(server, 'PATCH', `/v1/tenants/${B.tenant.id}/settings`, { token: B.admin.token, body: { retention_days: 60 } });
+  assert.equal(set.status, 200, set.text);
+  assert.equal(set.json.retention_days, 60);
+  const mine = [event(A), event(A), event(A)], theirs = [event(B), event(B)];
+  const ra = await post(A, mine), rb = await post(B, theirs);
+  for (const r of [...ra, ...rb]) assert.equal(r.outcome, 'new_visit', JSON.stringify(r));
+  const keysA = server.listPictures(`t/${A.tenant.id}/visits/`), keysB = server.listPictures(`t/${B.tenant.id}/visits/`);
+  assert.equal(keysA.length, 3);
+  assert.equal(keysB.length, 2);
+  const visit = ra[0].visit_id;
+  assert.equal((await call(server, 'GET', `/v1/visits/${visit}/picture`, { token: A.admin.token })).status, 200);
+  const descriptorsA = count(`SELECT COUNT(*) FROM customer_faces WHERE tenant_id = ${A.tenant.id}`);
+  assert.equal(descriptorsA, 3);
+
+  // 29 days on: nothing is due yet.
+  await advance(29 * DAY);
+  let run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'ok', JSON.stringify(run));
+  assert.equal(run.tenants[String(A.tenant.id)].pictures_expired, 0);
+  assert.equal(server.listPictures(`t/${A.tenant.id}/visits/`).length, 3);
+
+  // 31 days on: A's pictures go, B's (60 days) stay.
+  await advance(2 * DAY);
+  run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'ok', JSON.stringify(run));
+  const a = run.tenants[String(A.tenant.id)], b = run.tenants[String(B.tenant.id)];
+  assert.equal(a.pictures_expired, 3);
+  assert.equal(a.pictures_deleted, 3);
+  assert.equal(a.leftovers, undefined);
+  assert.equal(b.pictures_expired, 0);
+  assert.equal(b.pictures_kept, 2);
+  assert.deepEqual(server.listPictures(`t/${A.tenant.id}/visits/`), []);
+  assert.deepEqual(server.listPictures(`t/${B.tenant.id}/visits/`), keysB);
+  assert.equal(count(`SELECT COUNT(*) FROM visits WHERE tenant_id = ${A.tenant.id} AND picture_key IS NOT NULL`), 0);
+  assert.equal(count('SELECT COUNT(*) FROM picture_deletions'), 0, 'the queue is drained');
+  const gone = await call(server, 'GET', `/v1/visits/${visit}/picture`, { token: A.admin.token });
+  assert.equal(gone.status, 404);
+  assert.equal((await call(server, 'GET', `/v1/visits/${visit}`, { token: A.admin.token })).json.has_picture, false);
+  assert.equal(count(`SELECT COUNT(*) FROM customer_faces WHERE tenant_id = ${A.tenant.id}`), descriptorsA, 'descriptors are kept');
+  assert.equal((await call(server, 'GET', '/v1/customers', { token: A.admin.token })).json.items.length, 3);
+  const metrics = (await call(server, 'GET', '/metrics')).text;
+  assert.match(metrics, /^footfall_retention_leftovers 0$/m);
+
+  // Shortening B's retention to 20 days makes its pictures due at once.
+  await call(server, 'PATCH', `/v1/tenants/${B.tenant.id}`, { token: w.sys, body: { retention_days: 20 } });
+  run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.tenants[String(B.tenant.id)].pictures_deleted, 2, JSON.stringify(run));
+  assert.deepEqual(server.listPictures(`t/${B.tenant.id}/visits/`), []);
+  await call(server, 'PATCH', `/v1/tenants/${B.tenant.id}`, { token: w.sys, body: { retention_days: 30 } });
+});
+
+test('the verification pass catches a planted leftover, reports it as an error and removes it', async () => {
+  const fresh = await post(A, [event(A)]);
+  const kept = server.listPictures(`t/${A.tenant.id}/visits/`);
+  assert.equal(kept.length, 1);
+  // Planted behind the server's back: an old picture of A, one of tenant B,
+  // one of a tenant that does not exist, and an orphan of today (no visit).
+  const day = new Date(now() - 45 * DAY).toISOString().slice(0, 10).replaceAll('-', '/');
+  const oldA = `t/${A.tenant.id}/visits/${day}/${randomUUID()}.jpg`;
+  const oldB = `t/${B.tenant.id}/visits/${day}/${randomUUID()}.jpg`;
+  const nobody = `t/999999/visits/${day}/${randomUUID()}.jpg`;
+  const today = new Date(now()).toISOString().slice(0, 10).replaceAll('-', '/');
+  const orphan = `t/${A.tenant.id}/visits/${today}/${randomUUID()}.jpg`;
+  for (const k of [oldA, oldB, nobody, orphan]) server.putPicture(k, JPEG);
+  let run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'error', JSON.stringify(run));
+  assert.equal(run.counts.leftovers, 3);
+  assert.equal(run.counts.leftovers_removed, 3);
+  for (const k of [oldA, oldB, nobody]) assert.ok(run.errors.some((e) => e.message.includes(k)), `${k} is reported`);
+  assert.equal(run.tenants[String(A.tenant.id)].orphans_removed, 1, 'the orphan is cleaned up without an error');
+  assert.ok(!run.errors.some((e) => e.message.includes(orphan)));
+  assert.match(run.error, /leftover/);
+  assert.deepEqual(server.listPictures('t/'), [...kept, ...server.listPictures(`t/${B.tenant.id}/`)].sort());
+  assert.deepEqual(server.listPictures(`t/${A.tenant.id}/visits/`), kept, 'the real picture stays');
+  assert.match((await call(server, 'GET', '/metrics')).text, /^footfall_retention_leftovers 3$/m);
+  // Tenant A's admin sees A's share only: B's leftover and the tenant-less one are not A's.
+  const view = await call(server, 'GET', '/v1/jobs?job=retention&limit=1', { token: A.admin.token });
+  const mine = view.json.runs[0];
+  assert.equal(mine.id, run.id);
+  assert.equal(mine.errors.length, 1);
+  assert.ok(mine.errors[0].message.includes(oldA));
+  assert.ok(!JSON.stringify(mine).includes(oldB) && !JSON.stringify(mine).includes(nobody));
+  const viewB = (await call(server, 'GET', '/v1/jobs?job=retention&limit=1', { token: B.admin.token })).json.runs[0];
+  assert.ok(!JSON.stringify(viewB).includes(oldA));
+  // The next run finds nothing left.
+  run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'ok', JSON.stringify(run));
+  assert.match((await call(server, 'GET', '/metrics')).text, /^footfall_retention_leftovers 0$/m);
+  assert.equal((await call(server, 'GET', `/v1/visits/${fresh[0].visit_id}/picture`, { token: A.admin.token })).status, 200);
+});
+
+test('the event ledger: replays inside the horizon answer the same, entries past it are dropped', async () => {
+  const e = event(A);
+  const [first] = await post(A, [e]);
+  assert.equal(first.outcome, 'new_visit');
+  await advance(20 * DAY);
+  let run = await call(server, 'POST', '/v1/jobs/expiry/run', { token: w.sys }).then((r) => r.json);
+  const [again] = await post(A, [e]);
+  assert.equal(again.outcome, 'duplicate');
+  assert.equal(again.original_outcome, 'new_visit');
+  assert.equal(again.visit_id, first.visit_id);
+  const visits = count(`SELECT COUNT(*) FROM visits WHERE tenant_id = ${A.tenant.id}`);
+  await advance(12 * DAY);
+  run = await call(server, 'POST', '/v1/jobs/expiry/run', { token: w.sys }).then((r) => r.json);
+  assert.ok(run.counts.ledger_entries >= 1, JSON.stringify(run));
+  assert.equal(count(`SELECT COUNT(*) FROM face_events WHERE event_id = '${e.id}'`), 0);
+  // Past the horizon the same event is too old to be taken again: nothing counts twice.
+  const [late] = await post(A, [e]);
+  assert.equal(late.outcome, 'rejected');
+  assert.match(late.reason, /invalid_time/);
+  assert.equal(count(`SELECT COUNT(*) FROM visits WHERE tenant_id = ${A.tenant.id}`), visits);
 });
 
 test('the test clock: only with --test-clock, only forward, only system admins', async () => {
