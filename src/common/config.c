@@ -86,6 +86,15 @@ static const struct option_def options[] = {
      "Failed logins allowed per client address within the window (shops share addresses)."},
     {"login-window-s", OPT_INT, F(login_window_s), "300", SRV, 0,
      "Window of the login rate limit, seconds."},
+    {"fleet-sweep-ms", OPT_INT, F(fleet_sweep_ms), "1000", SRV, 0,
+     "How often the server derives worker status changes, moves the cameras of lost workers "
+     "and expires commands (0 = never; heartbeats still place cameras)."},
+    {"fleet-ack-timeout-ms", OPT_INT, F(fleet_ack_timeout_ms), "15000", SRV, 0,
+     "A command sent to a worker and not acknowledged within this is sent again."},
+    {"fleet-command-ttl-s", OPT_INT, F(fleet_command_ttl_s), "3600", SRV, 0,
+     "Default lifetime of a worker command; an undelivered command then expires."},
+    {"fleet-command-attempts", OPT_INT, F(fleet_command_attempts), "3", SRV, 0,
+     "How many times a command is sent before it fails as not acknowledged."},
 
     {"server-url", OPT_STRING, F(server_url), NULL, CONFIG_WORKER, 0,
      "Server the worker sends events to, e.g. http://server:8080; unset = events wait in "
@@ -153,6 +162,17 @@ static const struct option_def options[] = {
     {"track-reid-ms", OPT_INT, F(track_reid_ms), "0", CONFIG_WORKER, 0,
      "After a face is lost, how long a returning face with the same descriptor continues its "
      "pass (someone hidden behind another person) instead of starting a new one; 0 = off."},
+    {"heartbeat-interval-ms", OPT_INT, F(heartbeat_interval_ms), "30000", CONFIG_WORKER, 0,
+     "How often the worker reports to the server (it is offline after three missed)."},
+    {"channel", OPT_INT, F(channel), "1", CONFIG_WORKER, 0,
+     "1: keep a WebSocket to the server for commands; 0: commands come with heartbeats only."},
+    {"max-cameras", OPT_INT, F(max_cameras), "8", CONFIG_WORKER, 0,
+     "How many cameras the server may lease to this worker (its capacity)."},
+    {"worker-name", OPT_STRING, F(worker_name), NULL, CONFIG_WORKER, 0,
+     "Name shown in the dashboard; default the host name."},
+    {"endpoint-url", OPT_STRING, F(endpoint_url), NULL, CONFIG_WORKER, 0,
+     "URL at which the server can reach the local endpoint (live views); default "
+     "http://ENDPOINT_LISTEN:PORT."},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])

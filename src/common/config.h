@@ -69,6 +69,10 @@ struct config {
   int login_max_failures;
   int login_max_failures_per_address;
   int login_window_s;
+  int fleet_sweep_ms;
+  int fleet_ack_timeout_ms;
+  int fleet_command_ttl_s;
+  int fleet_command_attempts;
 
   /* worker */
   char *server_url;
@@ -102,6 +106,11 @@ struct config {
   char *device_lock_dir;
   int drain_ms;
   int track_reid_ms;
+  int heartbeat_interval_ms;
+  int channel;
+  int max_cameras;
+  char *worker_name;
+  char *endpoint_url;
 };
 
 /* Fills cfg from defaults, file, environment and argv (argv[0] is the

@@ -9,6 +9,7 @@
 #include "access.h"
 #include "audit.h"
 #include "db.h"
+#include "fleet.h"
 #include "server.h"
 #include "vault.h"
 
@@ -231,9 +232,12 @@ void cameras_get(struct request *rq) {
   if (!c)
     return;
   struct db_rows *rows = load_camera(rq, c, http_param_id(rq, "id"));
+  json_t *status = rows ? fleet_camera_status(c, db_rows_int(rows, 0, 0)) : NULL;
   db_release(c);
   if (rows) {
-    http_json(rq, 200, camera_json(rq->server, rows, 0));
+    json_t *o = camera_json(rq->server, rows, 0);
+    json_object_set_new(o, "status", status);
+    http_json(rq, 200, o);
     db_rows_free(rows);
   }
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "fleet.h"
 #include "http.h"
 #include "server.h"
 
@@ -212,6 +213,10 @@ char *metrics_render(struct server *s) {
       "footfall_http_in_flight %d\n",
       ds.latency_sum_ms / 1000.0, (unsigned long long)ds.statements, ds.pool_size, ds.pool_in_use,
       atomic_load(&s->in_flight));
+  char *fleet = fleet_metrics_text(s);
+  if (fleet)
+    put(&t, "%s", fleet);
+  free(fleet);
   if (t.failed) {
     free(t.data);
     return NULL;

@@ -9,6 +9,7 @@
 #include "cameras.h"
 #include "customers.h"
 #include "events.h"
+#include "fleet.h"
 #include "staff.h"
 #include "health.h"
 #include "jobs.h"
@@ -58,6 +59,19 @@ const struct route http_routes[] = {
     {"GET", "/v1/cameras/{id}", cameras_get, ANY_USER, BODY_NONE, 0},
     {"PATCH", "/v1/cameras/{id}", cameras_update, MANAGERS, BODY_JSON, 0},
     {"DELETE", "/v1/cameras/{id}", cameras_delete, MANAGERS, BODY_NONE, 0},
+    {"PUT", "/v1/cameras/{id}/lease", cameras_lease_set, ADMINS, BODY_JSON, 0},
+    {"DELETE", "/v1/cameras/{id}/lease", cameras_lease_release, ADMINS, BODY_NONE, 0},
+    {"POST", "/v1/cameras/{id}/commands", cameras_command, MANAGERS, BODY_JSON, 0},
+
+    /* the fleet: workers and their commands */
+    {"GET", "/v1/workers", workers_list, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/workers/{id}", workers_get, ANY_USER, BODY_NONE, 0},
+    {"DELETE", "/v1/workers/{id}", workers_forget, ADMINS, BODY_NONE, 0},
+    {"PUT", "/v1/workers/{id}/maintenance", workers_set_maintenance, ADMINS, BODY_JSON, 0},
+    {"GET", "/v1/workers/{id}/commands", workers_list_commands, ANY_USER, BODY_NONE, 0},
+    {"POST", "/v1/workers/{id}/commands", workers_send_command, ADMINS, BODY_JSON, 0},
+    {"GET", "/v1/commands/{id}", commands_get, ANY_USER, BODY_NONE, 0},
+    {"POST", "/v1/commands/{id}/cancel", commands_cancel, ADMINS, BODY_NONE, 0},
 
     /* customers and visits */
     {"GET", "/v1/customers", customers_list, ANY_USER, BODY_NONE, 0},
@@ -88,6 +102,10 @@ const struct route http_routes[] = {
     /* the worker protocol (worker API keys) */
     {"GET", "/v1/worker/staff", staff_for_worker, WORKER, BODY_NONE, 0},
     {"POST", "/v1/worker/events", events_ingest, WORKER, BODY_JSON_LARGE, 0},
+    {"POST", "/v1/worker/register", fleet_register, WORKER, BODY_JSON, 0},
+    {"POST", "/v1/worker/heartbeat", fleet_heartbeat, WORKER, BODY_JSON, 0},
+    {"GET", "/v1/worker/channel", fleet_channel, WORKER, BODY_NONE, ROUTE_WEBSOCKET},
+    {"POST", "/v1/worker/commands/{id}", fleet_command_update, WORKER, BODY_JSON, 0},
 
     /* users and worker keys */
     {"GET", "/v1/users", users_list, ADMINS, BODY_NONE, 0},

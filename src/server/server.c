@@ -17,6 +17,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "faces.h"
+#include "fleet.h"
 #include "recognizer.h"
 #include "users.h"
 #include "vault.h"
@@ -191,7 +192,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
                      (int64_t)s->cfg.login_window_s * 1000))
     return ff_fail(err, FF_ENOMEM, "out of memory");
   s->metrics.started_ms = (uint64_t)server_now_ms(s);
-  if ((rc = http_start(s, err)))
+  if ((rc = fleet_start(s, err)) || (rc = http_start(s, err)))
     return rc;
   if (s->cfg.jobs && (rc = jobs_start(s, err)))
     return rc;
@@ -213,6 +214,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
 
 static void stop(struct server *s) {
   jobs_stop(s); /* the running job ends at its next safe point */
+  fleet_stop(s);
   http_stop(s, s->cfg.shutdown_grace_ms);
   server_free(s);
 }

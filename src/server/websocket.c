@@ -182,8 +182,8 @@ static void on_manager(const struct _u_request *raw, struct _websocket_manager *
     if (c->o.ping_interval_ms > 0) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
-      long long since = (now.tv_sec - last_ping.tv_sec) * 1000LL +
-                        (now.tv_nsec - last_ping.tv_nsec) / 1000000LL;
+      long long since =
+          (now.tv_sec - last_ping.tv_sec) * 1000LL + (now.tv_nsec - last_ping.tv_nsec) / 1000000LL;
       if (since >= c->o.ping_interval_ms) {
         if (m->ping_sent) {
           log_msg(LOG_INFO, "ws.timeout", "connection %s: no pong, closing", c->id);
@@ -211,14 +211,12 @@ static void on_incoming(const struct _u_request *raw, struct _websocket_manager 
     ws_close(c);
     return;
   }
-  if (c->h.on_message && (msg->opcode == U_WEBSOCKET_OPCODE_TEXT ||
-                          msg->opcode == U_WEBSOCKET_OPCODE_BINARY))
-    c->h.on_message(c, msg->opcode == U_WEBSOCKET_OPCODE_BINARY, msg->data, msg->data_len,
-                    c->user);
+  if (c->h.on_message &&
+      (msg->opcode == U_WEBSOCKET_OPCODE_TEXT || msg->opcode == U_WEBSOCKET_OPCODE_BINARY))
+    c->h.on_message(c, msg->opcode == U_WEBSOCKET_OPCODE_BINARY, msg->data, msg->data_len, c->user);
 }
 
-static void on_ulfius_close(const struct _u_request *raw, struct _websocket_manager *m,
-                            void *arg) {
+static void on_ulfius_close(const struct _u_request *raw, struct _websocket_manager *m, void *arg) {
   (void)raw;
   (void)m;
   struct ws_conn *c = arg;

@@ -16,8 +16,14 @@ before(async () => {
   const doomedKey = await call(server, 'POST', '/v1/api-keys', { token: A.admin.token, body: { name: 'doomed' } });
   const cam = async (name) => (await call(server, 'POST', '/v1/cameras', { token: A.admin.token, body: { site_id: A.sites[1].id, name, kind: 'rtsp', url: 'rtsp://u:p@10.0.0.2/s' } })).json.id;
   const staff = async (name) => (await call(server, 'POST', '/v1/staff', { token: A.admin.token, body: { name, home_site_id: A.sites[1].id } })).json.id;
+  // Workers of A's second site (a key bound to it), one to forget, and a command.
+  const siteKey = (await call(server, 'POST', '/v1/api-keys', { token: A.admin.token, body: { name: 'second store', site_id: A.sites[1].id } })).json.secret;
+  const worker = async (uuid) => (await call(server, 'POST', '/v1/worker/register', { token: siteKey, body: { worker_id: uuid, heartbeat_interval_ms: 60000 } })).json.id;
+  const workerId = await worker('aaaaaaaa-0000-4000-8000-000000000001');
+  const doomedWorker = await worker('aaaaaaaa-0000-4000-8000-000000000002');
+  const command = (await call(server, 'POST', `/v1/workers/${workerId}/commands`, { token: A.admin.token, body: { type: 'status_report' } })).json.id;
   targets = { user: doomedUser.json.id, key: doomedKey.json.id, camera: await cam('Door'), doomedCamera: await cam('Doomed'),
-    staff: await staff('Barista'), doomedStaff: await staff('Leaver') };
+    staff: await staff('Barista'), doomedStaff: await staff('Leaver'), worker: workerId, doomedWorker, command };
 });
 after(async () => { await server.stop(); server.cleanup(); });
 
@@ -76,6 +82,17 @@ function matrix() {
     'GET /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.camera}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
     'PATCH /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.camera}`, body: {} }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
     'DELETE /v1/cameras/{id}': [() => ({ path: `/v1/cameras/${targets.doomedCamera}` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'PUT /v1/cameras/{id}/lease': [() => ({ path: `/v1/cameras/${targets.camera}/lease`, body: { worker_id: 999999 } }), adminsOwnTenant],
+    'DELETE /v1/cameras/{id}/lease': [() => ({ path: `/v1/cameras/${targets.camera}/lease` }), adminsOwnTenant],
+    'POST /v1/cameras/{id}/commands': [() => ({ path: `/v1/cameras/${targets.camera}/commands`, body: { type: 'start_streaming' } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'GET /v1/workers': [() => ({ path: '/v1/workers' }), usersOnly],
+    'GET /v1/workers/{id}': [() => ({ path: `/v1/workers/${targets.worker}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
+    'DELETE /v1/workers/{id}': [() => ({ path: `/v1/workers/${targets.doomedWorker}` }), adminsOwnTenant],
+    'PUT /v1/workers/{id}/maintenance': [() => ({ path: `/v1/workers/${targets.worker}/maintenance`, body: { maintenance: false } }), adminsOwnTenant],
+    'GET /v1/workers/{id}/commands': [() => ({ path: `/v1/workers/${targets.worker}/commands` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
+    'POST /v1/workers/{id}/commands': [() => ({ path: `/v1/workers/${targets.worker}/commands`, body: { type: 'status_report' } }), adminsOwnTenant],
+    'GET /v1/commands/{id}': [() => ({ path: `/v1/commands/${targets.command}` }), { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N }],
+    'POST /v1/commands/{id}/cancel': [() => ({ path: '/v1/commands/999999/cancel' }), { ...adminsOwnTenant, systemAdmin: N }],
     'GET /v1/customers': [() => ({ path: '/v1/customers' }), usersOnly],
     'GET /v1/customers/{id}': [() => ({ path: '/v1/customers/999999' }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'POST /v1/customers/merge': [() => ({ path: '/v1/customers/merge', body: { target_id: 999998, source_ids: [999999] } }), { ...adminsLists, otherTenantAdmin: N, systemAdmin: N }],
@@ -102,6 +119,10 @@ function matrix() {
     'DELETE /v1/staff/{id}/faces/{face_id}': [() => ({ path: `/v1/staff/${targets.staff}/faces/999999` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'GET /v1/worker/staff': [() => ({ path: '/v1/worker/staff' }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
     'POST /v1/worker/events': [() => ({ path: '/v1/worker/events', body: { events: [{ id: 'not-a-uuid' }] } }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
+    'POST /v1/worker/register': [() => ({ path: '/v1/worker/register', body: { worker_id: 'not-a-uuid' } }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
+    'POST /v1/worker/heartbeat': [() => ({ path: '/v1/worker/heartbeat', body: { worker_id: 'not-a-uuid' } }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
+    'GET /v1/worker/channel': [() => ({ path: '/v1/worker/channel' }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
+    'POST /v1/worker/commands/{id}': [() => ({ path: '/v1/worker/commands/1', body: {} }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
     'GET /v1/users': [() => ({ path: '/v1/users' }), adminsLists],
     'POST /v1/users': [() => ({ path: '/v1/users', body: { username: 'u' + uniq(), password: 'long-enough-pw', role: 'viewer', tenant_id: tenant } }), adminsOwnTenant],
     'GET /v1/users/{id}': [() => ({ path: `/v1/users/${A.viewer.id}` }), adminsOwnTenant],
