@@ -11,8 +11,10 @@
 #include "api_keys.h"
 #include "audit.h"
 #include "db.h"
+#include "rollups.h"
 #include "server.h"
 #include "tenants.h"
+#include "tz.h"
 #include "users.h"
 
 #define MAX_ARGS 64
@@ -76,7 +78,10 @@ static int usage(FILE *out) {
           "                 [--display-name NAME]   (ROLE: system_admin, tenant_admin,\n"
           "                 site_manager, viewer)\n"
           "  create-site    --tenant-id T --name NAME --timezone ZONE\n"
-          "  create-api-key --tenant-id T --name NAME [--site-id S]\n\n"
+          "  create-api-key --tenant-id T --name NAME [--site-id S]\n"
+          "  rollups-check  [--tenant-id T] --from TIME --to TIME [--repair yes]\n"
+          "                 (TIME: RFC 3339; compares the report rollups with the raw\n"
+          "                 visits of every local day overlapping the range)\n\n"
           "settings: the database options of `footfall server --help` (--data-dir, "
           "--database-url, --config).\n");
   return out == stdout ? 0 : 2;
@@ -162,12 +167,30 @@ static int run(struct server *s, const char *task, const struct command_args *a,
   return rc;
 }
 
+/* Compares (and with --repair yes, repairs) the report rollups. */
+static int rollups_check(struct server *s, const struct command_args *a, struct ff_error *err) {
+  int64_t from, to;
+  const char *f = arg(a, "from"), *t = arg(a, "to"), *repair = arg(a, "repair");
+  if (!f || !t || tz_parse_rfc3339(f, &from) || tz_parse_rfc3339(t, &to))
+    return ff_fail(err, FF_EINVAL, "--from and --to are RFC 3339 times");
+  struct rollup_check out;
+  int rc = reports_rollups_check(s, arg_int(a, "tenant-id"), from, to,
+                                 repair && !strcmp(repair, "yes"), &out, err);
+  if (!rc)
+    printf("{\"sites\":%lld,\"days\":%lld,\"hours_differing\":%lld,"
+           "\"visitors_differing\":%lld,\"days_differing\":%lld,\"days_repaired\":%lld}\n",
+           (long long)out.sites, (long long)out.days, (long long)out.hours_differing,
+           (long long)out.visitors_differing, (long long)out.days_differing,
+           (long long)out.days_repaired);
+  return rc;
+}
+
 int admin_main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
     return usage(argc < 2 ? stderr : stdout);
   static const char *const own[] = {
-      "name",      "retention-days", "username",     "password", "role",
-      "tenant-id", "site-id",        "display-name", "timezone", NULL};
+      "name",         "retention-days", "username", "password", "role",   "tenant-id", "site-id",
+      "display-name", "timezone",       "from",     "to",       "repair", NULL};
   struct command_args a = {0};
   char *rest[MAX_ARGS];
   int rest_argc;
@@ -184,7 +207,8 @@ int admin_main(int argc, char **argv) {
   if (!rc)
     rc = server_init(&s, &err);
   if (!rc)
-    rc = run(&s, argv[1], &a, &err);
+    rc =
+        strcmp(argv[1], "rollups-check") ? run(&s, argv[1], &a, &err) : rollups_check(&s, &a, &err);
   server_free(&s);
   if (rc) {
     fprintf(stderr, "footfall admin %s: %s\n", argv[1], err.message);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "recognizer.h"
 #include "retention.h"
+#include "rollups.h"
 #include "staff.h"
 #include "store.h"
 #include "vindex.h"
@@ -232,11 +233,12 @@ void visits_get(struct request *rq) {
 /* --- recognition settings of a tenant --------------------------------------------- */
 
 static json_t *settings_json(const struct recognizer_settings *s) {
-  return json_pack("{s:f,s:f,s:f,s:I,s:i,s:i,s:f,s:f,s:i}", "match_threshold", s->match_threshold,
-                   "match_margin", s->match_margin, "staff_threshold", s->staff_threshold,
-                   "visit_gap_s", (json_int_t)(s->visit_gap_ms / 1000), "gallery_size",
-                   s->gallery_size, "min_face_px", s->min_face_px, "min_score", s->min_score,
-                   "min_quality", s->min_quality, "retention_days", s->retention_days);
+  return json_pack("{s:f,s:f,s:f,s:I,s:i,s:i,s:f,s:f,s:i,s:i}", "match_threshold",
+                   s->match_threshold, "match_margin", s->match_margin, "staff_threshold",
+                   s->staff_threshold, "visit_gap_s", (json_int_t)(s->visit_gap_ms / 1000),
+                   "gallery_size", s->gallery_size, "min_face_px", s->min_face_px, "min_score",
+                   s->min_score, "min_quality", s->min_quality, "retention_days", s->retention_days,
+                   "returning_lookback_days", s->returning_lookback_days);
 }
 
 void settings_get(struct request *rq) {
@@ -264,6 +266,7 @@ static const struct field settings_fields[] = {
     {"gallery_size", FIELD_INT, 0, 0, 0},       {"min_face_px", FIELD_INT, 0, 0, 0},
     {"min_score", FIELD_NUMBER, 0, 0, 0},       {"min_quality", FIELD_NUMBER, 0, 0, 0},
     {"retention_days", FIELD_INT, 0, 0, 0},
+    {"returning_lookback_days", FIELD_INT, 0, 0, 0},
 };
 
 void settings_update(struct request *rq) {
@@ -285,7 +288,8 @@ void settings_update(struct request *rq) {
                 {"min_face_px", 8, 1024},
                 {"min_score", 0, 1},
                 {"min_quality", 0, 1},
-                {"retention_days", 1, RETENTION_DAYS_MAX}};
+                {"retention_days", 1, RETENTION_DAYS_MAX},
+                {"returning_lookback_days", 1, 730}};
   for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
     json_t *v = json_object_get(rq->body, ranges[i].name);
     if (v && (json_number_value(v) < ranges[i].lo || json_number_value(v) > ranges[i].hi)) {
@@ -315,6 +319,7 @@ void settings_update(struct request *rq) {
   TAKE(min_score, "min_score", json_number_value);
   TAKE(min_quality, "min_quality", json_number_value);
   TAKE(retention_days, "retention_days", (int)json_integer_value);
+  TAKE(returning_lookback_days, "returning_lookback_days", (int)json_integer_value);
 #undef TAKE
   int64_t now = server_now_ms(rq->server);
   /* Retention lives on the tenant; kept pictures follow the new value. */
@@ -330,11 +335,12 @@ void settings_update(struct request *rq) {
     rc = db_exec(c,
                  "INSERT INTO tenant_settings (tenant_id, match_threshold, match_margin, "
                  "staff_threshold, visit_gap_s, gallery_size, min_face_px, min_score, "
-                 "min_quality, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 "min_quality, updated_at, returning_lookback_days) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                  DB_ARGS(db_int(tenant), db_real(s.match_threshold), db_real(s.match_margin),
                          db_real(s.staff_threshold), db_int(s.visit_gap_ms / 1000),
                          db_int(s.gallery_size), db_int(s.min_face_px), db_real(s.min_score),
-                         db_real(s.min_quality), db_int(now)),
+                         db_real(s.min_quality), db_int(now), db_int(s.returning_lookback_days)),
                  NULL, &err);
   char summary[200];
   snprintf(summary, sizeof summary,
@@ -522,6 +528,10 @@ void customers_merge(struct request *rq) {
                      "customers %lld and %lld were marked as not the same person", (long long)a,
                      (long long)b);
     }
+  /* Reports: the site-days of the sources' visits get the target as visitor. */
+  struct rollup_days days = {0};
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = rollup_touch_customer(&days, rq->server, c, ids[i], &err);
   for (size_t i = 0; !rc && i < n; i++) {
     rc = db_exec(c,
                  "INSERT INTO customer_exclusions (tenant_id, customer_a, customer_b, created_at) "
@@ -543,6 +553,9 @@ void customers_merge(struct request *rq) {
     if (!rc)
       rc = db_exec(c, "DELETE FROM customers WHERE id = $1", DB_ARGS(db_int(ids[i])), NULL, &err);
   }
+  if (!rc)
+    rc = rollup_rebuild(&days, rq->server, c, &err);
+  rollup_days_free(&days);
   /* The merged gallery keeps its best exemplars only. */
   struct recognizer_settings set;
   if (!rc)
@@ -608,6 +621,9 @@ void customers_erase(struct request *rq) {
    * the retention job deletes it later. */
   for (int i = 0; !rc && i < db_rows_count(pictures); i++)
     rc = retention_queue(c, tenant, db_rows_text(pictures, i, 0), "erasure", now, &err);
+  struct rollup_days days = {0};
+  if (!rc)
+    rc = rollup_touch_customer(&days, rq->server, c, id, &err);
   /* Visits stay as anonymous counts: no customer, no picture, no estimates. */
   if (!rc)
     rc = db_exec(c,
@@ -620,6 +636,9 @@ void customers_erase(struct request *rq) {
                  DB_ARGS(db_int(id)), NULL, &err);
   if (!rc)
     rc = db_exec(c, "DELETE FROM customers WHERE id = $1", DB_ARGS(db_int(id)), NULL, &err);
+  if (!rc)
+    rc = rollup_rebuild(&days, rq->server, c, &err);
+  rollup_days_free(&days);
   int64_t exemplars = rc ? 0 : db_rows_int(counts, 0, 0);
   int64_t visits = rc ? 0 : db_rows_int(counts, 0, 1);
   int npictures = rc ? 0 : db_rows_count(pictures);
@@ -756,11 +775,17 @@ void visits_delete(struct request *rq) {
               !access_sees(rq, db_rows_int(rows, 0, 0), db_rows_int(rows, 0, 1))))
     rc = ff_fail(&err, FF_ENOTFOUND, "no such visit");
   int64_t tenant = rc ? 0 : db_rows_int(rows, 0, 0), customer = rc ? 0 : db_rows_int(rows, 0, 2);
+  struct rollup_days days = {0};
+  if (!rc)
+    rc = rollup_touch_visit(&days, rq->server, c, id, &err);
   if (!rc)
     rc = db_exec(c, "UPDATE face_events SET visit_id = NULL WHERE visit_id = $1",
                  DB_ARGS(db_int(id)), NULL, &err);
   if (!rc)
     rc = db_exec(c, "DELETE FROM visits WHERE id = $1", DB_ARGS(db_int(id)), NULL, &err);
+  if (!rc)
+    rc = rollup_rebuild(&days, rq->server, c, &err);
+  rollup_days_free(&days);
   if (!rc && customer)
     rc = recognizer_refresh_customer(c, customer, server_now_ms(rq->server), &err);
   if (!rc)
@@ -802,9 +827,15 @@ void visits_reassign(struct request *rq) {
     rc = visible_customer(rq, c, to, &to_tenant, &err);
   if (!rc && to_tenant != tenant)
     rc = ff_fail(&err, FF_ENOTFOUND, "no such customer");
+  struct rollup_days days = {0};
+  if (!rc)
+    rc = rollup_touch_visit(&days, rq->server, c, id, &err);
   if (!rc)
     rc = db_exec(c, "UPDATE visits SET customer_id = $2, updated_at = $3 WHERE id = $1",
                  DB_ARGS(db_int(id), db_int(to), db_int(now)), NULL, &err);
+  if (!rc)
+    rc = rollup_rebuild(&days, rq->server, c, &err);
+  rollup_days_free(&days);
   if (!rc)
     rc = db_exec(c, "UPDATE face_events SET customer_id = $2 WHERE visit_id = $1",
                  DB_ARGS(db_int(id), db_int(to)), NULL, &err);
@@ -943,6 +974,9 @@ void customers_split(struct request *rq) {
   if (!rc)
     fresh = db_rows_int(rows, 0, 0);
   db_rows_free(rows);
+  struct rollup_days days = {0};
+  if (!rc && visits)
+    rc = rollup_touch_customer(&days, rq->server, c, id, &err);
   if (!rc && exemplars)
     rc = move_rows(c, "customer_faces", exemplars, id, fresh, &moved_faces, &err);
   if (!rc && visits)
@@ -952,6 +986,9 @@ void customers_split(struct request *rq) {
                  "UPDATE face_events SET customer_id = $2 WHERE visit_id IN (SELECT id FROM "
                  "visits WHERE customer_id = $2) AND customer_id = $1",
                  DB_ARGS(db_int(id), db_int(fresh)), NULL, &err);
+  if (!rc)
+    rc = rollup_rebuild(&days, rq->server, c, &err);
+  rollup_days_free(&days);
   /* Each side's first visit is its "new" one. */
   for (int side = 0; !rc && side < 2; side++) {
     int64_t who = side ? fresh : id;

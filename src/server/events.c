@@ -25,6 +25,7 @@
 #include "db.h"
 #include "log.h"
 #include "recognizer.h"
+#include "rollups.h"
 #include "server.h"
 #include "store.h"
 #include "tz.h"
@@ -493,12 +494,14 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
   int extend = db_rows_count(rows) == 1;
   int changed = !extend; /* a new visit, or a better picture with new estimates */
   char *key = NULL;
+  struct rollup_visit was;
   if (extend) {
     int64_t visit = db_rows_int(rows, 0, 0);
+    rc = rollup_visit_load(b->c, visit, &was, err);
     int better = e->quality > db_rows_real(rows, 0, 3);
     changed = better;
     const char *old_key = db_rows_text(rows, 0, 4);
-    if (better && !(rc = store_crop(b, e, &key, err)) && old_key)
+    if (!rc && better && !(rc = store_crop(b, e, &key, err)) && old_key)
       remember(&b->pictures.replaced, &b->pictures.replaced_count, b->pictures.cap, old_key);
     if (!rc)
       rc = db_exec(
@@ -520,6 +523,12 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
                   db_int(e->has_age), db_real(e->age), db_int(e->gender != NULL),
                   db_text(e->gender), db_real(e->gender_probability), db_int(b->now)),
           NULL, err);
+    /* Reports: the visit's hour rollup follows its new duration and estimates. */
+    struct rollup_visit now;
+    if (!rc)
+      rc = rollup_visit_load(b->c, visit, &now, err);
+    if (!rc)
+      rc = rollup_visit_change(b->c, tz, &was, &now, err);
     r->outcome = "visit_extended";
     r->visit_id = visit;
   }
@@ -552,6 +561,17 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
     if (!rc) {
       r->outcome = "new_visit";
       r->visit_id = db_rows_int(rows, 0, 0);
+      struct rollup_visit v = {.tenant_id = b->tenant,
+                               .site_id = site,
+                               .customer_id = customer,
+                               .first_seen_ms = e->captured_ms,
+                               .last_seen_ms = e->captured_ms,
+                               .has_age = e->has_age,
+                               .age = e->age,
+                               .gender = !e->gender                   ? 0
+                                         : !strcmp(e->gender, "male") ? 1
+                                                                      : 2};
+      rc = rollup_visit_apply(b->c, tz, &v, 1, err);
     }
     db_rows_free(rows);
   }
@@ -654,6 +674,9 @@ static int process(struct batch *b, const json_t *item, struct result *r, struct
                      DB_ARGS(db_int(b->tenant), db_int(site), db_int(staff), db_int(e.camera_id),
                              db_int(e.captured_ms), db_text(e.id), db_int(b->now)),
                      NULL, err);
+        const struct tz *tz = rc ? NULL : recognizer_zone(b->s, zone, err);
+        if (!rc)
+          rc = tz ? rollup_staff_pass(b->c, tz, b->tenant, site, e.captured_ms, err) : FF_EINTERNAL;
       } else if (!rc) {
         int64_t customer = 0;
         rc = match_customer(b, &e, &customer, err);

@@ -63,7 +63,8 @@ int recognizer_settings_load(struct db_conn *c, int64_t tenant_id, struct recogn
   struct db_rows *rows = NULL;
   int rc = db_query(c,
                     "SELECT s.match_threshold, s.match_margin, s.staff_threshold, s.visit_gap_s, "
-                    "s.gallery_size, s.min_face_px, s.min_score, s.min_quality, t.retention_days "
+                    "s.gallery_size, s.min_face_px, s.min_score, s.min_quality, t.retention_days, "
+                    "s.returning_lookback_days "
                     "FROM tenants t LEFT JOIN tenant_settings s ON s.tenant_id = t.id "
                     "WHERE t.id = $1",
                     DB_ARGS(db_int(tenant_id)), &rows, err);
@@ -84,6 +85,7 @@ int recognizer_settings_load(struct db_conn *c, int64_t tenant_id, struct recogn
   out->min_score = custom ? db_rows_real(rows, 0, 6) : 0.5;
   out->min_quality = custom ? db_rows_real(rows, 0, 7) : 0.15;
   out->retention_days = (int)db_rows_int(rows, 0, 8);
+  out->returning_lookback_days = custom ? (int)db_rows_int(rows, 0, 9) : 365;
   db_rows_free(rows);
   return FF_OK;
 }

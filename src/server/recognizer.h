@@ -24,15 +24,16 @@ struct tz;
 #define DESCRIPTOR_BYTES (DESCRIPTOR_DIM * 4)
 
 struct recognizer_settings {
-  double match_threshold; /* nearest customer must be closer than this */
-  double match_margin;    /* ... and closer than the runner-up by this much */
-  double staff_threshold; /* a staff face closer than this is that staff member */
-  int64_t visit_gap_ms;   /* same customer, same site, within the gap: one visit */
-  int gallery_size;       /* exemplars kept per customer */
-  int min_face_px;        /* quality gate: smaller faces are rejected */
-  double min_score;       /* quality gate: detector score */
-  double min_quality;     /* quality gate: the worker's 0..1 quality */
-  int retention_days;     /* face pictures are deleted after this */
+  double match_threshold;      /* nearest customer must be closer than this */
+  double match_margin;         /* ... and closer than the runner-up by this much */
+  double staff_threshold;      /* a staff face closer than this is that staff member */
+  int64_t visit_gap_ms;        /* same customer, same site, within the gap: one visit */
+  int gallery_size;            /* exemplars kept per customer */
+  int min_face_px;             /* quality gate: smaller faces are rejected */
+  double min_score;            /* quality gate: detector score */
+  double min_quality;          /* quality gate: the worker's 0..1 quality */
+  int retention_days;          /* face pictures are deleted after this */
+  int returning_lookback_days; /* reports: a visitor seen this far back is "returning" */
 };
 
 int recognizer_init(struct server *s, struct ff_error *err);

@@ -14,6 +14,7 @@
 #include "health.h"
 #include "jobs.h"
 #include "http.h"
+#include "reports.h"
 #include "tenants.h"
 #include "users.h"
 
@@ -122,6 +123,13 @@ const struct route http_routes[] = {
     {"GET", "/v1/jobs", jobs_list, ADMINS, BODY_NONE, 0},
     {"POST", "/v1/jobs/{name}/run", jobs_trigger, SYSTEM, BODY_NONE, 0},
     {"POST", "/v1/admin/clock", jobs_clock, SYSTEM, BODY_JSON, 0},
+    /* reports (site-bound callers see their site only) */
+    {"GET", "/v1/reports/summary", reports_summary, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/reports/series", reports_series, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/reports/heatmap", reports_heatmap, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/reports/demographics", reports_demographics, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/reports/new-returning", reports_new_returning, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/reports/sites", reports_sites, ANY_USER, BODY_NONE, 0},
 
     /* audit */
     {"GET", "/v1/audit", audit_list, ADMINS, BODY_NONE, 0},

@@ -8,6 +8,7 @@
 #include "access.h"
 #include "audit.h"
 #include "db.h"
+#include "rollups.h"
 #include "server.h"
 #include "tenants.h"
 
@@ -248,6 +249,8 @@ void sites_update(struct request *rq) {
   }
   int rc = FF_OK;
   int64_t tenant = db_rows_int(rows, 0, 1);
+  const char *zone = json_string_value(json_object_get(rq->body, "timezone"));
+  int new_zone = zone && strcmp(zone, db_rows_text(rows, 0, 4));
   db_rows_free(rows);
   json_t *b = rq->body;
   json_t *address = json_object_get(b, "address"), *hours = json_object_get(b, "opening_hours");
@@ -266,6 +269,9 @@ void sites_update(struct request *rq) {
   free(hours_json);
   if (rc == FF_ECONFLICT)
     ff_fail(&err, FF_ECONFLICT, "this tenant has a site with that name already");
+  /* Reports bucket in the site's local time: a new zone recomputes them. */
+  if (!rc && new_zone)
+    rc = rollup_rebuild_site(rq->server, c, id, &err);
   if (!rc)
     rc = audit_record(c, rq, tenant, "site.update", "site", id, "updated site");
   rc = access_finish(c, rc, &err);

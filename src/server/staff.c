@@ -13,6 +13,7 @@
 #include "faces.h"
 #include "log.h"
 #include "recognizer.h"
+#include "rollups.h"
 #include "server.h"
 #include "store.h"
 #include "vindex.h"
@@ -438,8 +439,15 @@ void staff_delete(struct request *rq) {
                 "SELECT picture_key FROM staff_faces WHERE staff_id = $1 AND "
                 "picture_key IS NOT NULL",
                 DB_ARGS(db_int(id)), &rows, &err);
+  /* Their staff passes go with them: the reports' staff counts follow. */
+  struct rollup_days days = {0};
+  if (!rc)
+    rc = rollup_touch_staff(&days, rq->server, c, id, &err);
   if (!rc)
     rc = db_exec(c, "DELETE FROM staff WHERE id = $1", DB_ARGS(db_int(id)), NULL, &err);
+  if (!rc)
+    rc = rollup_rebuild(&days, rq->server, c, &err);
+  rollup_days_free(&days);
   if (!rc)
     rc = bump_staff_version(c, tenant, &err);
   if (!rc)

@@ -135,6 +135,12 @@ function matrix() {
     'GET /v1/jobs': [() => ({ path: '/v1/jobs' }), adminsLists],
     'POST /v1/jobs/{name}/run': [() => ({ path: '/v1/jobs/staff-lists/run' }), systemOnly],
     'POST /v1/admin/clock': [() => ({ path: '/v1/admin/clock', body: { advance_ms: 1 } }), { ...systemOnly, systemAdmin: N }],
+    // Reports on A's second site: the manager of A's first site and B's admin get 404
+    // (the site is not theirs); an unscoped system admin must switch into a tenant (400).
+    ...Object.fromEntries(['summary', 'series', 'heatmap', 'demographics', 'new-returning', 'sites'].map((name) => [
+      `GET /v1/reports/${name}`,
+      [() => ({ path: `/v1/reports/${name}?from=2026-01-01&to=2026-01-31&site_id=${site}` }),
+        { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: 400 }]])),
     'GET /v1/audit': [() => ({ path: '/v1/audit' }), adminsLists],
     'GET /v1/audit/export.csv': [() => ({ path: '/v1/audit/export.csv' }), adminsLists],
   };

@@ -1,0 +1,157 @@
+/* rollups.h — what reports read instead of raw visits, kept exact.
+ *
+ * Two tables (migration 0005), both keyed by site and the site's LOCAL time
+ * (its IANA zone at the time the rollup was computed):
+ *   report_hours     one row per site and local hour that saw a visit or a
+ *                    staff pass: additive counters (visits, anonymous visits,
+ *                    staff passes, summed duration, gender and age bands).
+ *                    A visit counts in the hour its first sighting fell in.
+ *   report_visitors  one row per site, local day and customer who visited:
+ *                    unique visitors are not additive across hours, days or
+ *                    sites, so they are counted exactly as distinct customers
+ *                    over these rows.
+ *
+ * Maintenance happens inside the caller's write transaction: event ingestion
+ * applies each visit's contribution (rollup_visit_apply: -1 for the visit as
+ * it was, +1 as it is now); corrections that move or anonymise many visits
+ * (delete, reassign, merge, split, erase, staff deletion, a site's new time
+ * zone) collect the site-days they touch and rebuild them from raw rows
+ * (rollup_touch_* then rollup_rebuild). reports_rollups_check() recomputes any
+ * range from raw rows and reports (and optionally repairs) differences.
+ */
+#ifndef FOOTFALL_ROLLUPS_H
+#define FOOTFALL_ROLLUPS_H
+
+#include <stdint.h>
+
+#include "status.h"
+
+struct server;
+struct db_conn;
+struct tz;
+
+/* The additive counters of a rollup cell, in column order. */
+enum rollup_counter {
+  RC_VISITS,
+  RC_ANONYMOUS, /* visits whose customer was erased */
+  RC_STAFF,     /* staff passes */
+  RC_DURATION,  /* sum of (last_seen - first_seen) in ms */
+  RC_MALE,
+  RC_FEMALE,
+  RC_GENDER_UNKNOWN,
+  RC_AGE_FIRST, /* 8 age bands follow, the last one "unknown" */
+  RC_COUNT = RC_AGE_FIRST + 8
+};
+#define ROLLUP_AGE_BANDS 8
+extern const char *const rollup_counter_columns[RC_COUNT];        /* report_hours column names */
+extern const char *const rollup_age_band_names[ROLLUP_AGE_BANDS]; /* "0-17" ... "unknown" */
+
+/* The band of an age in years (0..6), or 7 ("unknown") without one. */
+int rollup_age_band(int has_age, double age);
+
+struct rollup_cell {
+  int64_t hour_start; /* UTC ms at which the local hour began */
+  int64_t local_day;  /* the local date as days since 1970-01-01 */
+  int local_hour;     /* 0..23, wall clock */
+  int weekday;        /* 0 = Monday .. 6 = Sunday */
+  int64_t n[RC_COUNT];
+};
+
+/* Fills the key fields (not the counters) of the local hour holding utc_ms. */
+void rollup_locate(const struct tz *tz, int64_t utc_ms, struct rollup_cell *cell);
+/* UTC ms at which a local day (days since 1970-01-01) begins in the zone. */
+int64_t rollup_day_start_ms(const struct tz *tz, int64_t local_day);
+/* The local day (days since 1970-01-01) holding utc_ms. */
+int64_t rollup_local_day(const struct tz *tz, int64_t utc_ms);
+/* year * 12 + month - 1 of a local day. */
+int64_t rollup_month_of_day(int64_t local_day);
+
+/* [from, to) cut along the zone's local days: a head inside one local day,
+ * whole local days [first_day, end_day), a tail inside one local day.
+ * A piece with from == to is empty. */
+struct rollup_pieces {
+  int64_t head_from, head_to, head_day;
+  int64_t first_day, end_day;
+  int64_t tail_from, tail_to, tail_day;
+};
+void rollup_split(const struct tz *tz, int64_t from_ms, int64_t to_ms, struct rollup_pieces *out);
+
+/* A visit as the rollups see it. */
+struct rollup_visit {
+  int64_t tenant_id, site_id;
+  int64_t customer_id; /* 0: anonymous (the customer was erased) */
+  int64_t first_seen_ms, last_seen_ms;
+  int has_age;
+  double age;
+  int gender; /* 0 unknown, 1 male, 2 female */
+};
+/* Adds (sign +1) or removes (-1) one visit or one staff pass to a cell. */
+void rollup_count_visit(struct rollup_cell *cell, const struct rollup_visit *v, int sign);
+
+/* --- maintenance, inside the caller's write transaction -------------------- */
+
+/* The visit's rollup view; FF_ENOTFOUND when it does not exist. */
+int rollup_visit_load(struct db_conn *c, int64_t visit_id, struct rollup_visit *out,
+                      struct ff_error *err);
+/* Applies one visit's contribution with sign +1 or -1 to its hour. With +1
+ * the customer is also recorded as a visitor of that site and local day
+ * (removals of visitors go through rollup_rebuild). */
+int rollup_visit_apply(struct db_conn *c, const struct tz *tz, const struct rollup_visit *v,
+                       int sign, struct ff_error *err);
+/* A visit changed in place (extended: new last or first sighting, a better
+ * picture's age and gender); same customer, site and local day. */
+int rollup_visit_change(struct db_conn *c, const struct tz *tz, const struct rollup_visit *was,
+                        const struct rollup_visit *now, struct ff_error *err);
+/* Counts one staff pass. */
+int rollup_staff_pass(struct db_conn *c, const struct tz *tz, int64_t tenant_id, int64_t site_id,
+                      int64_t seen_ms, struct ff_error *err);
+
+/* A set of (site, local day) to rebuild. */
+struct rollup_days {
+  struct {
+    int64_t site, day;
+  } * items;
+  int count, cap;
+};
+/* The site-days of a customer's visits, of one visit, of a staff member's
+ * passes; collect them BEFORE the change (and, for moves, after it too). */
+int rollup_touch_customer(struct rollup_days *d, struct server *s, struct db_conn *c,
+                          int64_t customer_id, struct ff_error *err);
+int rollup_touch_visit(struct rollup_days *d, struct server *s, struct db_conn *c, int64_t visit_id,
+                       struct ff_error *err);
+int rollup_touch_staff(struct rollup_days *d, struct server *s, struct db_conn *c, int64_t staff_id,
+                       struct ff_error *err);
+/* Recomputes every collected site-day from raw rows, then frees the set. */
+int rollup_rebuild(struct rollup_days *d, struct server *s, struct db_conn *c,
+                   struct ff_error *err);
+void rollup_days_free(struct rollup_days *d);
+/* Drops and recomputes every rollup of a site (after its time zone changed). */
+int rollup_rebuild_site(struct server *s, struct db_conn *c, int64_t site_id, struct ff_error *err);
+
+/* The loaded zone of a site. */
+const struct tz *rollup_site_zone(struct server *s, struct db_conn *c, int64_t site_id,
+                                  struct ff_error *err);
+
+/* --- verification (the jobs scheduler calls this) --------------------------- */
+
+struct rollup_check {
+  int64_t sites;              /* sites examined */
+  int64_t days;               /* site-days examined */
+  int64_t hours_differing;    /* report_hours rows missing, extra or wrong */
+  int64_t visitors_differing; /* report_visitors rows missing or extra */
+  int64_t days_differing;     /* site-days with any difference */
+  int64_t days_repaired;      /* site-days rebuilt from raw rows (repair only) */
+};
+
+/* Recomputes the rollups of every site of a tenant (0: of every tenant) for
+ * each local day overlapping [from_ms, to_ms) from the raw visits and staff
+ * passes and compares them with the stored rows. With repair, each differing
+ * site-day is rebuilt from the raw rows in the same write transaction that
+ * compared it (a chunk of at most 31 days of one site at a time, so ingestion
+ * waits at most that long). Opens its own connections; call it from any
+ * thread. FF_OK when the check ran (differences are in *out, not errors);
+ * FF_EINVAL for a range of more than 10 years or from_ms >= to_ms. */
+int reports_rollups_check(struct server *s, int64_t tenant_id, int64_t from_ms, int64_t to_ms,
+                          int repair, struct rollup_check *out, struct ff_error *err);
+
+#endif
