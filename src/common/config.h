@@ -64,6 +64,10 @@ struct config {
   int access_token_ttl_s;
   int refresh_token_ttl_s;
   int stream_ticket_ttl_s;
+  int realtime_history;
+  int realtime_client_queue;
+  int sse_keepalive_s;
+  int sse_retry_ms;
   char *admin_username;
   char *admin_password;
   int login_max_failures;

@@ -23,6 +23,7 @@
 
 #include "access.h"
 #include "db.h"
+#include "hub.h"
 #include "log.h"
 #include "recognizer.h"
 #include "rollups.h"
@@ -59,6 +60,8 @@ struct result {
   char reason[96];
   int64_t customer_id, visit_id, staff_id;
   const char *original_outcome; /* for duplicates */
+  int64_t site_id, camera_id, seen_at; /* for the realtime event */
+  int new_customer;
 };
 
 /* Pictures written in this batch (to delete if it rolls back) and pictures
@@ -680,8 +683,13 @@ static int process(struct batch *b, const json_t *item, struct result *r, struct
       } else if (!rc) {
         int64_t customer = 0;
         rc = match_customer(b, &e, &customer, err);
-        if (!rc && !customer)
+        if (!rc && !customer) {
           rc = new_customer(b, &e, &customer, err);
+          r->new_customer = 1;
+        }
+        r->site_id = site;
+        r->camera_id = e.camera_id;
+        r->seen_at = e.captured_ms;
         if (!rc)
           rc = update_gallery(b, customer, &e, err);
         if (!rc)
@@ -709,6 +717,19 @@ static json_t *result_json(const json_t *item, const struct result *r) {
   if (r->staff_id)
     json_object_set_new(o, "staff_id", json_integer(r->staff_id));
   return o;
+}
+
+/* The batch committed: its new and extended visits go to realtime clients
+ * (a replayed event changed nothing and is not published again). */
+static void publish_visit(struct server *s, int64_t tenant, const struct result *r) {
+  int is_new = !strcmp(r->outcome, "new_visit");
+  if (!is_new && strcmp(r->outcome, "visit_extended"))
+    return;
+  hub_publish(s, tenant, r->site_id, is_new ? "visit.new" : "visit.extended",
+              json_pack("{s:I,s:I,s:I,s:I,s:I,s:b}", "visit_id", (json_int_t)r->visit_id,
+                        "customer_id", (json_int_t)r->customer_id, "site_id",
+                        (json_int_t)r->site_id, "camera_id", (json_int_t)r->camera_id, "seen_at",
+                        (json_int_t)r->seen_at, "new_customer", r->new_customer));
 }
 
 static void free_keys(char **keys, int n) {
@@ -787,6 +808,7 @@ void events_ingest(struct request *rq) {
   for (size_t i = 0; i < n; i++) {
     json_array_append_new(out, result_json(json_array_get(events, i), &results[i]));
     metrics_event(&s->metrics, results[i].outcome, results[i].reason);
+    publish_visit(s, b.tenant, &results[i]);
   }
   free(results);
   http_json(rq, 200, json_pack("{s:o}", "results", out));

@@ -1,12 +1,15 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -481,6 +484,171 @@ static int dispatch(const struct _u_request *raw, struct _u_response *res, void 
   return U_CALLBACK_COMPLETE;
 }
 
+/* --- streamed responses ------------------------------------------------- */
+
+#define STREAM_BLOCK_BYTES (16 * 1024)
+#define STREAM_END_WAIT_MS 2000
+
+struct http_stream {
+  struct server *server;
+  const struct http_stream_ops *ops;
+  void *state;
+  int fd;             /* the connection's socket, -1 when not found */
+  atomic_int cut;     /* http_stream_cut was called */
+  atomic_int reading; /* inside ops->read */
+  atomic_int ended;   /* read returned the end */
+  struct http_stream *next, *prev; /* server->streams, guarded by streams_lock */
+};
+
+static int same_address(const struct sockaddr *a, const struct sockaddr_storage *b) {
+  if (a->sa_family != b->ss_family)
+    return 0;
+  if (a->sa_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+  }
+  return 0;
+}
+
+/* The framework does not hand out a connection's socket, so it is found by
+ * its ends: the one open socket whose local port is ours and whose peer is
+ * this request's client (address and port name one live TCP connection). */
+static int stream_socket(const struct request *rq) {
+  const struct sockaddr *peer = rq->raw->client_address;
+  if (!peer)
+    return -1;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return -1;
+  int found = -1;
+  struct dirent *e;
+  while (found < 0 && (e = readdir(d))) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    if (*end || end == e->d_name || fd == dirfd(d))
+      continue;
+    struct sockaddr_storage local, remote;
+    socklen_t llen = sizeof local, rlen = sizeof remote;
+    if (getsockname((int)fd, (struct sockaddr *)&local, &llen) ||
+        getpeername((int)fd, (struct sockaddr *)&remote, &rlen))
+      continue;
+    int port = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
+               : local.ss_family == AF_INET6
+                   ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
+                   : -1;
+    if (port == rq->server->port && same_address(peer, &remote))
+      found = (int)fd;
+  }
+  closedir(d);
+  return found;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  struct http_stream *st = cls;
+  if (atomic_load(&st->cut) || atomic_load(&st->ended))
+    return U_STREAM_END;
+  atomic_store(&st->reading, 1);
+  size_t n = http_stream_closing(st) ? 0 : st->ops->read(st->state, st, buf, max);
+  atomic_store(&st->reading, 0);
+  if (!n) {
+    atomic_store(&st->ended, 1);
+    return U_STREAM_END;
+  }
+  return (ssize_t)n;
+}
+
+static void stream_free(void *cls) {
+  struct http_stream *st = cls;
+  struct server *s = st->server;
+  pthread_mutex_lock(&s->streams_lock);
+  if (st->prev)
+    st->prev->next = st->next;
+  else
+    s->streams = st->next;
+  if (st->next)
+    st->next->prev = st->prev;
+  pthread_mutex_unlock(&s->streams_lock);
+  atomic_fetch_sub(&s->stream_count, 1);
+  st->ops->release(st->state);
+  free(st);
+}
+
+struct http_stream *http_stream(struct request *rq, const char *content_type,
+                                const struct http_stream_ops *ops, void *state) {
+  struct server *s = rq->server;
+  struct http_stream *st = calloc(1, sizeof *st);
+  if (!st) {
+    ops->release(state);
+    http_error(rq, 500, "internal", "out of memory");
+    return NULL;
+  }
+  st->server = s;
+  st->ops = ops;
+  st->state = state;
+  st->fd = stream_socket(rq);
+  if (st->fd >= 0) {
+    int size = HTTP_STREAM_SNDBUF;
+    setsockopt(st->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  }
+  if (ulfius_set_stream_response(rq->res, 200, stream_read, stream_free, U_STREAM_SIZE_UNKNOWN,
+                                 STREAM_BLOCK_BYTES, st) != U_OK) {
+    ops->release(state);
+    free(st);
+    http_error(rq, 500, "internal", "cannot start the stream");
+    return NULL;
+  }
+  rq->status = 200;
+  http_header(rq, "Content-Type", content_type);
+  http_header(rq, "X-Accel-Buffering", "no"); /* reverse proxies: do not buffer */
+  pthread_mutex_lock(&s->streams_lock);
+  st->next = s->streams;
+  if (s->streams)
+    s->streams->prev = st;
+  s->streams = st;
+  pthread_mutex_unlock(&s->streams_lock);
+  atomic_fetch_add(&s->stream_count, 1);
+  return st;
+}
+
+void http_stream_cut(struct http_stream *st) {
+  if (atomic_exchange(&st->cut, 1))
+    return;
+  if (st->fd >= 0)
+    shutdown(st->fd, SHUT_RDWR);
+  st->ops->wake(st->state);
+}
+
+int http_stream_closing(const struct http_stream *st) {
+  return atomic_load(&st->server->draining) || atomic_load(&st->cut);
+}
+
+int http_stream_count(const struct server *s) {
+  return atomic_load(&s->stream_count);
+}
+
+/* On shutdown: wakes every stream and waits (a bounded time) until none is
+ * inside its read function, so the framework's stop does not wait on one. */
+static void streams_end(struct server *s) {
+  for (int waited = 0; waited < STREAM_END_WAIT_MS; waited += 10) {
+    int busy = 0;
+    pthread_mutex_lock(&s->streams_lock);
+    for (struct http_stream *st = s->streams; st; st = st->next) {
+      st->ops->wake(st->state);
+      busy += atomic_load(&st->reading);
+    }
+    pthread_mutex_unlock(&s->streams_lock);
+    if (!busy)
+      return;
+    usleep(10 * 1000);
+  }
+  log_msg(LOG_WARN, "http.drain", "streams still sending after %d ms", STREAM_END_WAIT_MS);
+}
+
 /* --- lifecycle ------------------------------------------------------------ */
 
 /* A port the kernel considers free now (for --port 0). ulfius cannot bind
@@ -506,6 +674,7 @@ static int free_port(struct in_addr address) {
 static int start_on(struct server *s, struct sockaddr_in *addr, struct ff_error *err);
 
 int http_start(struct server *s, struct ff_error *err) {
+  pthread_mutex_init(&s->streams_lock, NULL);
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
@@ -580,6 +749,7 @@ void http_stop(struct server *s, int grace_ms) {
   int left = atomic_load(&s->in_flight);
   if (left)
     log_msg(LOG_WARN, "http.drain", "%d requests still running after %d ms", left, grace_ms);
+  streams_end(s);
   ulfius_stop_framework(s->http);
   ulfius_clean_instance(s->http);
   free(s->http);

@@ -122,4 +122,40 @@ struct field {
 };
 int http_validate(struct request *rq, const struct field *fields, int count);
 
+/* --- streamed responses -----------------------------------------------------
+ * A handler answers with a long-lived stream (Server-Sent Events, MJPEG) by
+ * calling http_stream(): the handler returns at once, so the request is
+ * counted and logged then and holds no database connection; the stream's
+ * read function then runs on the connection's own thread (one thread per
+ * connection) and may block until it has bytes to send. The socket's send
+ * buffer is kept small (HTTP_STREAM_SNDBUF), so a client that stops reading
+ * shows up as a backlog in the producer's bounded queue instead of megabytes
+ * of kernel memory. On SIGTERM every stream is woken (ops->wake) and ended
+ * before the framework stops; read() sees http_stream_closing().
+ */
+struct http_stream;
+struct http_stream_ops {
+  /* Writes up to max bytes into buf and returns their number; 0 ends the
+   * stream. Blocks while there is nothing to send (and wakes up by itself
+   * for keep-alives). */
+  size_t (*read)(void *state, struct http_stream *st, char *buf, size_t max);
+  /* Makes a blocked read() return soon; any thread. */
+  void (*wake)(void *state);
+  /* The connection is gone: release state. */
+  void (*release)(void *state);
+};
+#define HTTP_STREAM_SNDBUF (32 * 1024)
+/* Answers 200 with a stream; on failure (out of memory) replies 500 and
+ * releases state. Returns the stream (valid until ops->release runs). */
+struct http_stream *http_stream(struct request *rq, const char *content_type,
+                                const struct http_stream_ops *ops, void *state);
+/* Closes the stream's connection now (a client too slow to keep up): the
+ * socket is shut down, the framework then ends the response. Any thread,
+ * until ops->release has run. */
+void http_stream_cut(struct http_stream *st);
+/* The server is shutting down: read() should end the stream. */
+int http_stream_closing(const struct http_stream *st);
+/* Streams open now (for /metrics). */
+int http_stream_count(const struct server *s);
+
 #endif

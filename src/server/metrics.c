@@ -7,6 +7,7 @@
 #include "db.h"
 #include "fleet.h"
 #include "http.h"
+#include "hub.h"
 #include "server.h"
 
 const int metrics_status_codes[METRICS_STATUSES] = {200, 201, 204, 301, 304, 400, 401, 403, 404,
@@ -179,6 +180,36 @@ char *metrics_render(struct server *s) {
         "footfall_retention_verified_seconds %lld\n",
         (long long)__atomic_load_n(&m->retention_leftovers, __ATOMIC_RELAXED),
         (long long)(verified / 1000));
+  struct hub_stats hs;
+  hub_stats_get(s, &hs);
+  put(&t,
+      "# HELP footfall_realtime_events_published_total Realtime events handed to the hub.\n"
+      "# TYPE footfall_realtime_events_published_total counter\n"
+      "footfall_realtime_events_published_total %llu\n"
+      "# HELP footfall_realtime_events_delivered_total Realtime events fanned out to clients "
+      "(from this or another instance).\n"
+      "# TYPE footfall_realtime_events_delivered_total counter\n"
+      "footfall_realtime_events_delivered_total %llu\n"
+      "# HELP footfall_realtime_publish_failures_total Events refused or lost while publishing.\n"
+      "# TYPE footfall_realtime_publish_failures_total counter\n"
+      "footfall_realtime_publish_failures_total{reason=\"oversized\"} %llu\n"
+      "footfall_realtime_publish_failures_total{reason=\"other\"} %llu\n"
+      "# HELP footfall_realtime_subscribers Realtime clients connected now.\n"
+      "# TYPE footfall_realtime_subscribers gauge\n"
+      "footfall_realtime_subscribers %d\n"
+      "# HELP footfall_realtime_clients_dropped_total Clients disconnected for falling behind.\n"
+      "# TYPE footfall_realtime_clients_dropped_total counter\n"
+      "footfall_realtime_clients_dropped_total %llu\n"
+      "# HELP footfall_realtime_resets_total Resumes refused (Last-Event-ID older than the "
+      "history).\n"
+      "# TYPE footfall_realtime_resets_total counter\n"
+      "footfall_realtime_resets_total %llu\n"
+      "# HELP footfall_http_streams Streamed responses open now (SSE, MJPEG).\n"
+      "# TYPE footfall_http_streams gauge\n"
+      "footfall_http_streams %d\n",
+      (unsigned long long)hs.published, (unsigned long long)hs.delivered,
+      (unsigned long long)hs.oversized, (unsigned long long)hs.publish_failures, hs.subscribers,
+      (unsigned long long)hs.dropped, (unsigned long long)hs.resets, http_stream_count(s));
 
   struct db_stats ds;
   db_stats_get(s->db, &ds);

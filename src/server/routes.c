@@ -15,6 +15,7 @@
 #include "jobs.h"
 #include "http.h"
 #include "reports.h"
+#include "realtime.h"
 #include "tenants.h"
 #include "users.h"
 
@@ -130,6 +131,8 @@ const struct route http_routes[] = {
     {"GET", "/v1/reports/demographics", reports_demographics, ANY_USER, BODY_NONE, 0},
     {"GET", "/v1/reports/new-returning", reports_new_returning, ANY_USER, BODY_NONE, 0},
     {"GET", "/v1/reports/sites", reports_sites, ANY_USER, BODY_NONE, 0},
+    /* realtime */
+    {"GET", "/v1/events", realtime_events, ANY_USER, BODY_NONE, ROUTE_TICKET},
 
     /* audit */
     {"GET", "/v1/audit", audit_list, ADMINS, BODY_NONE, 0},

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "faces.h"
 #include "fleet.h"
+#include "hub.h"
 #include "recognizer.h"
 #include "users.h"
 #include "vault.h"
@@ -155,6 +156,7 @@ void server_free(struct server *s) {
   ratelimit_free(&s->login_limit);
   ratelimit_free(&s->login_addr_limit);
   auth_cache_free(s);
+  hub_free(s);
   recognizer_free(s);
   faces_free(s);
   config_free(&s->cfg);
@@ -184,7 +186,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
   }
   if (auth_cache_init(s))
     return ff_fail(err, FF_ENOMEM, "out of memory");
-  if ((rc = recognizer_init(s, err)))
+  if ((rc = recognizer_init(s, err)) || (rc = hub_init(s, err)))
     return rc;
   if (ratelimit_init(&s->login_limit, s->cfg.login_max_failures,
                      (int64_t)s->cfg.login_window_s * 1000) ||

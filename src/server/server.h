@@ -7,6 +7,7 @@
 #ifndef FOOTFALL_SERVER_H
 #define FOOTFALL_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -19,6 +20,8 @@ struct _u_instance;
 struct store;
 struct vindex_registry;
 struct face_pool;
+struct http_stream;
+struct hub;
 
 #define SERVER_KEY_BYTES 32
 
@@ -44,6 +47,11 @@ struct server {
   atomic_int draining;           /* set on SIGTERM: readyz fails, new requests get 503 */
   atomic_int in_flight;          /* requests inside http_dispatch */
   atomic_llong last_dispatch_us; /* monotonic time the latest request reached dispatch */
+
+  pthread_mutex_t streams_lock; /* guards streams */
+  struct http_stream *streams;  /* open streamed responses (http.c) */
+  atomic_int stream_count;
+  struct hub *hub; /* realtime events (hub.h) */
 };
 
 int server_main(int argc, char **argv);

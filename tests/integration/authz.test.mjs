@@ -143,6 +143,7 @@ function matrix() {
         { ...usersOnly, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: 400 }]])),
     'GET /v1/audit': [() => ({ path: '/v1/audit' }), adminsLists],
     'GET /v1/audit/export.csv': [() => ({ path: '/v1/audit/export.csv' }), adminsLists],
+    'GET /v1/events': [() => ({ path: '/v1/events', stream: true }), usersOnly],
   };
 }
 
@@ -156,13 +157,25 @@ test('every documented route has a row in the matrix', async () => {
   for (const r of Object.keys(rows)) assert.ok(documented.includes(r), `matrix row ${r} is not a documented route`);
 });
 
+/** A streamed answer (SSE): the status, and the body only when it is an error. */
+async function open(path, token) {
+  const ac = new AbortController();
+  const res = await fetch(server.url + path, { headers: token ? { Authorization: `Bearer ${token}` } : {}, signal: ac.signal });
+  if (res.status === 200) {
+    ac.abort();
+    return { status: 200, text: '' };
+  }
+  const text = await res.text();
+  return { status: res.status, text, json: JSON.parse(text) };
+}
+
 test('route x caller -> expected status', async () => {
   const failures = [];
   for (const [route, [make, expect]] of Object.entries(matrix())) {
     const method = route.split(' ')[0];
     for (const caller of CALLERS) {
-      const { path, body } = make();
-      const r = await call(server, method, path, { token: tokenFor(caller), body });
+      const { path, body, stream } = make();
+      const r = stream ? await open(path, tokenFor(caller)) : await call(server, method, path, { token: tokenFor(caller), body });
       const want = expect[caller];
       const good = want === ok ? ![401, 403, 404].includes(r.status) && r.status < 500 : r.status === want;
       if (!good) failures.push(`${route} as ${caller}: got ${r.status} (${r.text.slice(0, 120)}), want ${want}`);
