@@ -15,6 +15,9 @@
 #ifdef FOOTFALL_HAVE_WORKER
 #include "worker.h"
 #endif
+#ifdef FOOTFALL_HAVE_DEMO
+#include "demo.h"
+#endif
 
 static int usage(FILE *out) {
   fprintf(out,
@@ -29,6 +32,9 @@ static int usage(FILE *out) {
 #endif
 #ifdef FOOTFALL_HAVE_FACE
           "  face       run the face engine on image files (analyze, compare, bench, calibrate)\n"
+#endif
+#ifdef FOOTFALL_HAVE_DEMO
+          "  demo       the whole product on this machine: server, worker, demo camera\n"
 #endif
           "  config     print every setting (--markdown: as docs/CONFIG.md)\n"
           "  help       this text\n\n"
@@ -58,6 +64,10 @@ int main(int argc, char **argv) {
 #ifdef FOOTFALL_HAVE_WORKER
   if (!strcmp(command, "worker"))
     return worker_main(argc - 1, argv + 1);
+#endif
+#ifdef FOOTFALL_HAVE_DEMO
+  if (!strcmp(command, "demo"))
+    return demo_main(argc - 1, argv + 1);
 #endif
 #ifdef FOOTFALL_HAVE_FACE
   if (!strcmp(command, "face"))

@@ -120,7 +120,8 @@ static const struct option_def options[] = {
     {"endpoint-port", OPT_INT, F(endpoint_port), "8090", CONFIG_WORKER, 0,
      "Port of the worker's local HTTP endpoint (0 = off)."},
     {"endpoint-secret", OPT_STRING, F(endpoint_secret), NULL, CONFIG_WORKER, 1,
-     "Bearer secret of the local endpoint. Default: generated once into STATE_DIR/endpoint.secret."},
+     "Bearer secret of the local endpoint. Default: generated once into "
+     "STATE_DIR/endpoint.secret."},
     {"detector", OPT_STRING, F(detector), "ssd", CONFIG_WORKER, 0,
      "Face detector: ssd (more accurate) or tiny (faster)."},
     {"tiny-input-size", OPT_INT, F(tiny_input_size), "416", CONFIG_WORKER, 0,
@@ -181,6 +182,13 @@ static const struct option_def options[] = {
     {"endpoint-url", OPT_STRING, F(endpoint_url), NULL, CONFIG_WORKER, 0,
      "URL at which the server can reach the local endpoint (live views); default "
      "http://ENDPOINT_LISTEN:PORT."},
+
+    {"demo-camera-dir", OPT_STRING, F(demo_camera_dir), "./data/demo-camera", CONFIG_DEMO, 0,
+     "Folder made by tools/demo-video.mjs: the demo video, the staff pictures and demo.json."},
+    {"demo-timezone", OPT_STRING, F(demo_timezone), NULL, CONFIG_DEMO, 0,
+     "IANA time zone of the demo store; default this machine's zone (UTC when unknown)."},
+    {"demo-worker-port", OPT_INT, F(demo_worker_port), "8090", CONFIG_DEMO, 0,
+     "Port of the demo worker's local endpoint (live view, diagnostics) on 127.0.0.1."},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])
@@ -354,6 +362,14 @@ int config_load(struct config *cfg, unsigned scope, int argc, char **argv, int *
       return rc;
   }
   return FF_OK;
+}
+
+unsigned config_scope_of(const char *name, size_t len) {
+  unsigned scope = 0;
+  for (size_t i = 0; i < OPTION_COUNT; i++)
+    if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
+      scope |= options[i].scope;
+  return scope;
 }
 
 void config_free(struct config *cfg) {

@@ -115,6 +115,11 @@ struct config {
   int max_cameras;
   char *worker_name;
   char *endpoint_url;
+
+  /* demo */
+  char *demo_camera_dir;
+  char *demo_timezone;
+  int demo_worker_port;
 };
 
 /* Fills cfg from defaults, file, environment and argv (argv[0] is the
@@ -123,6 +128,11 @@ struct config {
 int config_load(struct config *cfg, unsigned scope, int argc, char **argv, int *want_help,
                 struct ff_error *err);
 void config_free(struct config *cfg);
+
+/* The commands an option (its name without "--", len bytes) applies to; 0
+ * when there is no such option. The demo uses it to hand each of its
+ * processes the flags that are theirs. */
+unsigned config_scope_of(const char *name, size_t len);
 
 /* The --help text for one command. */
 void config_print_help(FILE *out, const char *command, const char *summary, unsigned scope);
