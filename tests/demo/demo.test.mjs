@@ -72,7 +72,7 @@ test('footfall demo: visits, a returning visitor, staff passes apart, within two
   const server = { url: `http://127.0.0.1:${port}` };
   const password = await until(() => (demo.out.match(/username: demo\s+password: (\S+)/) || [])[1], 120000,
     `the demo's set-up\n${demo.out.slice(-3000)}`);
-  assert.match(demo.out, /open http:\/\/127\.0\.0\.1:\d+ in a browser/);
+  await until(() => /open http:\/\/127\.0\.0\.1:\d+ in a browser/.test(demo.out), 60000, 'the worker\'s start');
   const token = (await login(server, 'demo', password)).access_token;
   const visitors = manifest.people.filter((p) => !p.staff).length;
 
