@@ -4,6 +4,7 @@
  * with the changes it caused, so a replayed event finds its row and answers
  * "duplicate" without changing anything, and a failed batch changes nothing
  * (the worker retries it whole). Rules (docs/RECOGNITION.md):
+ * 0. a face on the do-not-track list is dropped before anything is stored;
  * 1. the camera must belong to the key's site (or tenant, for a key bound to
  *    no site); 2. quality gate; 3. staff check on the server, whatever the
  *    worker claimed; 4. the nearest customer under the tenant's threshold and
@@ -243,7 +244,7 @@ struct batch {
   int64_t key_site; /* 0 = the key may serve any site of the tenant */
   int64_t now;
   struct recognizer_settings settings;
-  struct vindex *customers, *staff;
+  struct vindex *customers, *staff, *optout;
   struct picture_changes pictures;
   int reload_index; /* the index was changed: rebuild it if the batch fails */
   /* Cameras seen in this batch (a worker's batch names few cameras). */
@@ -638,6 +639,21 @@ static int process(struct batch *b, const json_t *item, struct result *r, struct
     free(e.crop);
     return rc == 1 ? FF_OK : rc;
   }
+  /* Do not track: a person who objected is dropped before anything about
+   * the event is stored, not even its ledger entry (a replay is judged the
+   * same way again). */
+  struct vindex_hit hit;
+  size_t hits = 0;
+  if ((rc = vindex_search_labels(b->optout, e.descriptor, 1, NULL, 0, &hit, &hits, err))) {
+    free(e.crop);
+    return rc;
+  }
+  if (hits && hit.distance < b->settings.match_threshold + OPTOUT_MARGIN) {
+    r->outcome = "rejected";
+    snprintf(r->reason, sizeof r->reason, "opted_out: this person asked not to be tracked");
+    free(e.crop);
+    return FF_OK;
+  }
   int64_t site = 0;
   char zone[72];
   rc = camera_site(b, e.camera_id, &site, zone, sizeof zone, err);
@@ -764,6 +780,8 @@ void events_ingest(struct request *rq) {
     rc = recognizer_customers(s, b.tenant, &b.customers, &err);
   if (!rc)
     rc = recognizer_staff(s, b.tenant, &b.staff, &err);
+  if (!rc)
+    rc = recognizer_optout(s, b.tenant, &b.optout, &err);
   b.c = rc ? NULL : access_db(rq);
   if (!rc && !b.c) {
     free(results);

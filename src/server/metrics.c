@@ -18,9 +18,9 @@ const double metrics_bucket_bounds_s[METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 
 const char *const metrics_event_outcomes[EVENT_OUTCOMES] = {"new_visit", "visit_extended", "staff",
                                                             "duplicate", "rejected"};
 const char *const metrics_reject_reasons[METRICS_REJECT_REASONS] = {
-    "unknown_camera", "face_too_small",     "low_detector_score", "low_quality",   "invalid_field",
-    "invalid_time",   "invalid_descriptor", "invalid_crop",       "unknown_field", "invalid_event",
-    "other"};
+    "unknown_camera", "face_too_small", "low_detector_score", "low_quality",
+    "invalid_field",  "invalid_time",   "invalid_descriptor", "invalid_crop",
+    "unknown_field",  "invalid_event",  "opted_out",          "other"};
 
 void metrics_event(struct metrics *m, const char *outcome, const char *reason) {
   for (int o = 0; o < EVENT_OUTCOMES; o++)

@@ -25,7 +25,7 @@ enum event_outcome {
   EVENT_REJECTED,
   EVENT_OUTCOMES
 };
-#define METRICS_REJECT_REASONS 11
+#define METRICS_REJECT_REASONS 12
 extern const char *const metrics_event_outcomes[EVENT_OUTCOMES];
 extern const char *const metrics_reject_reasons[METRICS_REJECT_REASONS]; /* last = "other" */
 

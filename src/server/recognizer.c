@@ -100,6 +100,11 @@ int recognizer_staff(struct server *s, int64_t tenant_id, struct vindex **out,
   return vindex_registry_get(s->staff_index, tenant_id, out, err);
 }
 
+int recognizer_optout(struct server *s, int64_t tenant_id, struct vindex **out,
+                      struct ff_error *err) {
+  return vindex_registry_get(s->optout_index, tenant_id, out, err);
+}
+
 /* Adds every row (id, label, descriptor) to the tenant's index. */
 static int fill(struct server *s, struct vindex_registry *reg, struct db_rows *rows,
                 struct ff_error *err) {
@@ -145,6 +150,15 @@ static int load(struct server *s, struct db_conn *c, int64_t tenant_id, struct f
   if (!rc)
     rc = fill(s, s->staff_index, rows, err);
   db_rows_free(rows);
+  rows = NULL;
+  if (!rc)
+    rc = db_query(c,
+                  "SELECT tenant_id, id, id, descriptor FROM do_not_track "
+                  "WHERE ($1 = 0 OR tenant_id = $1) AND model = $2",
+                  DB_ARGS(db_int(tenant_id), db_text(RECOGNITION_MODEL)), &rows, err);
+  if (!rc)
+    rc = fill(s, s->optout_index, rows, err);
+  db_rows_free(rows);
   return rc;
 }
 
@@ -158,6 +172,10 @@ int recognizer_reload_tenant(struct server *s, struct db_conn *c, int64_t tenant
   }
   if (!rc) {
     vindex_clear(ix);
+    rc = recognizer_optout(s, tenant_id, &ix, err);
+  }
+  if (!rc) {
+    vindex_clear(ix);
     rc = load(s, c, tenant_id, err);
   }
   return rc;
@@ -167,6 +185,8 @@ int recognizer_init(struct server *s, struct ff_error *err) {
   int rc = vindex_registry_create(&s->customer_index, err);
   if (!rc)
     rc = vindex_registry_create(&s->staff_index, err);
+  if (!rc)
+    rc = vindex_registry_create(&s->optout_index, err);
   if (rc)
     return rc;
 
@@ -196,9 +216,11 @@ void recognizer_free(struct server *s) {
     vindex_registry_destroy(s->customer_index);
   if (s->staff_index)
     vindex_registry_destroy(s->staff_index);
+  if (s->optout_index)
+    vindex_registry_destroy(s->optout_index);
   if (s->store)
     store_close(s->store);
-  s->customer_index = s->staff_index = NULL;
+  s->customer_index = s->staff_index = s->optout_index = NULL;
   s->store = NULL;
 }
 

@@ -22,6 +22,9 @@ struct tz;
 #define RECOGNITION_MODEL "face-api-1.7.15"
 #define DESCRIPTOR_DIM 128
 #define DESCRIPTOR_BYTES (DESCRIPTOR_DIM * 4)
+/* A face closer than the tenant's match_threshold plus this to a
+ * do-not-track face is that person: the list errs on the side of dropping. */
+#define OPTOUT_MARGIN 0.05
 
 struct recognizer_settings {
   double match_threshold;      /* nearest customer must be closer than this */
@@ -49,6 +52,9 @@ int recognizer_customers(struct server *s, int64_t tenant_id, struct vindex **ou
                          struct ff_error *err);
 int recognizer_staff(struct server *s, int64_t tenant_id, struct vindex **out,
                      struct ff_error *err);
+/* The tenant's do-not-track faces (labels are the entries' ids). */
+int recognizer_optout(struct server *s, int64_t tenant_id, struct vindex **out,
+                      struct ff_error *err);
 /* Rebuilds one tenant's indexes from the database (after a rolled-back
  * batch, or a merge, split or erase). */
 int recognizer_reload_tenant(struct server *s, struct db_conn *c, int64_t tenant_id,

@@ -13,6 +13,7 @@
 #include "staff.h"
 #include "health.h"
 #include "jobs.h"
+#include "privacy.h"
 #include "http.h"
 #include "reports.h"
 #include "realtime.h"
@@ -85,6 +86,7 @@ const struct route http_routes[] = {
     {"POST", "/v1/customers/{id}/split", customers_split, MANAGERS, BODY_JSON, 0},
     {"POST", "/v1/customers/{id}/not-same-person", customers_not_same, MANAGERS, BODY_JSON, 0},
     {"GET", "/v1/customers/{id}/similar", customers_similar, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/customers/{id}/export", privacy_export, ADMINS, BODY_NONE, ROUTE_TICKET},
     {"GET", "/v1/visits", visits_list, ANY_USER, BODY_NONE, 0},
     {"GET", "/v1/visits/{id}", visits_get, ANY_USER, BODY_NONE, 0},
     {"DELETE", "/v1/visits/{id}", visits_delete, MANAGERS, BODY_NONE, 0},
@@ -119,6 +121,11 @@ const struct route http_routes[] = {
     {"POST", "/v1/api-keys", api_keys_create_handler, ADMINS, BODY_JSON, 0},
     {"GET", "/v1/api-keys/{id}", api_keys_get, ADMINS, BODY_NONE, 0},
     {"DELETE", "/v1/api-keys/{id}", api_keys_revoke, ADMINS, BODY_NONE, 0},
+
+    /* privacy: the do-not-track list */
+    {"GET", "/v1/do-not-track", privacy_optout_list, ADMINS, BODY_NONE, 0},
+    {"POST", "/v1/do-not-track", privacy_optout_enrol, ADMINS, BODY_UPLOAD, 0},
+    {"DELETE", "/v1/do-not-track/{id}", privacy_optout_delete, ADMINS, BODY_NONE, 0},
 
     /* background jobs */
     {"GET", "/v1/jobs", jobs_list, ADMINS, BODY_NONE, 0},

@@ -39,6 +39,7 @@ struct server {
   struct store *store;                    /* face pictures (store.h) */
   struct vindex_registry *customer_index; /* per tenant: customer exemplars */
   struct vindex_registry *staff_index;    /* per tenant: staff faces */
+  struct vindex_registry *optout_index;   /* per tenant: the do-not-track list (privacy.h) */
   struct face_pool *faces;                /* the face engine, loaded on first use (faces.h) */
   struct metrics metrics;
   struct ratelimit login_limit;      /* failed logins per username */

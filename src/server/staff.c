@@ -469,7 +469,7 @@ void staff_delete(struct request *rq) {
 
 /* Picks the one usable face of an enrolment picture; replies 422 with a
  * stable code otherwise. */
-static const struct face_result *single_face(struct request *rq, const struct face_result *faces,
+const struct face_result *upload_single_face(struct request *rq, const struct face_result *faces,
                                              int count) {
   const struct face_result *best = NULL;
   int usable = 0;
@@ -522,7 +522,7 @@ void staff_add_face(struct request *rq) {
     return;
   struct ff_error err = {0};
   int rc;
-  const struct face_result *face = single_face(rq, faces, count);
+  const struct face_result *face = upload_single_face(rq, faces, count);
   if (!face) {
     free(picture);
     free(faces);

@@ -32,4 +32,10 @@ unsigned char *upload_image(struct request *rq, size_t *size);
 struct face_result *upload_faces(struct request *rq, int *count, unsigned char **picture,
                                  size_t *picture_size);
 
+/* The one usable face of an enrolment picture (staff, do-not-track); on
+ * anything else replies 422 with a stable code (no_face, several_faces,
+ * face_too_small, too_blurry) and returns NULL. */
+const struct face_result *upload_single_face(struct request *rq, const struct face_result *faces,
+                                             int count);
+
 #endif

@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { BIN, STORE, Server, call, login } from './lib/server.mjs';
+import { BIN, STORE, Server, call, login, recognitionTenant } from './lib/server.mjs';
+import { analyseFaces } from './lib/faces.mjs';
 
 const FACES = join(process.env.FOOTFALL_SHARED_DATA || '../shared/data', 'faces-bbt');
 const PEOPLE = ['amy', 'bernadette', 'howard', 'leonard', 'penny', 'raj', 'sheldon', 'stuart'];
@@ -58,33 +59,14 @@ async function allCustomers(token) {
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'footfall-faces-'));
-  const files = [];
-  for (const p of PEOPLE)
-    for (let k = 1; k <= 5; k++) {
-      const out = join(dir, `${p}${k}.jpg`);
-      // The crops are tight: a neutral border lets the detector find the face.
-      execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(FACES, p, `${p}${k}.png`),
-        '-vf', 'pad=300:300:75:75:color=0x808080', '-q:v', '2', out]);
-      files.push(out);
-    }
-  const analysed = JSON.parse(execFileSync(BIN, ['face', 'analyze', '--json', ...files], { encoding: 'utf8', maxBuffer: 64 << 20 }));
-  for (const image of analysed) {
-    const name = image.image.split('/').pop().replace('.jpg', '');
-    if (image.faces.length === 1)
-      faces[name] = { ...image.faces[0], crop: readFileSync(join(dir, `${name}.jpg`)).toString('base64') };
-  }
+  faces = analyseFaces(dir, Object.fromEntries(PEOPLE.map((p) => [p, 5])));
   assert.ok(Object.keys(faces).length >= 30, `the engine found ${Object.keys(faces).length} faces`);
 
   server = await new Server().start();
   sys = (await login(server, 'admin', server.adminPassword)).access_token;
   const world = async (name) => {
-    const t = (await call(server, 'POST', '/v1/tenants', { token: sys, body: { name } })).json;
-    const site = (await call(server, 'POST', '/v1/sites', { token: sys, body: { name: 'Lyon', timezone: 'Europe/Paris', tenant_id: t.id } })).json;
-    const admin = (await call(server, 'POST', '/v1/users', { token: sys, body: { username: `${name.toLowerCase()}-admin`, password: 'admin-password-1', role: 'tenant_admin', tenant_id: t.id } })).json;
-    const token = (await login(server, admin.username, 'admin-password-1')).access_token;
-    const cam = async (n) => (await call(server, 'POST', '/v1/cameras', { token, body: { site_id: site.id, name: n, kind: 'rtsp', url: 'rtsp://10.0.0.1/' + n } })).json;
-    const key = (await call(server, 'POST', '/v1/api-keys', { token, body: { name: 'store', site_id: site.id } })).json.secret;
-    return { tenant: t, site, token, key, doorA: await cam('door-a'), doorB: await cam('door-b') };
+    const w = await recognitionTenant(server, sys, name, ['door-a', 'door-b']);
+    return { ...w, doorA: w.cameras['door-a'], doorB: w.cameras['door-b'] };
   };
   A = await world('Alpha');
   B = await world('Beta');

@@ -220,3 +220,20 @@ export async function seedWorld(server) {
   }
   return w;
 }
+
+/**
+ * A tenant made by the system admin for recognition tests: one site in
+ * Europe/Paris, a tenant admin (token), a worker key bound to the site and
+ * one RTSP camera per name; returns {tenant, site, token, key, cameras}.
+ */
+export async function recognitionTenant(server, sys, name, cameraNames = ['door']) {
+  const t = (await call(server, 'POST', '/v1/tenants', { token: sys, body: { name } })).json;
+  const site = (await call(server, 'POST', '/v1/sites', { token: sys, body: { name: 'Lyon', timezone: 'Europe/Paris', tenant_id: t.id } })).json;
+  const admin = (await call(server, 'POST', '/v1/users', { token: sys, body: { username: `${name.toLowerCase()}-admin`, password: 'admin-password-1', role: 'tenant_admin', tenant_id: t.id } })).json;
+  const token = (await login(server, admin.username, 'admin-password-1')).access_token;
+  const key = (await call(server, 'POST', '/v1/api-keys', { token, body: { name: 'store', site_id: site.id } })).json.secret;
+  const cameras = {};
+  for (const n of cameraNames)
+    cameras[n] = (await call(server, 'POST', '/v1/cameras', { token, body: { site_id: site.id, name: n, kind: 'rtsp', url: 'rtsp://10.0.0.1/' + n } })).json;
+  return { tenant: t, site, token, key, cameras };
+}
