@@ -16,6 +16,10 @@
 /* housekeeping.c */
 int expiry_job(struct job_run *run, struct ff_error *err);
 int staff_lists_job(struct job_run *run, struct ff_error *err);
+/* The rollups job checks (and repairs) this much before the oldest
+ * capture time an event may still have. */
+#define ROLLUP_CHECK_MARGIN_MS (5 * 86400 * 1000LL)
+int rollups_job(struct job_run *run, struct ff_error *err);
 /* retention.c */
 int retention_job(struct job_run *run, struct ff_error *err);
 

@@ -27,6 +27,9 @@ const struct job_def jobs_table[] = {
     {"staff-lists", 300, staff_lists_job, JOB_TENANTS,
      "bumps a tenant's site staff-list versions when its staff list changed without a bump, so "
      "workers fetch it again"},
+    {"rollups", 21600, rollups_job, JOB_TENANTS,
+     "recomputes the report rollups of the last 35 days from the visits, repairs and reports "
+     "any difference"},
     {"expiry", 3600, expiry_job, JOB_SYSTEM,
      "deletes spent stream tickets, dead refresh-token sessions and event-ledger entries past "
      "the replay horizon"},

@@ -60,7 +60,7 @@ test('scheduled jobs run at start and every run is recorded', async () => {
     return r.status === 200 && r.json.runs.filter((x) => x.trigger === 'schedule' && x.outcome !== 'running').length >= 2 && r.json;
   }, 15000, 'the first scheduled runs');
   const names = list.jobs.map((j) => j.name);
-  for (const n of ['expiry', 'staff-lists']) assert.ok(names.includes(n), `${n} is registered`);
+  for (const n of ['retention', 'staff-lists', 'rollups', 'expiry']) assert.ok(names.includes(n), `${n} is registered`);
   assert.equal(list.leader.instance, list.instance, 'a lone server leads');
   for (const r of list.runs.filter((x) => x.outcome !== 'running')) {
     assert.equal(r.outcome, 'ok', JSON.stringify(r));
@@ -267,6 +267,23 @@ test('the event ledger: replays inside the horizon answer the same, entries past
   assert.equal(late.outcome, 'rejected');
   assert.match(late.reason, /invalid_time/);
   assert.equal(count(`SELECT COUNT(*) FROM visits WHERE tenant_id = ${A.tenant.id}`), visits);
+});
+
+test('rollups: a rollup that drifted from the visits is reported and repaired', async () => {
+  const [seen] = await post(A, [event(A)]);
+  assert.equal(seen.outcome, 'new_visit');
+  let run = await call(server, 'POST', '/v1/jobs/rollups/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'ok', JSON.stringify(run));
+  assert.ok(run.tenants[String(A.tenant.id)].site_days_checked >= 1);
+  server.sql(`UPDATE report_hours SET visits = visits + 5 WHERE tenant_id = ${A.tenant.id}`);
+  run = await call(server, 'POST', '/v1/jobs/rollups/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'error', JSON.stringify(run));
+  assert.ok(run.tenants[String(A.tenant.id)].site_days_repaired >= 1);
+  assert.match(run.errors[0].message, /rollups differed/);
+  assert.equal(run.errors[0].tenant_id, A.tenant.id);
+  assert.ok(!run.tenants[String(B.tenant.id)].site_days_repaired);
+  run = await call(server, 'POST', '/v1/jobs/rollups/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'ok', JSON.stringify(run));
 });
 
 test('the test clock: only with --test-clock, only forward, only system admins', async () => {
