@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "db.h"
 #include "housekeeping.h"
+#include "hub.h"
 #include "log.h"
 #include "server.h"
 
@@ -227,6 +228,32 @@ static const char *outcome_of(const struct job_run *run, int rc) {
   return run->error_count ? "error" : "ok";
 }
 
+/* Tells each tenant the run touched how it ended for them (job.progress on
+ * the realtime hub), after the run's record is written. */
+static void publish(struct job_run *run, const char *outcome, const char *failure) {
+  if (run->def->audience != JOB_TENANTS)
+    return;
+  const char *key;
+  json_t *counts;
+  json_object_foreach(run->tenants, key, counts) {
+    int64_t tenant = strtoll(key, NULL, 10);
+    const char *message = failure;
+    size_t i;
+    json_t *e;
+    json_array_foreach(run->errors, i, e) {
+      if (!message && json_integer_value(json_object_get(e, "tenant_id")) == tenant)
+        message = json_string_value(json_object_get(e, "message"));
+    }
+    const char *status = !strcmp(outcome, "interrupted") ? "cancelled"
+                         : failure || message            ? "failed"
+                                                         : "succeeded";
+    json_t *data = json_pack("{s:I,s:s,s:s,s:f}", "job_id", (json_int_t)run->run_id, "kind",
+                             run->def->name, "status", status, "progress", 1.0);
+    json_object_set_new(data, "message", message ? json_string(message) : json_null());
+    hub_publish(run->s, tenant, 0, "job.progress", data);
+  }
+}
+
 static void finish(struct job_run *run, int scheduled, int rc, const struct ff_error *jerr) {
   const char *outcome = outcome_of(run, rc);
   json_t *result = json_pack("{s:O,s:O,s:O,s:i}", "counts", run->counts, "tenants", run->tenants,
@@ -263,6 +290,7 @@ static void finish(struct job_run *run, int scheduled, int rc, const struct ff_e
   if (wrc)
     log_msg(LOG_ERROR, "jobs.record_failed", "job %s run %lld: %s", run->def->name,
             (long long)run->run_id, err.message);
+  publish(run, outcome, rc ? jerr->message : NULL);
   struct log_line l;
   log_begin(&l, rc || run->error_count ? LOG_WARN : LOG_INFO, "jobs.finished");
   log_str(&l, "job", run->def->name);

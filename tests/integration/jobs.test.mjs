@@ -7,7 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { STORE, Server, call, login, seedWorld, until } from './lib/server.mjs';
+import { Server, call, login, seedWorld, until } from './lib/server.mjs';
+import { openEvents } from './lib/realtime.mjs';
 
 const DAY = 86400000;
 let server, w, A, B, JPEG, offset = 0;
@@ -220,7 +221,18 @@ test('the verification pass catches a planted leftover, reports it as an error a
   const today = new Date(now()).toISOString().slice(0, 10).replaceAll('-', '/');
   const orphan = `t/${A.tenant.id}/visits/${today}/${randomUUID()}.jpg`;
   for (const k of [oldA, oldB, nobody, orphan]) server.putPicture(k, JPEG);
+  const streams = [await openEvents(server, A.admin.token, 'topics=job'), await openEvents(server, B.admin.token, 'topics=job')];
   let run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  // Each tenant is told how the run ended for it, and only that.
+  try {
+    const [sa, sb] = await Promise.all(streams.map((c) => c.waitFor((m) => m.data.type === 'job.progress' && m.data.data.job_id === run.id, 'the job event')));
+    assert.equal(sa.data.tenant_id, A.tenant.id);
+    assert.equal(sa.data.data.kind, 'retention');
+    assert.equal(sa.data.data.status, 'failed');
+    assert.ok(sa.data.data.message.includes(oldA));
+    assert.ok(sb.data.data.message.includes(oldB));
+    assert.ok(!streams[0].raw.includes(oldB) && !streams[1].raw.includes(oldA));
+  } finally { streams.forEach((c) => c.close()); }
   assert.equal(run.outcome, 'error', JSON.stringify(run));
   assert.equal(run.counts.leftovers, 3);
   assert.equal(run.counts.leftovers_removed, 3);
