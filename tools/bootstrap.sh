@@ -18,7 +18,7 @@ PACKAGES=(
   libcurl4-gnutls-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg
   libgstrtspserver-1.0-dev gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  curl ca-certificates openssl tzdata rsync wrk
+  curl ca-certificates openssl tzdata rsync wrk nginx-light
   chromium
 )
 

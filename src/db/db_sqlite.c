@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <time.h>
@@ -114,7 +115,16 @@ static int simple_exec(sqlite3 *handle, const char *sql, struct ff_error *err) {
   return FF_OK;
 }
 
+/* SQLite keeps memory statistics by default, behind one process-wide mutex
+ * taken on every allocation: with many request threads reading at once it
+ * became the busiest lock of the server. Nothing here reads the statistics.
+ * Must run before SQLite initialises (the first open); if something
+ * initialised it earlier the call fails harmlessly. */
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+static void sqlite_configure(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 static int sqlite_connect(struct db *db, struct db_conn *conn, struct ff_error *err) {
+  pthread_once(&sqlite_configured, sqlite_configure);
   struct sqlite_conn *sc = db_calloc(1, sizeof *sc);
   if (!sc)
     return ff_fail(err, FF_ENOMEM, "out of memory");
