@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet.h"
 #include "json_text.h"
 #include "log.h"
 #include "server.h"
@@ -23,6 +24,7 @@ struct hub_sub {
   struct hub_filter filter; /* guarded by the hub's lock */
   void (*on_drop)(void *arg);
   void *drop_arg;
+  int (*push)(void *arg, const struct hub_event *e); /* push subscribers: no queue */
   struct hub_sub *next, *prev; /* guarded by the hub's lock */
 
   pthread_mutex_t lock; /* guards the fields below */
@@ -136,7 +138,10 @@ static void sub_push(struct hub *h, struct hub_sub *sub, struct hub_event *e) {
   pthread_mutex_lock(&sub->lock);
   int drop = 0;
   if (!sub->dropped) {
-    if (sub->count == sub->cap) {
+    if (sub->push) {
+      if (sub->push(sub->drop_arg, e))
+        sub->dropped = drop = 1;
+    } else if (sub->count == sub->cap) {
       queue_clear(sub);
       sub->dropped = drop = 1;
     } else {
@@ -237,6 +242,33 @@ static int parse_id(const char *text, int64_t *out) {
   return 0;
 }
 
+/* With the hub's lock held: gives sub the events after resume_from that it
+ * wants; 1 when that id is not within the history (or there is more than a
+ * queue holds): the client must reload. */
+static int replay_locked(struct hub *h, struct hub_sub *sub, const char *resume_from) {
+  int64_t last = 0;
+  int reset = 0;
+  /* Within the history: floor <= last <= newest. */
+  if (parse_id(resume_from, &last) || last < h->floor || last > h->last_id)
+    reset = 1;
+  for (int i = 0; i < h->history_count && !reset; i++) {
+    struct hub_event *e = h->history[(h->history_head + i) % h->history_cap];
+    if (e->id <= last || !sub_wants(&sub->filter, e))
+      continue;
+    if (sub->push) {
+      reset = sub->push(sub->drop_arg, e) != 0;
+    } else if (sub->count == sub->cap) {
+      queue_clear(sub);
+      reset = 1;
+    } else {
+      sub->queue[sub->count++] = event_ref(e);
+    }
+  }
+  if (reset)
+    atomic_fetch_add(&h->resets, 1);
+  return reset;
+}
+
 struct hub_sub *hub_subscribe(struct server *s, const struct hub_filter *f,
                               const char *resume_from, int *reset, void (*on_drop)(void *arg),
                               void *arg) {
@@ -263,27 +295,8 @@ struct hub_sub *hub_subscribe(struct server *s, const struct hub_filter *f,
   pthread_condattr_destroy(&attr);
 
   pthread_mutex_lock(&h->lock);
-  if (resume_from) {
-    int64_t last = 0;
-    /* Within the history: floor <= last <= newest. */
-    if (parse_id(resume_from, &last) || last < h->floor || last > h->last_id) {
-      *reset = 1;
-    } else {
-      for (int i = 0; i < h->history_count && !*reset; i++) {
-        struct hub_event *e = h->history[(h->history_head + i) % h->history_cap];
-        if (e->id <= last || !sub_wants(&sub->filter, e))
-          continue;
-        if (sub->count == sub->cap) {
-          queue_clear(sub);
-          *reset = 1; /* more to catch up on than a queue holds */
-        } else {
-          sub->queue[sub->count++] = event_ref(e);
-        }
-      }
-    }
-    if (*reset)
-      atomic_fetch_add(&h->resets, 1);
-  }
+  if (resume_from)
+    *reset = replay_locked(h, sub, resume_from);
   sub->next = h->subs;
   if (h->subs)
     h->subs->prev = sub;
@@ -291,6 +304,28 @@ struct hub_sub *hub_subscribe(struct server *s, const struct hub_filter *f,
   h->sub_count++;
   pthread_mutex_unlock(&h->lock);
   return sub;
+}
+
+struct hub_sub *hub_subscribe_push(struct server *s, const struct hub_filter *f,
+                                   int (*push)(void *arg, const struct hub_event *e),
+                                   void (*on_drop)(void *arg), void *arg) {
+  int reset;
+  struct hub_sub *sub = hub_subscribe(s, f, NULL, &reset, on_drop, arg);
+  if (sub) {
+    /* Set under the hub's lock: a publish may be fanning out right now. */
+    pthread_mutex_lock(&s->hub->lock);
+    sub->push = push;
+    pthread_mutex_unlock(&s->hub->lock);
+  }
+  return sub;
+}
+
+int hub_resume(struct hub_sub *sub, const char *resume_from) {
+  struct hub *h = sub->hub;
+  pthread_mutex_lock(&h->lock);
+  int reset = replay_locked(h, sub, resume_from);
+  pthread_mutex_unlock(&h->lock);
+  return reset;
 }
 
 void hub_unsubscribe(struct hub_sub *sub) {
@@ -364,6 +399,14 @@ void hub_wake(struct hub_sub *sub) {
 
 /* --- life cycle ------------------------------------------------------------------ */
 
+/* Fleet changes (worker and camera status, command updates) after commit. */
+static void from_fleet(struct server *s, int64_t tenant_id, int64_t site_id, const char *type,
+                       const json_t *data, void *ctx) {
+  (void)ctx;
+  if (tenant_id > 0)
+    hub_publish(s, tenant_id, site_id, type, json_deep_copy(data));
+}
+
 int hub_init(struct server *s, struct ff_error *err) {
   const struct config *cfg = &s->cfg;
   if (cfg->realtime_history < 1 || cfg->realtime_history > 1000000)
@@ -390,6 +433,7 @@ int hub_init(struct server *s, struct ff_error *err) {
   int64_t base = (int64_t)time(NULL) * 1000000;
   h->next_local = h->last_id = h->floor = base;
   s->hub = h;
+  fleet_set_listener(from_fleet, NULL);
   return FF_OK;
 }
 
@@ -397,6 +441,7 @@ void hub_free(struct server *s) {
   struct hub *h = s->hub;
   if (!h)
     return;
+  fleet_set_listener(NULL, NULL);
   for (int i = 0; i < h->history_count; i++)
     hub_event_release(h->history[(h->history_head + i) % h->history_cap]);
   free(h->history);

@@ -16,20 +16,24 @@
  * Event types (type = "<topic>.<what>"; data members as listed):
  *   visit.new        {visit_id, customer_id, site_id, camera_id, seen_at, new_customer}
  *   visit.extended   {visit_id, customer_id, site_id, camera_id, seen_at, new_customer:false}
- *   camera.status    {camera_id, site_id, state, reason, worker_id, conflict}
- *                    state: starting|streaming|reconnecting|stopped|error|unassigned;
- *                    reason/worker_id/conflict may be null (fleet: on a heartbeat
- *                    that changes a camera's state, a lease move, a device conflict)
- *   worker.status    {worker_id, site_id, status, last_error, last_heartbeat_at}
- *                    status: online|offline|error|maintenance (fleet: when the
- *                    derived status changes, and on register/forget)
- *   command.updated  {command_id, worker_id, type, status, error, result}
- *                    status as stored: pending|sent|acknowledged|completed|failed|
- *                    expired|cancelled (fleet: on every status change)
- *   job.progress     {job_id, kind, status, progress, message}
- *                    status: queued|running|succeeded|failed|cancelled; progress
- *                    0..1 or null (jobs: on state changes and at most every ~1 s
- *                    of progress)
+ * From the fleet (fleet_set_listener, wired up by hub_init), after commit:
+ *   camera.status    {camera_id, worker_id, state, reason}  a worker reported a
+ *                    camera's state (starting|streaming|reconnecting|stopped|error)
+ *                    {camera_id, worker_id, previous_worker_id, lease_generation}
+ *                    a lease moved (worker_id null: no eligible worker)
+ *                    {camera_id, worker_id, lease_generation}  assigned by hand
+ *   worker.status    {worker_id, uuid, status, previous}  derived status changed
+ *                    (online|late|offline|error|maintenance...), register included
+ *                    {worker_id, maintenance}  an admin toggled maintenance
+ *                    {worker_id, status: "forgotten"}
+ *   command.updated  {command_id, worker_id, status[, type]}  every status change
+ *                    (pending|sent|acknowledged|completed|failed|expired|cancelled);
+ *                    site_id 0 for expiry and cancel
+ * From the jobs (jobs.c, tenant-facing jobs, after the run is recorded):
+ *   job.progress     {job_id (the run), kind (the job's name), status, progress, message}
+ *                    status: succeeded|failed|cancelled (running with progress
+ *                    0..1 for a job that reports progress, at most ~1/s); one per
+ *                    tenant the run touched, tenant-wide (site 0)
  * Control messages the hub itself sends to one client (no id):
  *   stream.reset     {reason}  the client missed events (its Last-Event-ID is
  *                    older than the history, or unknown): reload what it shows
@@ -117,8 +121,18 @@ struct hub_filter {
 struct hub_sub *hub_subscribe(struct server *s, const struct hub_filter *f,
                               const char *resume_from, int *reset, void (*on_drop)(void *arg),
                               void *arg);
+/* A subscriber without a queue: push(arg, e) runs for every event it wants,
+ * with the hub's lock held (copy what you need; do not call the hub); a
+ * non-zero answer (the client's own bounded queue is full) drops it. */
+struct hub_sub *hub_subscribe_push(struct server *s, const struct hub_filter *f,
+                                   int (*push)(void *arg, const struct hub_event *e),
+                                   void (*on_drop)(void *arg), void *arg);
+/* Replays the history after resume_from to a push subscriber; 1 = reset
+ * (as hub_subscribe's *reset). */
+int hub_resume(struct hub_sub *sub, const char *resume_from);
 void hub_unsubscribe(struct hub_sub *sub);
-/* Changes topics and sites (WebSocket subscribe/unsubscribe). */
+/* Changes topics and sites (WebSocket subscribe/unsubscribe); sites beyond
+ * HUB_MAX_SITES are ignored. */
 void hub_set_filter(struct hub_sub *sub, unsigned topics, const int64_t *sites, int site_count);
 /* The next event for this subscriber, waiting up to timeout_ms: 1 = *out set
  * (release it), 0 = nothing yet (or woken), -1 = the subscriber was dropped. */

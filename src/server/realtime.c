@@ -1,4 +1,5 @@
-/* realtime.c — GET /v1/events: the hub's events as Server-Sent Events.
+/* realtime.c — the hub's events as Server-Sent Events (GET /v1/events) and
+ * over a WebSocket (GET /v1/ws, subscribe/unsubscribe messages).
  *
  * The stream opens with a retry hint and a comment (so proxies and clients
  * see the headers at once), then carries one `id:`/`data:` message per event,
@@ -17,6 +18,7 @@
 #include "db.h"
 #include "hub.h"
 #include "server.h"
+#include "websocket.h"
 
 struct sse_client {
   struct server *server;
@@ -231,4 +233,177 @@ void realtime_events(struct request *rq) {
     return;
   }
   atomic_store(&c->stream, http_stream(rq, "text/event-stream; charset=utf-8", &sse_ops, c));
+}
+
+/* --- the WebSocket ---------------------------------------------------------------------- */
+
+struct ws_client {
+  struct server *server;
+  struct hub_sub *sub;
+  struct ws_conn *conn;
+  int64_t tenant_id, bound_site;
+  unsigned topics; /* mirrors the hub filter (changed only on the reader thread) */
+  int64_t sites[HUB_MAX_SITES];
+  int site_count;
+};
+
+static int ws_push(void *arg, const struct hub_event *e) {
+  struct ws_client *c = arg;
+  int rc = ws_send_text(c->conn, e->json, e->json_len);
+  return rc == FF_EBUSY ? -1 : 0; /* closed: on_close unsubscribes soon */
+}
+
+static void ws_drop(void *arg) {
+  struct ws_client *c = arg;
+  static const char msg[] = "{\"type\":\"stream.dropped\",\"data\":{\"reason\":\"too_slow\"}}";
+  ws_send_text(c->conn, msg, sizeof msg - 1); /* the queue is full: usually refused */
+  ws_close(c->conn);
+}
+
+static void ws_reply_error(struct ws_conn *conn, const char *code, const char *message) {
+  json_t *m = json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "code", code, "message",
+                        message);
+  ws_send_json(conn, m);
+  json_decref(m);
+}
+
+static json_t *topic_names(unsigned bits) {
+  static const char *const names[] = {"visit", "camera", "worker", "command", "job"};
+  json_t *a = json_array();
+  for (int i = 0; i < 5; i++)
+    if (bits & (1u << i))
+      json_array_append_new(a, json_string(names[i]));
+  return a;
+}
+
+/* {"type": "subscribe"|"unsubscribe", "topics": [...], "sites": [...],
+ *  "last_event_id": "..." (subscribe)} */
+static void ws_message(struct ws_conn *conn, int binary, const char *data, size_t len,
+                       void *user) {
+  struct ws_client *c = user;
+  json_error_t jerr;
+  json_t *m = binary ? NULL : json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+  const char *type = json_string_value(json_object_get(m, "type"));
+  json_t *topics = json_object_get(m, "topics"), *sites = json_object_get(m, "sites");
+  json_t *last = json_object_get(m, "last_event_id");
+  int subscribe = type && !strcmp(type, "subscribe");
+  const char *problem = NULL;
+  if (!json_is_object(m) || (!subscribe && (!type || strcmp(type, "unsubscribe"))))
+    problem = "send {\"type\": \"subscribe\" or \"unsubscribe\", \"topics\": [...], "
+              "\"sites\": [...]}";
+  else if ((topics && !json_is_array(topics)) || (sites && !json_is_array(sites)) ||
+           (last && (!subscribe || !json_is_string(last))))
+    problem = "topics and sites are arrays; last_event_id is a string (subscribe only)";
+  const char *key;
+  json_t *v;
+  if (!problem) {
+    json_object_foreach(m, key, v) {
+      if (strcmp(key, "type") && strcmp(key, "topics") && strcmp(key, "sites") &&
+          strcmp(key, "last_event_id"))
+        problem = "unknown member";
+    }
+  }
+  unsigned bits = 0;
+  size_t i;
+  if (!problem && topics)
+    json_array_foreach(topics, i, v) {
+      const char *t = json_string_value(v);
+      unsigned bit = t ? hub_topic_parse(t, strlen(t)) : 0;
+      if (!bit)
+        problem = "topics are visit, camera, worker, command, job";
+      bits |= bit;
+    }
+  int64_t list[HUB_MAX_SITES];
+  int n = 0;
+  if (!problem && sites) {
+    if (json_array_size(sites) > HUB_MAX_SITES)
+      problem = "at most 32 sites";
+    json_array_foreach(sites, i, v) {
+      if (problem)
+        break;
+      if (!json_is_integer(v) || json_integer_value(v) <= 0)
+        problem = "sites are site ids";
+      else if (c->bound_site && json_integer_value(v) != c->bound_site)
+        problem = "no such site";
+      else
+        list[n++] = json_integer_value(v);
+    }
+  }
+  if (problem) {
+    ws_reply_error(conn, strcmp(problem, "no such site") ? "invalid_field" : "not_found", problem);
+    json_decref(m);
+    return;
+  }
+  if (!topics && (subscribe || !sites))
+    bits = HUB_ALL_TOPICS; /* subscribe to all; unsubscribe from all unless only sites given */
+  if (subscribe) {
+    c->topics |= bits;
+    if (sites) {
+      memcpy(c->sites, list, sizeof list[0] * (size_t)n);
+      c->site_count = n;
+    }
+  } else {
+    c->topics &= ~bits;
+    for (int k = 0; k < n; k++)
+      for (int j = 0; j < c->site_count; j++)
+        if (c->sites[j] == list[k])
+          c->sites[j--] = c->sites[--c->site_count];
+  }
+  hub_set_filter(c->sub, c->topics, c->sites, c->site_count);
+  json_t *site_list = json_array();
+  for (int k = 0; k < c->site_count; k++)
+    json_array_append_new(site_list, json_integer(c->sites[k]));
+  json_t *reply = json_pack("{s:s,s:o,s:o}", "type", "subscribed", "topics", topic_names(c->topics),
+                            "sites", site_list);
+  ws_send_json(conn, reply);
+  json_decref(reply);
+  if (last && hub_resume(c->sub, json_string_value(last))) {
+    static const char msg[] =
+        "{\"type\":\"stream.reset\",\"data\":{\"reason\":\"history_exhausted\"}}";
+    ws_send_text(conn, msg, sizeof msg - 1);
+  }
+  json_decref(m);
+}
+
+static void ws_closed(struct ws_conn *conn, void *user) {
+  (void)conn;
+  struct ws_client *c = user;
+  hub_unsubscribe(c->sub);
+  free(c);
+}
+
+static const struct ws_handlers ws_realtime = {NULL, ws_message, ws_closed};
+
+void realtime_ws(struct request *rq) {
+  struct hub_filter f;
+  if (caller_filter(rq, &f))
+    return;
+  if (!http_query(rq, "topics"))
+    f.topics = 0; /* nothing until the client subscribes */
+  struct ws_client *c = calloc(1, sizeof *c);
+  if (!c) {
+    http_error(rq, 500, "internal", "out of memory");
+    return;
+  }
+  c->server = rq->server;
+  c->tenant_id = f.tenant_id;
+  c->bound_site = f.bound_site;
+  c->topics = f.topics;
+  c->site_count = f.site_count;
+  memcpy(c->sites, f.sites, sizeof c->sites);
+  struct ws_options o = {.max_queue_frames = rq->server->cfg.realtime_client_queue,
+                         .max_queue_bytes = (size_t)rq->server->cfg.realtime_client_queue *
+                                            HUB_MAX_EVENT_BYTES,
+                         .max_message_bytes = 4096,
+                         .ping_interval_ms = rq->server->cfg.sse_keepalive_s * 1000};
+  /* The upgrade happens when this handler has returned, so no message
+   * arrives before the subscriber exists. */
+  if (ws_accept(rq, &ws_realtime, &o, c, &c->conn)) {
+    free(c);
+    return;
+  }
+  c->sub = hub_subscribe_push(rq->server, &f, ws_push, ws_drop, c);
+  if (!c->sub)
+    ws_close(c->conn);
+  ws_unref(c->conn);
 }

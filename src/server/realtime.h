@@ -7,5 +7,6 @@
 #include "http.h"
 
 void realtime_events(struct request *rq);
+void realtime_ws(struct request *rq);
 
 #endif

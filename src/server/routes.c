@@ -140,6 +140,7 @@ const struct route http_routes[] = {
     {"GET", "/v1/reports/sites", reports_sites, ANY_USER, BODY_NONE, 0},
     /* realtime */
     {"GET", "/v1/events", realtime_events, ANY_USER, BODY_NONE, ROUTE_TICKET},
+    {"GET", "/v1/ws", realtime_ws, ANY_USER, BODY_NONE, ROUTE_TICKET | ROUTE_WEBSOCKET},
 
     /* audit */
     {"GET", "/v1/audit", audit_list, ADMINS, BODY_NONE, 0},

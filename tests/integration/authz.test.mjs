@@ -148,6 +148,7 @@ function matrix() {
     'GET /v1/audit': [() => ({ path: '/v1/audit' }), adminsLists],
     'GET /v1/audit/export.csv': [() => ({ path: '/v1/audit/export.csv' }), adminsLists],
     'GET /v1/events': [() => ({ path: '/v1/events', stream: true }), usersOnly],
+    'GET /v1/ws': [() => ({ path: '/v1/ws' }), usersOnly],
   };
 }
 

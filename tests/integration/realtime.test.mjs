@@ -1,4 +1,4 @@
-// Realtime events over Server-Sent Events: visits appear after ingestion
+// Realtime events over Server-Sent Events and the WebSocket: visits appear after ingestion
 // (a replay publishes nothing), resume with Last-Event-ID from the bounded history
 // (and a reset when the id is too old), keep-alives, tenant and site
 // isolation, single-use tickets, a slow client cut off without affecting
@@ -6,8 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { Server, call, seedWorld, until } from './lib/server.mjs';
 import { SseClient, faceEvent, ingest, metric, openEvents, ticket } from './lib/realtime.mjs';
+import { WsClient } from './lib/ws.mjs';
 
 const HISTORY = 300;
 const QUEUE = 256; // a burst of one 100-event batch must fit
@@ -247,6 +249,98 @@ test('after many events the oldest fall out of the history: resuming from one re
   assert.equal(got.id, m.id);
   live.close();
   again.close();
+});
+
+test('fleet changes reach the stream: a worker registers, its status and its camera lease', async () => {
+  const admin = await openEvents(server, A.admin.token, 'topics=worker,camera,command');
+  const other = await openEvents(server, A.siteViewer.token); // site 1: the worker is on site 0
+  const uuid = randomUUID();
+  const r = await call(server, 'POST', '/v1/worker/register', { token: A.key.secret, body: { worker_id: uuid, heartbeat_interval_ms: 60000 } });
+  assert.equal(r.status, 200, r.text);
+  const ws = await admin.waitFor((m) => m.data.type === 'worker.status' && m.data.data.uuid === uuid, 'worker.status');
+  assert.equal(ws.data.site_id, A.sites[0].id);
+  assert.equal(typeof ws.data.data.worker_id, 'number');
+  const cs = await admin.waitFor((m) => m.data.type === 'camera.status' && m.data.data.camera_id === camA0, 'camera.status');
+  assert.equal(cs.data.data.worker_id, ws.data.data.worker_id);
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(other.of().filter((m) => m.data.type !== 'visit.new').length, 0, 'another site sees none of it');
+  admin.close();
+  other.close();
+});
+
+async function openWs(token, query = '') {
+  const t = await ticket(server, token, '/v1/ws');
+  return WsClient.open(`${server.url.replace('http', 'ws')}/v1/ws?ticket=${encodeURIComponent(t)}${query ? '&' + query : ''}`);
+}
+
+test('WebSocket: nothing before subscribe; subscribe and unsubscribe by topic and site; resume', async () => {
+  const ws = await openWs(A.admin.token);
+  const [before] = await ingest(server, keyA, [faceEvent(server, camA0)]);
+  assert.equal(await ws.next(() => true, 500), null, 'nothing before subscribing');
+
+  ws.sendJson({ type: 'subscribe', topics: ['visit'] });
+  assert.deepEqual(await ws.next((m) => m.type === 'subscribed'), { type: 'subscribed', topics: ['visit'], sites: [] });
+  const [v0] = await ingest(server, keyA, [faceEvent(server, camA0)]);
+  const m0 = await ws.next((m) => m.type === 'visit.new');
+  assert.equal(m0.data.visit_id, v0.visit_id);
+  assert.equal(m0.tenant_id, A.tenant.id);
+
+  // Narrow to site 1: site 0's visits stop.
+  ws.sendJson({ type: 'subscribe', sites: [A.sites[1].id] });
+  assert.deepEqual(await ws.next((m) => m.type === 'subscribed'), { type: 'subscribed', topics: ['visit', 'camera', 'worker', 'command', 'job'], sites: [A.sites[1].id] });
+  const [s0] = await ingest(server, keyA, [faceEvent(server, camA0)]);
+  const [s1] = await ingest(server, keyA, [faceEvent(server, camA1)]);
+  const m1 = await ws.next((m) => m.type === 'visit.new');
+  assert.equal(m1.data.visit_id, s1.visit_id, `site 0's visit ${s0.visit_id} is not sent`);
+
+  // Unsubscribe from visits: silence.
+  ws.sendJson({ type: 'unsubscribe', topics: ['visit'] });
+  assert.deepEqual(await ws.next((m) => m.type === 'subscribed'), { type: 'subscribed', topics: ['camera', 'worker', 'command', 'job'], sites: [A.sites[1].id] });
+  await ingest(server, keyA, [faceEvent(server, camA1)]);
+  assert.equal(await ws.next((m) => m.type === 'visit.new', 500), null, 'unsubscribed');
+
+  // Resume: back on visits at every site, from the event before `before`.
+  ws.sendJson({ type: 'unsubscribe', sites: [A.sites[1].id] });
+  await ws.next((m) => m.type === 'subscribed');
+  ws.sendJson({ type: 'subscribe', topics: ['visit'], last_event_id: String(m0.id - 1) });
+  await ws.next((m) => m.type === 'subscribed');
+  const replayed = [];
+  for (let m; (m = await ws.next((x) => x.type === 'visit.new', 1000));) replayed.push(m.data.visit_id);
+  assert.deepEqual(replayed.slice(0, 2), [v0.visit_id, s0.visit_id], 'the history after the given id, in order');
+  assert.ok(!replayed.includes(before.visit_id));
+  ws.sendJson({ type: 'subscribe', last_event_id: '1' });
+  await ws.next((m) => m.type === 'subscribed');
+  assert.equal((await ws.next((m) => m.type === 'stream.reset')).data.reason, 'history_exhausted');
+  await ws.close();
+});
+
+test('WebSocket: scope, bad messages, tickets', async () => {
+  const manager = await openWs(A.manager.token); // bound to A's site 0
+  manager.sendJson({ type: 'subscribe', sites: [A.sites[1].id] });
+  assert.equal((await manager.next((m) => m.type === 'error')).error.code, 'not_found');
+  manager.sendJson({ type: 'subscribe' });
+  await manager.next((m) => m.type === 'subscribed');
+  const b = await openWs(B.admin.token, 'topics=visit');
+  for (const bad of ['not json', '{"type":"subscribe","topics":["weather"]}', '{"type":"subscribe","sites":"1"}', '{"type":"dance"}', '{"type":"subscribe","extra":1}'])
+    manager.sendText(bad), assert.equal((await manager.next((m) => m.type === 'error')).error.code, 'invalid_field', bad);
+  const [a0] = await ingest(server, keyA, [faceEvent(server, camA0)]);
+  const [a1] = await ingest(server, keyA, [faceEvent(server, camA1)]);
+  const [b0] = await ingest(server, keyB, [faceEvent(server, camB0)]);
+  assert.equal((await manager.next((m) => m.type === 'visit.new')).data.visit_id, a0.visit_id);
+  assert.equal((await b.next((m) => m.type === 'visit.new')).data.visit_id, b0.visit_id, 'topics= subscribes from the start');
+  assert.equal(await manager.next((m) => m.type === 'visit.new', 500), null, `site 1's visit ${a1.visit_id} and B's are not sent`);
+  assert.equal(await b.next((m) => m.type === 'visit.new', 300), null);
+  await manager.close();
+  await b.close();
+
+  const t = await ticket(server, A.admin.token, '/v1/ws');
+  const url = `${server.url.replace('http', 'ws')}/v1/ws?ticket=${t}`;
+  (await WsClient.open(url)).close();
+  await assert.rejects(WsClient.open(url), (e) => e.status === 401, 'a spent ticket');
+  const sseTicket = await ticket(server, A.admin.token, '/v1/events');
+  await assert.rejects(WsClient.open(`${server.url.replace('http', 'ws')}/v1/ws?ticket=${sseTicket}`), (e) => e.status === 401, 'a ticket of another path');
+  const bearer = await WsClient.open(`${server.url.replace('http', 'ws')}/v1/ws`, { Authorization: `Bearer ${A.admin.token}` });
+  await bearer.close();
 });
 
 test('SIGTERM ends open streams and the server exits 0', async () => {
