@@ -452,11 +452,18 @@ static const char pending_sql[] =
     "updated_at FROM worker_commands WHERE worker_id = $1 AND status = 'pending' "
     "AND expires_at > $2 ORDER BY priority DESC, id LIMIT $3";
 
-static int mark_sent(struct db_conn *c, int64_t id, int64_t now, struct ff_error *err) {
-  return db_exec(c,
-                 "UPDATE worker_commands SET status = 'sent', attempts = attempts + 1, "
-                 "sent_at = $2, updated_at = $2 WHERE id = $1 AND status = 'pending'",
-                 DB_ARGS(db_int(id), db_int(now)), NULL, err);
+/* Claims a pending command for delivery; *claimed = 0 when another thread
+ * (or instance) took it first. */
+static int mark_sent(struct db_conn *c, int64_t id, int64_t now, int *claimed,
+                     struct ff_error *err) {
+  int64_t changes = 0;
+  int rc = db_exec(c,
+                   "UPDATE worker_commands SET status = 'sent', attempts = attempts + 1, "
+                   "sent_at = $2, updated_at = $2 WHERE id = $1 AND status = 'pending'",
+                   DB_ARGS(db_int(id), db_int(now)), &changes, err);
+  if (claimed)
+    *claimed = rc == FF_OK && changes == 1;
+  return rc;
 }
 
 /* --- channels (in this process) ------------------------------------------------------- */
@@ -499,12 +506,20 @@ void fleet_deliver(struct server *s, int64_t worker) {
   if (db_query(c, pending_sql, DB_ARGS(db_int(worker), db_int(now), db_int(100)), &r, NULL) ==
       FF_OK) {
     for (int i = 0; i < db_rows_count(r); i++) {
+      int64_t id = db_rows_int(r, i, 0);
+      int claimed = 0;
+      if (mark_sent(c, id, now, &claimed, NULL) || !claimed)
+        continue; /* another delivery took it */
       json_t *frame = json_pack("{s:s,s:o}", "type", "command", "command", command_message(r, i));
       int rc = ws_send_json(conn, frame);
       json_decref(frame);
-      if (rc)
+      if (rc) { /* queue full or closed: back to pending for the next carrier */
+        db_exec(c,
+                "UPDATE worker_commands SET status = 'pending', attempts = attempts - 1 "
+                "WHERE id = $1 AND status = 'sent'",
+                DB_ARGS(db_int(id)), NULL, NULL);
         break;
-      mark_sent(c, db_rows_int(r, i, 0), now, NULL);
+      }
       atomic_fetch_add(&n_commands_by_channel, 1);
     }
   }
@@ -978,9 +993,12 @@ static void worker_contact(struct request *rq, int heartbeat) {
     rc = db_query(c, pending_sql, DB_ARGS(db_int(id), db_int(now), db_int(COMMANDS_PER_ANSWER)), &r,
                   &err);
     for (int i = 0; rc == FF_OK && i < db_rows_count(r); i++) {
-      json_array_append_new(commands, command_message(r, i));
-      rc = mark_sent(c, db_rows_int(r, i, 0), now, &err);
-      atomic_fetch_add(&n_commands_by_heartbeat, 1);
+      int claimed = 0;
+      rc = mark_sent(c, db_rows_int(r, i, 0), now, &claimed, &err);
+      if (rc == FF_OK && claimed) {
+        json_array_append_new(commands, command_message(r, i));
+        atomic_fetch_add(&n_commands_by_heartbeat, 1);
+      }
     }
     db_rows_free(r);
     r = NULL;

@@ -69,8 +69,8 @@ static void draw_overlay(struct pipeline *p, int camera_id, struct rgb_image *im
   overlay_draw(img, boxes, n);
 }
 
-static int frame_jpeg(struct worker *w, int camera_id, int overlay, uint8_t **jpeg, size_t *size,
-                      struct ff_error *err) {
+int endpoint_frame_jpeg(struct worker *w, int camera_id, int overlay, uint8_t **jpeg, size_t *size,
+                        struct ff_error *err) {
   struct rgb_image img = {0};
   int rc = pipeline_snapshot(w->pipeline, camera_id, 2000, &img, err);
   if (rc == FF_OK) {
@@ -105,7 +105,7 @@ static ssize_t mjpeg_next(void *cls, uint64_t pos, char *out, size_t max) {
     uint8_t *jpeg = NULL;
     size_t size = 0;
     struct ff_error err = {0};
-    int rc = frame_jpeg(s->worker, s->camera_id, s->overlay, &jpeg, &size, &err);
+    int rc = endpoint_frame_jpeg(s->worker, s->camera_id, s->overlay, &jpeg, &size, &err);
     if (rc == FF_ETIMEOUT)
       continue; /* the camera is reconnecting: keep the viewer */
     if (rc)
@@ -241,7 +241,7 @@ static int camera_route(struct endpoint *e, const char *path, const struct _u_re
     uint8_t *jpeg;
     size_t size;
     struct ff_error err = {0};
-    int rc = frame_jpeg(w, id, overlay, &jpeg, &size, &err);
+    int rc = endpoint_frame_jpeg(w, id, overlay, &jpeg, &size, &err);
     if (rc) {
       json_error(res, rc == FF_ETIMEOUT ? 503 : 500,
                  rc == FF_ETIMEOUT ? "no_frame" : ff_status_name(rc), err.message);

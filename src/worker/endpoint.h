@@ -17,12 +17,19 @@
 #ifndef FOOTFALL_WORKER_ENDPOINT_H
 #define FOOTFALL_WORKER_ENDPOINT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "status.h"
 
 struct worker;
 struct endpoint;
 
 /* port 0 picks a free one; *bound_port tells which. */
+/* The camera's newest frame as JPEG (quality 80), with boxes when overlay;
+ * malloc'd into *jpeg. Also used for live frames pushed over the channel. */
+int endpoint_frame_jpeg(struct worker *w, int camera_id, int overlay, uint8_t **jpeg, size_t *size,
+                        struct ff_error *err);
 int endpoint_start(struct worker *w, const char *listen, int port, const char *secret,
                    struct endpoint **out, int *bound_port, struct ff_error *err);
 void endpoint_stop(struct endpoint *e);

@@ -25,6 +25,7 @@ struct camera {
   struct camera_source *source;
   int64_t interval_ms, next_due_ms;
   int busy, removed;
+  int paused;  /* stop_processing: frames are read (live view) but not analysed */
   int viewers; /* snapshots reading the source; removal waits for them */
   struct {
     int track_id;
@@ -338,7 +339,7 @@ static void *inference_main(void *arg) {
     struct camera *chosen = NULL;
     for (int i = 0; i < p->camera_count; i++) {
       struct camera *c = p->cameras[(p->round_robin + i) % p->camera_count];
-      if (c->busy || c->removed)
+      if (c->busy || c->removed || c->paused)
         continue;
       if (now >= c->next_due_ms) {
         chosen = c;
@@ -435,6 +436,31 @@ int pipeline_start(struct pipeline *p, struct ff_error *err) {
     p->started++;
   }
   return FF_OK;
+}
+
+int pipeline_set_processing(struct pipeline *p, int camera_id, int on) {
+  int rc = FF_ENOTFOUND;
+  pthread_mutex_lock(&p->lock);
+  for (int i = 0; i < p->camera_count; i++)
+    if (p->cameras[i]->options.camera_id == camera_id && !p->cameras[i]->removed) {
+      p->cameras[i]->paused = !on;
+      if (on)
+        p->cameras[i]->next_due_ms = monotonic_ms();
+      rc = FF_OK;
+    }
+  pthread_cond_broadcast(&p->changed);
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
+int pipeline_processing(struct pipeline *p, int camera_id) {
+  int on = -1;
+  pthread_mutex_lock(&p->lock);
+  for (int i = 0; i < p->camera_count; i++)
+    if (p->cameras[i]->options.camera_id == camera_id && !p->cameras[i]->removed)
+      on = !p->cameras[i]->paused;
+  pthread_mutex_unlock(&p->lock);
+  return on;
 }
 
 int pipeline_thread_count(struct pipeline *p) {

@@ -101,5 +101,11 @@ int pipeline_snapshot(struct pipeline *p, int camera_id, int timeout_ms, struct 
 /* The server's answer for an event: labels the track with its customer. */
 void pipeline_on_result(void *pipeline, const struct upload_result *result);
 int pipeline_thread_count(struct pipeline *p);
+/* stop_processing / start_processing: a paused camera keeps reading frames
+ * (snapshots, live views) but none is analysed. FF_ENOTFOUND for an unknown
+ * camera. */
+int pipeline_set_processing(struct pipeline *p, int camera_id, int on);
+/* 1 analysing, 0 paused, -1 unknown camera. */
+int pipeline_processing(struct pipeline *p, int camera_id);
 
 #endif

@@ -18,6 +18,7 @@
 #include "endpoint.h"
 #include "event.h"
 #include "face.h"
+#include "fleet_client.h"
 #include "log.h"
 
 static int parse_double(const char *name, const char *text, double lo, double hi, double *out,
@@ -105,33 +106,214 @@ int worker_remove_camera(struct worker *w, int camera_id) {
   return rc;
 }
 
+int worker_is_local(const struct worker *w, int camera_id) {
+  for (int i = 0; i < w->local_count; i++)
+    if (w->local_ids[i] == camera_id)
+      return 1;
+  return 0;
+}
+
+/* The lease record of a camera (made when absent); lease_lock held. */
+static struct worker_lease *lease_of(struct worker *w, int camera_id) {
+  for (int i = 0; i < w->lease_count; i++)
+    if (w->leases[i].camera_id == camera_id)
+      return &w->leases[i];
+  if (w->lease_count >= CAMERA_SPEC_MAX) {
+    /* forget one that is not running */
+    for (int i = 0; i < w->lease_count; i++)
+      if (!w->leases[i].running) {
+        w->leases[i] = w->leases[--w->lease_count];
+        break;
+      }
+    if (w->lease_count >= CAMERA_SPEC_MAX)
+      return NULL;
+  }
+  struct worker_lease *l = &w->leases[w->lease_count++];
+  memset(l, 0, sizeof *l);
+  l->camera_id = camera_id;
+  l->generation = -1;
+  l->processing = -1;
+  return l;
+}
+
+static int spec_from_json(json_t *camera, struct camera_spec *spec, struct ff_error *err) {
+  int count = 0;
+  json_t *list = json_pack("[O]", camera);
+  char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
+  json_decref(list);
+  if (!text)
+    return ff_fail(err, FF_ENOMEM, "out of memory");
+  int rc = camera_spec_parse_json(text, strlen(text), spec, &count, err);
+  free(text);
+  return rc;
+}
+
+/* assign_camera: {"camera": {spec}, "generation": N} from the server, or a
+ * bare camera spec (a camera that belongs to nobody's lease). */
+static int command_assign(struct worker *w, json_t *params, json_t **result, struct ff_error *err) {
+  json_t *camera = json_object_get(params, "camera");
+  json_t *gen_v = json_object_get(params, "generation");
+  if (!camera)
+    camera = params;
+  else if (!json_is_integer(gen_v) || json_integer_value(gen_v) < 0)
+    return ff_fail(err, FF_EINVAL, "assign_camera needs an integer generation with a camera");
+  struct camera_spec spec;
+  int rc = spec_from_json(camera, &spec, err);
+  if (rc)
+    return rc;
+  if (worker_is_local(w, spec.id)) {
+    *result = json_pack("{s:i,s:b,s:b}", "camera_id", spec.id, "running", 1, "local", 1);
+    return FF_OK;
+  }
+  if (!gen_v) { /* an operator's camera, not a lease: it stays like one from the command line */
+    if (w->local_count >= CAMERA_SPEC_MAX)
+      return ff_fail(err, FF_ETOOBIG, "more than %d cameras", CAMERA_SPEC_MAX);
+    if ((rc = worker_add_camera(w, &spec, err)))
+      return rc;
+    w->local_ids[w->local_count++] = spec.id;
+    *result = json_pack("{s:i,s:b}", "camera_id", spec.id, "local", 1);
+    return FF_OK;
+  }
+  int64_t gen = gen_v ? json_integer_value(gen_v) : 0;
+  pthread_mutex_lock(&w->lease_lock);
+  struct worker_lease *l = lease_of(w, spec.id);
+  if (!l) {
+    pthread_mutex_unlock(&w->lease_lock);
+    return ff_fail(err, FF_ETOOBIG, "more than %d cameras", CAMERA_SPEC_MAX);
+  }
+  if (gen_v && gen < l->generation) {
+    rc = ff_fail(err, FF_ECONFLICT, "stale assignment: generation %lld, already at %lld",
+                 (long long)gen, (long long)l->generation);
+    pthread_mutex_unlock(&w->lease_lock);
+    return rc;
+  }
+  int running = pipeline_camera_get(w->pipeline, spec.id, NULL, NULL, NULL) == FF_OK;
+  if (!running && (rc = worker_add_camera(w, &spec, err)) == FF_OK) {
+    l->running = 1;
+    l->applied_ms = monotonic_ms();
+  }
+  if (rc == FF_OK && gen_v)
+    l->generation = gen;
+  pthread_mutex_unlock(&w->lease_lock);
+  if (rc)
+    return rc;
+  *result = json_pack("{s:i,s:I,s:b}", "camera_id", spec.id, "generation", (json_int_t)gen,
+                      "already_running", running);
+  return FF_OK;
+}
+
+static int command_release(struct worker *w, json_t *params, json_t **result,
+                           struct ff_error *err) {
+  json_t *id = json_object_get(params, "camera_id");
+  json_t *gen_v = json_object_get(params, "generation");
+  if (!json_is_integer(id) || (gen_v && !json_is_integer(gen_v)))
+    return ff_fail(err, FF_EINVAL, "release_camera needs an integer camera_id (and generation)");
+  int camera = (int)json_integer_value(id);
+  if (worker_is_local(w, camera))
+    return ff_fail(err, FF_ECONFLICT,
+                   "camera %d runs from this worker's command line: stop it there", camera);
+  pthread_mutex_lock(&w->lease_lock);
+  struct worker_lease *l = lease_of(w, camera);
+  int64_t gen = gen_v ? json_integer_value(gen_v) : (l ? l->generation : 0);
+  if (l && gen_v && gen < l->generation) {
+    int rc = ff_fail(err, FF_ECONFLICT, "stale release: generation %lld, already at %lld",
+                     (long long)gen, (long long)l->generation);
+    pthread_mutex_unlock(&w->lease_lock);
+    return rc;
+  }
+  int stopped = l && (l->running || !gen_v) && worker_remove_camera(w, camera) == FF_OK;
+  if (l) {
+    l->running = 0;
+    if (gen_v)
+      l->generation = gen;
+  }
+  pthread_mutex_unlock(&w->lease_lock);
+  if (!stopped && !gen_v)
+    return ff_fail(err, FF_ENOTFOUND, "camera %d is not running", camera);
+  *result = json_pack("{s:i,s:b}", "camera_id", camera, "stopped", stopped);
+  return FF_OK;
+}
+
+void worker_apply_leases(struct worker *w, json_t *leases, int64_t sent_ms) {
+  if (!json_is_array(leases))
+    return;
+  pthread_mutex_lock(&w->lease_lock);
+  size_t i;
+  json_t *item;
+  json_array_foreach(leases, i, item) {
+    json_t *camera = json_object_get(item, "camera");
+    int64_t gen = json_integer_value(json_object_get(item, "generation"));
+    struct camera_spec spec;
+    struct ff_error err = {0};
+    if (spec_from_json(camera, &spec, &err)) {
+      log_msg(LOG_WARN, "worker.lease", "lease %zu refused: %s", i, err.message);
+      continue;
+    }
+    if (worker_is_local(w, spec.id))
+      continue;
+    struct worker_lease *l = lease_of(w, spec.id);
+    if (!l || gen < l->generation)
+      continue;
+    l->generation = gen;
+    if (pipeline_camera_get(w->pipeline, spec.id, NULL, NULL, NULL) != FF_OK) {
+      if (worker_add_camera(w, &spec, &err)) {
+        log_msg(LOG_WARN, "worker.lease", "camera=%d not started: %s", spec.id, err.message);
+        continue;
+      }
+      l->running = 1;
+      l->applied_ms = monotonic_ms();
+    }
+    /* The server's processing setting, when it changes (a command may have
+     * changed it on the worker in between). */
+    json_t *processing = json_object_get(item, "processing");
+    if (json_is_boolean(processing) && json_is_true(processing) != l->processing) {
+      l->processing = json_is_true(processing);
+      pipeline_set_processing(w->pipeline, spec.id, l->processing);
+    }
+  }
+  for (int k = 0; k < w->lease_count; k++) {
+    struct worker_lease *l = &w->leases[k];
+    if (!l->running || l->applied_ms > sent_ms)
+      continue;
+    int listed = 0;
+    json_array_foreach(leases, i, item) listed |=
+        json_integer_value(json_object_get(item, "camera_id")) == l->camera_id;
+    if (listed)
+      continue;
+    log_msg(LOG_INFO, "worker.lease", "camera=%d no longer leased to this worker: stopping",
+            l->camera_id);
+    worker_remove_camera(w, l->camera_id);
+    l->running = 0;
+  }
+  pthread_mutex_unlock(&w->lease_lock);
+}
+
+static int command_processing(struct worker *w, int on, json_t *params, json_t **result,
+                              struct ff_error *err) {
+  json_t *id = json_object_get(params, "camera_id");
+  if (!json_is_integer(id))
+    return ff_fail(err, FF_EINVAL, "%s needs an integer camera_id",
+                   on ? "start_processing" : "stop_processing");
+  if (pipeline_set_processing(w->pipeline, (int)json_integer_value(id), on))
+    return ff_fail(err, FF_ENOTFOUND, "camera %lld is not running",
+                   (long long)json_integer_value(id));
+  *result = json_pack("{s:I,s:b}", "camera_id", json_integer_value(id), "processing", on);
+  return FF_OK;
+}
+
 int worker_command(struct worker *w, const char *type, json_t *params, json_t **result,
                    struct ff_error *err) {
   *result = NULL;
-  if (!strcmp(type, "assign_camera")) {
-    struct camera_spec spec;
-    int count = 0;
-    json_t *list = json_pack("[O]", params);
-    char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
-    json_decref(list);
-    if (!text)
-      return ff_fail(err, FF_ENOMEM, "out of memory");
-    int rc = camera_spec_parse_json(text, strlen(text), &spec, &count, err);
-    free(text);
-    if (rc || (rc = worker_add_camera(w, &spec, err)))
-      return rc;
-    *result = json_pack("{s:i}", "camera_id", spec.id);
-    return FF_OK;
-  }
-  if (!strcmp(type, "release_camera")) {
-    json_t *id = json_object_get(params, "camera_id");
-    if (!json_is_integer(id))
-      return ff_fail(err, FF_EINVAL, "release_camera needs an integer camera_id");
-    if (worker_remove_camera(w, (int)json_integer_value(id)))
-      return ff_fail(err, FF_ENOTFOUND, "camera %lld is not running",
-                     (long long)json_integer_value(id));
-    *result = json_pack("{s:I}", "camera_id", json_integer_value(id));
-    return FF_OK;
+  if (!strcmp(type, "assign_camera"))
+    return command_assign(w, params, result, err);
+  if (!strcmp(type, "release_camera"))
+    return command_release(w, params, result, err);
+  if (!strcmp(type, "start_processing") || !strcmp(type, "stop_processing"))
+    return command_processing(w, !strcmp(type, "start_processing"), params, result, err);
+  if (!strcmp(type, "start_streaming") || !strcmp(type, "stop_streaming")) {
+    if (!w->fleet)
+      return ff_fail(err, FF_EUNSUPPORTED, "live streams need the server channel");
+    return fleet_client_stream(w->fleet, !strcmp(type, "start_streaming"), params, result, err);
   }
   if (!strcmp(type, "status_report")) {
     *result = worker_status_json(w);
@@ -149,7 +331,9 @@ int worker_command(struct worker *w, const char *type, json_t *params, json_t **
     *result = json_pack("{s:I, s:i}", "version", (json_int_t)info.version, "members", info.members);
     return FF_OK;
   }
-  if (!strcmp(type, "shutdown")) {
+  if (!strcmp(type, "shutdown") || !strcmp(type, "restart")) {
+    if (!strcmp(type, "restart"))
+      atomic_store(&w->restart, 1);
     atomic_store(&w->stopping, 1);
     kill(getpid(), SIGTERM); /* wakes the main thread's sigwait */
     *result = json_object();
@@ -178,6 +362,8 @@ static json_t *camera_json(struct worker *w, int id, int detailed) {
                 (json_int_t)ps.staff_events, "errors", (json_int_t)(ps.errors + ss.decode_errors),
                 "last_frame_at", last_frame[0] ? last_frame : NULL, "reconnects",
                 (json_int_t)ss.reconnects, "last_error", ps.last_error[0] ? ps.last_error : NULL);
+  json_object_set_new(o, "processing", json_boolean(pipeline_processing(w->pipeline, id) == 1));
+  json_object_set_new(o, "local", json_boolean(worker_is_local(w, id)));
   if (detailed) {
     json_object_set_new(
         o, "decoder",
@@ -239,10 +425,21 @@ static json_t *status_json(struct worker *w, int detailed) {
                             si.last_error[0] ? si.last_error : NULL);
   char started[32];
   event_format_time(w->started_wall_ms, started);
-  return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "worker_id", w->worker_id, "status",
-                   n > 0 ? "processing" : "idle", "started_at", started, "uptime_s",
-                   (json_int_t)((wall_ms() - w->started_wall_ms) / 1000), "cameras", cams, "outbox",
-                   outbox, "uploader", uploader, "staff", staff);
+  /* error: a camera in error; offline: shutting down */
+  const char *status = n > 0 ? "processing" : "idle";
+  size_t k;
+  json_t *cam;
+  json_array_foreach(cams, k, cam) if (!strcmp(json_string_value(json_object_get(cam, "state")),
+                                               "error")) status = "error";
+  if (atomic_load(&w->stopping))
+    status = "offline";
+  json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "worker_id", w->worker_id,
+                        "status", status, "started_at", started, "uptime_s",
+                        (json_int_t)((wall_ms() - w->started_wall_ms) / 1000), "cameras", cams,
+                        "outbox", outbox, "uploader", uploader, "staff", staff);
+  if (w->fleet)
+    json_object_set_new(o, "fleet", fleet_client_status_json(w->fleet));
+  return o;
 }
 
 json_t *worker_status_json(struct worker *w) {
@@ -409,6 +606,11 @@ static int mkdir_p(const char *path) {
 int worker_start(struct worker *w, struct camera_spec *specs, int count, struct ff_error *err) {
   int rc;
   struct config *c = &w->cfg;
+  pthread_mutex_init(&w->lease_lock, NULL);
+  if (c->heartbeat_interval_ms < 200 || c->heartbeat_interval_ms > 3600000)
+    return ff_fail(err, FF_EINVAL, "--heartbeat-interval-ms must be within 200..3600000");
+  if (c->max_cameras < 0 || c->max_cameras > CAMERA_SPEC_MAX)
+    return ff_fail(err, FF_EINVAL, "--max-cameras must be within 0..%d", CAMERA_SPEC_MAX);
   if (c->state_dir)
     snprintf(w->state_dir, sizeof w->state_dir, "%s", c->state_dir);
   else
@@ -499,15 +701,22 @@ int worker_start(struct worker *w, struct camera_spec *specs, int count, struct 
   for (int i = 0; i < count; i++)
     if ((rc = worker_add_camera(w, &specs[i], err)))
       return rc;
+  for (int i = 0; i < count; i++)
+    w->local_ids[w->local_count++] = specs[i].id;
   if (c->endpoint_port > 0) {
     if ((rc = endpoint_start(w, c->endpoint_listen, c->endpoint_port, w->endpoint_secret,
                              &w->endpoint, &w->endpoint_port, err)))
       return rc;
   }
+  if (c->server_url && *c->server_url && (rc = fleet_client_start(w, &w->fleet, err)))
+    return rc;
   return FF_OK;
 }
 
 void worker_stop(struct worker *w) {
+  /* The server hears "offline" first, so it moves the cameras at once. */
+  fleet_client_stop(w->fleet);
+  w->fleet = NULL;
   endpoint_stop(w->endpoint);
   w->endpoint = NULL;
   /* Cameras stop first: their open tracks become events in the outbox.
@@ -607,7 +816,17 @@ int worker_main(int argc, char **argv) {
   atomic_store(&w->stopping, 1);
   log_msg(LOG_INFO, "worker.stop", "signal %d: stopping cameras, draining the outbox", sig);
   worker_stop(w);
+  int restart = atomic_load(&w->restart);
   config_free(&w->cfg);
   free(w);
+  if (restart) {
+    /* The restart command: the same program with the same arguments. The
+     * command was recorded as done before, so it does not run again. */
+    log_msg(LOG_INFO, "worker.restart", "starting again");
+    pthread_sigmask(SIG_UNBLOCK, &signals, NULL);
+    execv("/proc/self/exe", argv - 1); /* main() passed argv + 1: "worker" ... */
+    log_msg(LOG_ERROR, "worker.restart", "exec failed: %s", strerror(errno));
+    return 1;
+  }
   return 0;
 }

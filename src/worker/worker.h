@@ -18,6 +18,7 @@
 #define FOOTFALL_WORKER_WORKER_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -30,6 +31,16 @@
 #include "uploader.h"
 
 struct endpoint;
+struct fleet_client;
+
+/* A camera the server leased to this worker (docs/PROTOCOL.md). */
+struct worker_lease {
+  int camera_id;
+  int64_t generation; /* the highest seen for this camera, assign or release */
+  int running;        /* started by a lease (not from the command line) */
+  int64_t applied_ms; /* monotonic time it was started */
+  int processing;     /* the lease's processing flag last applied; -1 none yet */
+};
 
 struct worker {
   struct config cfg;
@@ -44,7 +55,16 @@ struct worker {
   struct staffcache *staff;
   struct pipeline *pipeline;
   struct endpoint *endpoint;
-  int endpoint_port; /* bound port */
+  int endpoint_port;          /* bound port */
+  struct fleet_client *fleet; /* NULL without --server-url */
+  /* Cameras from the command line / cameras file: the server never stops
+   * them. Leased cameras come and go with the lease set. */
+  int local_ids[CAMERA_SPEC_MAX];
+  int local_count;
+  pthread_mutex_t lease_lock;
+  struct worker_lease leases[CAMERA_SPEC_MAX];
+  int lease_count;
+  atomic_int restart; /* the restart command: exec again after stopping */
 };
 
 int worker_main(int argc, char **argv);
@@ -62,11 +82,22 @@ void worker_stop(struct worker *w);
 int worker_add_camera(struct worker *w, const struct camera_spec *spec, struct ff_error *err);
 int worker_remove_camera(struct worker *w, int camera_id);
 
-/* Runs one command ("assign_camera" {camera spec}, "release_camera"
- * {"camera_id"}, "status_report", "refresh_staff", "shutdown"). *result is
- * a new JSON object on success. FF_EUNSUPPORTED for types not built yet. */
+/* Runs one command, whatever carried it (docs/PROTOCOL.md has each one's
+ * params and result): assign_camera, release_camera, start_processing,
+ * stop_processing, start_streaming, stop_streaming, status_report,
+ * refresh_staff, restart, shutdown. *result is a new JSON object on
+ * success. Lease commands carry a generation: one older than the newest
+ * seen for that camera is refused (FF_ECONFLICT, "stale"). */
 int worker_command(struct worker *w, const char *type, json_t *params, json_t **result,
                    struct ff_error *err);
+
+/* Converges to the server's lease set (a heartbeat answer's "leases"):
+ * starts what is missing, stops leased cameras that are not in it — unless
+ * started after sent_ms (monotonic), when the answer left the server before
+ * that assignment. Stale generations are ignored; local cameras untouched. */
+void worker_apply_leases(struct worker *w, json_t *leases, int64_t sent_ms);
+/* Is this camera from the command line? */
+int worker_is_local(const struct worker *w, int camera_id);
 
 /* Per-camera state and figures, outbox, uploader and staff cache. */
 json_t *worker_status_json(struct worker *w);

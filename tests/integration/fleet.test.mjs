@@ -330,3 +330,210 @@ describe('a server restart', () => {
     } finally { await s.stop(); s.cleanup(); }
   });
 });
+
+// --- two real workers ---------------------------------------------------------------------------------
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+});
+
+const HB = 500; // the real workers' heartbeat interval (ms)
+
+class RealWorker {
+  constructor(dir, name, server, key, extra = []) {
+    this.dir = dir; this.name = name; this.server = server; this.key = key; this.extra = extra;
+    this.state = join(dir, `state-${name}`);
+    this.log = '';
+  }
+  async start() {
+    this.port = this.port || await freePort();
+    this.log = '';
+    this.proc = spawn(BIN, ['worker', '--server-url', this.server.url, '--worker-api-key', this.key,
+      '--state-dir', this.state, '--device-lock-dir', join(this.dir, 'locks'), '--endpoint-port', String(this.port),
+      '--heartbeat-interval-ms', String(HB), '--inference-threads', '1', '--sample-fps', '1', '--worker-name', this.name,
+      '--upload-timeout-ms', '2000', '--drain-ms', '500', ...this.extra],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    this.proc.stdout.on('data', (d) => { this.log += d; });
+    this.proc.stderr.on('data', (d) => { this.log += d; });
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve(code ?? signal)));
+    const m = await until(() => this.log.match(/worker_id=([0-9a-f-]{36})/) || (this.proc.exitCode !== null && 'exit'), 30000, `${this.name} to start`);
+    if (m === 'exit') throw new Error(`${this.name} exited: ${this.log}`);
+    this.uuid = m[1];
+    return this;
+  }
+  /** The worker's own view: GET /status on its endpoint. */
+  async status() {
+    const secret = readFileSync(join(this.state, 'endpoint.secret'), 'utf8').trim();
+    const r = await fetch(`http://127.0.0.1:${this.port}/status`, { headers: { Authorization: `Bearer ${secret}` } });
+    return r.json();
+  }
+  running = async () => (await this.status()).cameras.map((c) => c.id).sort((a, b) => a - b);
+  kill(signal = 'SIGKILL') { if (this.proc && this.proc.exitCode === null) this.proc.kill(signal); return this.exited; }
+}
+
+describe('two real workers on file cameras', () => {
+  let s, A, dir, video, cams = [], w1, w2;
+  const workerRow = async (uuid) => (await call(s, 'GET', '/v1/workers', { token: A.token })).json.items.find((w) => w.uuid === uuid);
+  const holder = async (id) => (await call(s, 'GET', `/v1/cameras/${id}`, { token: A.token })).json.status?.worker_id ?? null;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'footfall-fleet-'));
+    video = join(dir, 'loop.mp4');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10',
+      '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', video]);
+    s = await new Server().start(['--fleet-sweep-ms', '200', '--fleet-ack-timeout-ms', '3000']);
+    S1 = s;
+    A = await world(s, 'real');
+    for (const n of ['door', 'till', 'aisle', 'exit']) cams.push(await camera(A, n, video));
+    w1 = await new RealWorker(dir, 'w1', s, A.key).start();
+    w2 = await new RealWorker(dir, 'w2', s, A.key, ['--channel', '0']).start(); // heartbeat fallback only
+  });
+  after(async () => {
+    for (const w of [w1, w2]) if (w) await w.kill();
+    if (s) { await s.stop(); s.cleanup(); }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const settled = async (what) => {
+    try {
+      return await until(async () => {
+        const [a, b] = [await w1.running(), await w2.running()];
+        return a.length === 2 && b.length === 2 && [...a, ...b].sort((x, y) => x - y).join() === cams.map((c) => c.id).join();
+      }, 20000, what);
+    } catch (e) { throw new Error(`${e.message}\nw1: ${w1.log.slice(-1500)}\nw2: ${w2.log.slice(-1500)}`); }
+  };
+
+  test('the cameras are shared two and two, each running where its lease says', async () => {
+    await settled('two cameras each');
+    for (const w of [w1, w2]) {
+      const row = await until(async () => { const x = await workerRow(w.uuid); return x.status === 'processing' && x; }, 5000, 'processing');
+      for (const id of await w.running()) assert.equal(await holder(id), row.id);
+    }
+    const st = await w1.status();
+    assert.equal(st.fleet.registered, true);
+    assert.equal(st.fleet.channel, 'connected');
+    assert.equal((await w2.status()).fleet.channel, 'off');
+    // The figures of the next heartbeat (w1 may have run all four before w2 came).
+    const detail = await until(async () => {
+      const d = (await call(s, 'GET', `/v1/workers/${(await workerRow(w1.uuid)).id}`, { token: A.token })).json;
+      return d.cameras.length === 2 && d;
+    }, 5000, 'per-camera figures stored');
+    assert.match(detail.endpoint_url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok('frames_in' in detail.cameras[0]);
+  });
+
+  test('every command type end to end, over the channel (w1) and over the heartbeat (w2)', async () => {
+    for (const w of [w1, w2]) {
+      const id = (await workerRow(w.uuid)).id;
+      const [cam] = await w.running();
+      const run = async (type, params = {}) => {
+        const sent = await call(s, 'POST', `/v1/workers/${id}/commands`, { token: A.token, body: { type, params } });
+        assert.equal(sent.status, 202, sent.text);
+        return until(async () => {
+          const c = (await call(s, 'GET', `/v1/commands/${sent.json.id}`, { token: A.token })).json;
+          return ['completed', 'failed'].includes(c.status) && c;
+        }, 15000, `${type} on ${w.name}`);
+      };
+      const report = await run('status_report');
+      assert.equal(report.status, 'completed', JSON.stringify(report));
+      assert.equal(report.result.worker_id, w.uuid);
+      assert.ok(report.acknowledged_at_ms);
+      const staff = await run('refresh_staff');
+      assert.equal(staff.status, 'completed', JSON.stringify(staff));
+      const stop = await run('stop_processing', { camera_id: cam });
+      assert.deepEqual(stop.result, { camera_id: cam, processing: false });
+      assert.equal((await w.status()).cameras.find((c) => c.id === cam).processing, false);
+      const startP = await run('start_processing', { camera_id: cam });
+      assert.equal(startP.result.processing, true);
+      const bad = await run('stop_processing', { camera_id: 987654 });
+      assert.equal(bad.status, 'failed');
+      assert.match(bad.error, /not running/);
+      const live = await run('start_streaming', { camera_id: cam, fps: 5 });
+      if (w === w1) {
+        assert.equal(live.status, 'completed', JSON.stringify(live));
+        await new Promise((r) => setTimeout(r, 1200));
+        const end = await run('stop_streaming', { camera_id: cam });
+        assert.equal(end.status, 'completed');
+        assert.ok(end.result.frames >= 1, JSON.stringify(end.result));
+        const frames = Number((await call(s, 'GET', '/metrics')).text.match(/^footfall_fleet_channel_frames_in_total (\d+)/m)[1]);
+        assert.ok(frames >= end.result.frames, 'the server received the frames');
+      } else {
+        assert.equal(live.status, 'failed', 'no channel: no pushed frames');
+        assert.match(live.error, /channel/);
+        assert.equal((await run('stop_streaming', { camera_id: cam })).status, 'failed');
+      }
+    }
+    // assign_camera / release_camera: a lease moved by hand
+    const [id1, id2] = [(await workerRow(w1.uuid)).id, (await workerRow(w2.uuid)).id];
+    const [moving] = await w2.running();
+    const put = await call(s, 'PUT', `/v1/cameras/${moving}/lease`, { token: A.token, body: { worker_id: id1 } });
+    assert.equal(put.status, 200, put.text);
+    await until(async () => (await w1.running()).includes(moving) && !(await w2.running()).includes(moving), 15000, 'the manual move');
+    const kinds = async (id) => (await call(s, 'GET', `/v1/workers/${id}/commands?status=completed`, { token: A.token })).json.items.map((c) => c.type);
+    await until(async () => (await kinds(id1)).includes('assign_camera') && (await kinds(id2)).includes('release_camera'), 10000, 'the lease commands to complete');
+    const back = await call(s, 'DELETE', `/v1/cameras/${moving}/lease`, { token: A.token });
+    assert.equal(back.status, 200);
+    await settled('two each again after the release');
+  });
+
+  test('restart and shutdown commands; a repeated command id is not run twice', async () => {
+    const id2 = (await workerRow(w2.uuid)).id;
+    const before = w2.log.length;
+    const r = await call(s, 'POST', `/v1/workers/${id2}/commands`, { token: A.token, body: { type: 'restart' } });
+    await until(async () => (await call(s, 'GET', `/v1/commands/${r.json.id}`, { token: A.token })).json.status === 'completed', 15000, 'restart completed');
+    await until(() => w2.log.slice(before).match(/worker_id=/), 30000, 'w2 to start again');
+    assert.equal(w2.proc.exitCode, null, 'the same process, executed again');
+    const done = JSON.parse(readFileSync(join(w2.state, 'commands.json'), 'utf8')).done;
+    assert.ok(done.some((d) => d.id === r.json.id));
+    await settled('leases after the restart');
+    assert.equal((w2.log.match(/command \d+: restart/g) || []).length, 1, 'run once, not again after the restart');
+    // The server sends the same command again (as if its completion was lost): answered from the record.
+    s.sql(`UPDATE worker_commands SET status = 'pending' WHERE id = ${r.json.id}`);
+    await until(async () => (await call(s, 'GET', `/v1/commands/${r.json.id}`, { token: A.token })).json.status === 'completed', 15000, 'answered again');
+    await until(() => /was done already: answering again/.test(w2.log.slice(before)), 5000, 'the repeat to be noticed');
+    assert.equal(w2.proc.exitCode, null, 'and not restarted again');
+  });
+
+  test('kill one worker: offline within three intervals, its cameras move; it comes back and leases settle', async () => {
+    const id1 = (await workerRow(w1.uuid)).id;
+    const mine = await w1.running();
+    const t0 = Date.now();
+    await w1.kill('SIGKILL');
+    await until(async () => (await workerRow(w1.uuid)).status === 'offline', 3 * HB + 3000, 'w1 offline');
+    assert.ok(Date.now() - t0 < 3 * HB + 3000);
+    await until(async () => (await w2.running()).length === 4, 20000, 'w2 to take all four cameras');
+    for (const c of mine) assert.notEqual(await holder(c), id1);
+    await w1.start();
+    await settled('leases to settle after w1 came back');
+    assert.equal((await workerRow(w1.uuid)).id, id1, 'the same worker (its id in the state folder)');
+  });
+
+  test('the server forgets a worker: it registers again by itself', async () => {
+    const id1 = (await workerRow(w1.uuid)).id;
+    assert.equal((await call(s, 'DELETE', `/v1/workers/${id1}`, { token: A.token })).status, 204);
+    const row = await until(async () => workerRow(w1.uuid), 10000, 'w1 to register again');
+    assert.notEqual(row.id, id1);
+    await settled('leases after the re-registration');
+    await until(async () => (await w1.status()).fleet.channel === 'connected', 10000, 'the channel again');
+  });
+
+  test('server restart: the workers carry on; a command queued while it was down is delivered', async () => {
+    await s.stop();
+    await new Promise((r) => setTimeout(r, 3 * HB));
+    await s.start(['--port', String(s.port), '--fleet-sweep-ms', '200', '--fleet-ack-timeout-ms', '3000']);
+    const id1 = (await workerRow(w1.uuid)).id;
+    const r = await call(s, 'POST', `/v1/workers/${id1}/commands`, { token: A.token, body: { type: 'status_report' } });
+    await until(async () => (await call(s, 'GET', `/v1/commands/${r.json.id}`, { token: A.token })).json.status === 'completed', 20000, 'the command after the restart');
+    await settled('leases after the server restart');
+    await until(async () => (await workerRow(w1.uuid)).status === 'processing' && (await workerRow(w2.uuid)).status === 'processing', 10000, 'both online');
+  });
+
+  test('shutdown: the worker says offline and its cameras move at once', async () => {
+    const id2 = (await workerRow(w2.uuid)).id;
+    const r = await call(s, 'POST', `/v1/workers/${id2}/commands`, { token: A.token, body: { type: 'shutdown' } });
+    assert.equal(await w2.exited, 0, w2.log.slice(-2000));
+    assert.equal((await call(s, 'GET', `/v1/commands/${r.json.id}`, { token: A.token })).json.status, 'completed');
+    assert.equal((await workerRow(w2.uuid)).status, 'offline', 'said offline on the way out');
+    await until(async () => (await w1.running()).length === 4, 15000, 'w1 to take the cameras');
+  });
+});
