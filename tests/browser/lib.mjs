@@ -2,7 +2,8 @@
 // database and the built dashboard, and Debian's Chromium driven by
 // playwright-core (installed in web/; it never downloads a browser).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -126,4 +127,70 @@ export function watchErrors(page) {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
   });
   return errors;
+}
+
+/**
+ * Face events as a worker sends them (POST /v1/worker/events with a worker
+ * key): `person(n)` is a fixed pseudo-random descriptor per person, so the
+ * server recognises the same n as the same customer.
+ */
+export function person(n) {
+  let x = 7 + n * 7919;
+  return Array.from({ length: 128 }, () => { x = (x * 16807) % 2147483647; return (x / 2147483647 - 0.5) * 0.3; });
+}
+
+export function faceEvent({ camera, descriptor, at, age = 34, gender = 'female', crop }) {
+  return { id: randomUUID(), camera_id: camera, captured_at: new Date(at).toISOString(), descriptor, score: 0.95, quality: 0.9,
+    box: { x: 75, y: 70, width: 130, height: 160 }, age, gender, gender_probability: 0.9, ...(crop ? { crop_jpeg: crop } : {}) };
+}
+
+/** Sends events as the worker key and returns the per-event results (all must be new visits or extensions). */
+export async function sendEvents(srv, key, events) {
+  const r = await srv.api('POST', '/v1/worker/events', { token: key, body: { events } });
+  if (r.status !== 200) throw new Error(`events: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+  const bad = r.body.results.filter((x) => x.outcome !== 'new_visit' && x.outcome !== 'visit_extended');
+  if (bad.length) throw new Error(`events refused: ${JSON.stringify(bad).slice(0, 500)}`);
+  return r.body.results;
+}
+
+/** A local date (YYYY-MM-DD) `daysAgo` days before now, in UTC (the tests' browser runs in UTC). */
+export function utcDate(daysAgo = 0) {
+  return new Date(Date.now() - daysAgo * 86400000).toISOString().slice(0, 10);
+}
+
+/** A node:test test that leaves a screenshot of `getPage()` when it fails. */
+export function stepper(test, getPage) {
+  return (name, fn, opts = {}) => test(name, opts, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      const p = getPage();
+      if (p) await shot(p, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
+      if (e && typeof e.message === 'string' && e.message.length > 2000) e.message = e.message.slice(0, 2000) + '…';
+      throw e;
+    }
+  });
+}
+
+/** Opens the sign-in page and signs in; resolves when the dashboard home shows. */
+export async function signIn(page, url, username, password, timeout = 15000) {
+  await page.goto(url + '/');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('menu').waitFor({ timeout });
+}
+
+/** Clicks a menu entry and waits for its page heading. */
+export async function openPage(page, label, timeout = 15000) {
+  await page.getByRole('menu').getByRole('link', { name: label, exact: true }).click();
+  await page.getByRole('heading', { name: label, exact: true }).waitFor({ timeout });
+  await page.locator('.ant-spin-spinning').first().waitFor({ state: 'detached', timeout }).catch(() => undefined);
+}
+
+/** A small JPEG (ffmpeg's test pattern) as base64, for events' crop_jpeg. */
+export function testCrop(dir) {
+  const file = join(dir, 'test-crop.jpg');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=200x200', '-frames:v', '1', file]);
+  return readFileSync(file).toString('base64');
 }

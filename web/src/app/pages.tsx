@@ -4,7 +4,7 @@
 // added here when they exist and stay hidden on servers without them.
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import {
-  ApiOutlined, AuditOutlined, DashboardOutlined, FieldTimeOutlined, SmileOutlined, EnvironmentOutlined, IdcardOutlined, KeyOutlined, TeamOutlined, VideoCameraOutlined,
+  ApiOutlined, AuditOutlined, BarChartOutlined, DashboardOutlined, FieldTimeOutlined, SmileOutlined, EnvironmentOutlined, IdcardOutlined, KeyOutlined, TeamOutlined, VideoCameraOutlined,
 } from '@ant-design/icons';
 import type { MessageKey } from '../i18n';
 import { ADMINS, ANY_USER, SYSTEM, allowed, type Role } from '../auth/roles';
@@ -23,6 +23,7 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { path: '/', label: 'nav.dashboard', icon: <DashboardOutlined />, roles: ANY_USER, requires: ['getMe', 'listSites', 'listCameras'], component: DashboardPage },
+  { path: '/reports', label: 'nav.reports', icon: <BarChartOutlined />, roles: ANY_USER, requires: ['getReportSummary', 'getReportSeries', 'getReportHeatmap', 'getReportDemographics', 'getReportNewReturning', 'getReportSites', 'listSites'], component: lazy(() => import('../pages/reports/ReportsPage')) },
   { path: '/sites', label: 'nav.sites', icon: <EnvironmentOutlined />, roles: ANY_USER, requires: ['listSites'], component: lazy(() => import('../pages/sites/SitesPage')) },
   { path: '/cameras', label: 'nav.cameras', icon: <VideoCameraOutlined />, roles: ANY_USER, requires: ['listCameras', 'listSites'], component: lazy(() => import('../pages/cameras/CamerasPage')) },
   { path: '/visits', label: 'nav.visits', icon: <FieldTimeOutlined />, roles: ANY_USER, requires: ['listVisits', 'getVisitPicture'], component: lazy(() => import('../pages/visits/VisitsPage')) },
