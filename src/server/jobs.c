@@ -51,6 +51,7 @@ static struct {
   pthread_cond_t wake;
   atomic_int stopping;
   atomic_int leader;
+  atomic_llong lease_renewed; /* ff_real_ms of the last successful renewal */
   char instance[96];
   struct server *s;
 } sched = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
@@ -146,12 +147,18 @@ static int renew_claim(struct job_run *run) {
   return rc;
 }
 
+static int lease(struct server *s);
+
 int job_stopping(struct job_run *run) {
   int64_t real = ff_real_ms();
   if (real - run->claim_renewed > CLAIM_RENEW_MS) {
     run->claim_renewed = real;
     renew_claim(run);
   }
+  /* A long run on the leader's thread keeps the leadership too. */
+  if (atomic_load(&sched.leader) && pthread_equal(pthread_self(), sched.thread) &&
+      real - atomic_load(&sched.lease_renewed) > LEASE_RENEW_MS)
+    lease(run->s);
   return atomic_load(&sched.stopping);
 }
 
@@ -229,8 +236,10 @@ static const char *outcome_of(const struct job_run *run, int rc) {
 }
 
 /* Tells each tenant the run touched how it ended for them (job.progress on
- * the realtime hub), after the run's record is written. */
-static void publish(struct job_run *run, const char *outcome, const char *failure) {
+ * the realtime hub), after the run's record is written: after a manual run,
+ * and after a scheduled one only where it needs attention (the routine
+ * "nothing to report" of every few minutes is not broadcast). */
+static void publish(struct job_run *run, int scheduled, const char *outcome, const char *failure) {
   if (run->def->audience != JOB_TENANTS)
     return;
   const char *key;
@@ -244,6 +253,8 @@ static void publish(struct job_run *run, const char *outcome, const char *failur
       if (!message && json_integer_value(json_object_get(e, "tenant_id")) == tenant)
         message = json_string_value(json_object_get(e, "message"));
     }
+    if (scheduled && !message)
+      continue;
     const char *status = !strcmp(outcome, "interrupted") ? "cancelled"
                          : failure || message            ? "failed"
                                                          : "succeeded";
@@ -290,7 +301,7 @@ static void finish(struct job_run *run, int scheduled, int rc, const struct ff_e
   if (wrc)
     log_msg(LOG_ERROR, "jobs.record_failed", "job %s run %lld: %s", run->def->name,
             (long long)run->run_id, err.message);
-  publish(run, outcome, rc ? jerr->message : NULL);
+  publish(run, scheduled, outcome, rc ? jerr->message : NULL);
   struct log_line l;
   log_begin(&l, rc || run->error_count ? LOG_WARN : LOG_INFO, "jobs.finished");
   log_str(&l, "job", run->def->name);
@@ -367,6 +378,8 @@ static int lease(struct server *s) {
   rc = access_finish(c, rc, &err);
   db_release(c);
   int leads = !rc && changes == 1;
+  if (leads)
+    atomic_store(&sched.lease_renewed, real);
   if (rc)
     log_msg(LOG_WARN, "jobs.lease_failed", "%s", err.message);
   if (leads != atomic_load(&sched.leader)) {
@@ -463,16 +476,16 @@ static json_t *run_json(const struct db_rows *r, int i, int64_t tenant) {
   json_t *tenants = result ? json_object_get(result, "tenants") : NULL;
   json_t *errors = result ? json_object_get(result, "errors") : NULL;
   if (!tenant) {
-    json_object_set(o, "counts", counts ? counts : json_object());
-    json_object_set(o, "tenants", tenants ? tenants : json_object());
-    json_object_set(o, "errors", errors ? errors : json_array());
+    json_object_set_new(o, "counts", counts ? json_incref(counts) : json_object());
+    json_object_set_new(o, "tenants", tenants ? json_incref(tenants) : json_object());
+    json_object_set_new(o, "errors", errors ? json_incref(errors) : json_array());
     const char *first = db_rows_text(r, i, 9);
     json_object_set_new(o, "error", first ? json_string(first) : json_null());
   } else {
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)tenant);
     json_t *mine = tenants ? json_object_get(tenants, key) : NULL;
-    json_object_set(o, "counts", mine ? mine : json_object());
+    json_object_set_new(o, "counts", mine ? json_incref(mine) : json_object());
     json_t *own = json_array();
     size_t k;
     json_t *e;
