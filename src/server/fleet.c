@@ -880,7 +880,9 @@ static void worker_contact(struct request *rq, int heartbeat) {
                     "last_seen_at FROM workers WHERE uuid = $1",
                     DB_ARGS(db_text(uuid)), &r, &err);
   int64_t id = 0, interval = 0;
-  const char *old_status = NULL;
+  char old_buf[16];
+  const char *old_status = NULL; /* copied: the rows are freed below */
+  int maintenance = 0;
   if (rc == FF_OK && db_rows_count(r) == 1) {
     if (db_rows_int(r, 0, 1) != tenant) {
       access_abandon(c);
@@ -893,8 +895,11 @@ static void worker_contact(struct request *rq, int heartbeat) {
     }
     id = db_rows_int(r, 0, 0);
     interval = db_rows_int(r, 0, 2);
-    old_status = derive_status(db_rows_text(r, 0, 3), (int)db_rows_int(r, 0, 4),
-                               db_rows_int(r, 0, 5), interval, now);
+    snprintf(old_buf, sizeof old_buf, "%s",
+             derive_status(db_rows_text(r, 0, 3), (int)db_rows_int(r, 0, 4), db_rows_int(r, 0, 5),
+                           interval, now));
+    old_status = old_buf;
+    maintenance = (int)db_rows_int(r, 0, 4);
   }
   if (rc == FF_OK && !id && heartbeat) {
     access_abandon(c);
@@ -963,7 +968,7 @@ static void worker_contact(struct request *rq, int heartbeat) {
   free(local_text);
   db_rows_free(r);
   r = NULL;
-  const char *new_status = derive_status(status, 0, now, interval, now);
+  const char *new_status = derive_status(status, maintenance, now, interval, now);
   if (rc == FF_OK && !strcmp(status, "offline"))
     /* Going away: its cameras move now rather than after the expiry. */
     rc = db_exec(c, "UPDATE camera_leases SET expires_at = $2 WHERE worker_id = $1",
