@@ -18,7 +18,7 @@ trap 'rm -f "$TMP"' EXIT
   echo
 } >"$TMP"
 status=0
-for section in http face vindex ingest store worker fleet; do
+for section in http face vindex ingest store worker fleet reports; do
   script=$ROOT/bench/$section/run.sh
   [ -x "$script" ] || continue
   echo "bench: $section" >&2

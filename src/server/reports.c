@@ -1,7 +1,8 @@
 /* reports.c — the reports (reports.h): scope and range parsing, the three
- * ways figures are read (additive counters from report_hours, distinct
- * customers from report_visitors, durations from visits), and the replies
- * as JSON or as CSV streamed row by row. Definitions: docs/REPORTS.md. */
+ * ways figures are read (additive counters from report_days or report_hours,
+ * unique visitors as unions of the days' visitor sets in a bit set, medians
+ * from the days' sorted durations; partial days from raw visits), and the
+ * replies as JSON or as CSV streamed row by row. Definitions: docs/REPORTS.md. */
 #include "reports.h"
 
 #include <stdarg.h>
@@ -38,6 +39,9 @@ struct report {
   int local_dates;          /* the range was given as local dates */
   int64_t day_from, day_to; /* local dates: first and last day (inclusive) */
   int64_t from_ms, to_ms;   /* RFC 3339: [from, to) */
+  struct report_site *all;  /* every site of the tenant (the look-back) */
+  int nall;
+  int64_t customer_lo, customer_hi; /* the tenant's customer ids */
   int lookback_days;
   int csv;
   struct ff_error err;
@@ -196,6 +200,35 @@ static int load_sites(struct report *r) {
     r->nsites++;
   }
   db_rows_free(rows);
+  rows = NULL;
+  /* The look-back counts visits to any site of the tenant. */
+  rc = db_query(r->c, "SELECT id, timezone FROM sites WHERE tenant_id = $1 ORDER BY id",
+                DB_ARGS(db_int(r->tenant)), &rows, &r->err);
+  n = rc ? 0 : db_rows_count(rows);
+  r->all = calloc((size_t)(n ? n : 1), sizeof *r->all);
+  for (int i = 0; !rc && r->all && i < n; i++) {
+    r->all[i].id = db_rows_int(rows, i, 0);
+    snprintf(r->all[i].zone, sizeof r->all[i].zone, "%s", db_rows_text(rows, i, 1));
+    if (!(r->all[i].tz = recognizer_zone(rq->server, r->all[i].zone, &r->err)))
+      rc = FF_EINTERNAL;
+    r->nall++;
+  }
+  db_rows_free(rows);
+  rows = NULL;
+  if (!rc && !r->all)
+    rc = ff_fail(&r->err, FF_ENOMEM, "out of memory");
+  if (!rc)
+    rc = db_query(r->c, "SELECT MIN(id), MAX(id) FROM customers WHERE tenant_id = $1",
+                  DB_ARGS(db_int(r->tenant)), &rows, &r->err);
+  if (!rc) {
+    r->customer_lo = db_rows_is_null(rows, 0, 0) ? 1 : db_rows_int(rows, 0, 0);
+    r->customer_hi = db_rows_is_null(rows, 0, 1) ? 0 : db_rows_int(rows, 0, 1);
+  }
+  db_rows_free(rows);
+  if (rc) {
+    http_fail(rq, rc, &r->err);
+    return -1;
+  }
   return 0;
 }
 
@@ -205,6 +238,7 @@ static void report_end(struct report *r) {
     db_release(r->c);
   }
   free(r->sites);
+  free(r->all);
 }
 
 /* Parses everything common to the reports and opens a read snapshot.
@@ -295,14 +329,18 @@ static int raw_cells(struct report *r, const struct report_site *s, int64_t from
   return rc;
 }
 
-static int site_cells(struct report *r, const struct report_site *s, enum grouping g, cell_fn fn,
-                      void *ctx) {
+/* Counters read: a report that needs visits, anonymous visits, staff passes
+ * and durations only reads those (the first RC_FIGURES columns). */
+#define RC_FIGURES (RC_DURATION + 1)
+
+static int site_cells(struct report *r, const struct report_site *s, enum grouping g, int ncounters,
+                      cell_fn fn, void *ctx) {
   static const char *const keys[] = {[BY_NOTHING] = "0, 0, 0",
                                      [BY_DAY] = "local_day, 0, 0",
                                      [BY_DAY_HOUR] = "local_day, local_hour, 0",
                                      [BY_WEEKDAY_HOUR] = "0, local_hour, weekday"};
   static const char *const groups[] = {[BY_NOTHING] = "",
-                                       [BY_DAY] = " GROUP BY local_day",
+                                       [BY_DAY] = "",
                                        [BY_DAY_HOUR] = " GROUP BY local_day, local_hour",
                                        [BY_WEEKDAY_HOUR] = " GROUP BY weekday, local_hour"};
   const struct rollup_pieces *p = &s->pieces;
@@ -311,13 +349,17 @@ static int site_cells(struct report *r, const struct report_site *s, enum groupi
     rc = raw_cells(r, s, p->tail_from, p->tail_to, fn, ctx);
   if (rc || p->first_day >= p->end_day)
     return rc;
+  /* Whole days and no hours wanted: the day rows, a 24th of the reading;
+   * by day they need no grouping (one row per day). */
+  int aggregate = g != BY_DAY;
   char sql[1400];
-  int n = snprintf(sql, sizeof sql, "SELECT %s, COUNT(*)", keys[g]);
-  for (int i = 0; i < RC_COUNT; i++)
-    n += snprintf(sql + n, sizeof sql - (size_t)n, ", SUM(%s)", rollup_counter_columns[i]);
+  int n = snprintf(sql, sizeof sql, "SELECT %s, %s", keys[g], aggregate ? "COUNT(*)" : "1");
+  for (int i = 0; i < ncounters; i++)
+    n += snprintf(sql + n, sizeof sql - (size_t)n, aggregate ? ", SUM(%s)" : ", %s",
+                  rollup_counter_columns[i]);
   snprintf(sql + n, sizeof sql - (size_t)n,
-           " FROM report_hours WHERE site_id = $1 AND local_day >= $2 AND local_day < $3%s",
-           groups[g]);
+           " FROM %s WHERE site_id = $1 AND local_day >= $2 AND local_day < $3%s",
+           g == BY_NOTHING || g == BY_DAY ? "report_days" : "report_hours", groups[g]);
   struct db_rows *rows = NULL;
   rc = db_query(r->c, sql, DB_ARGS(db_int(s->id), db_int(p->first_day), db_int(p->end_day)), &rows,
                 &r->err);
@@ -329,7 +371,7 @@ static int site_cells(struct report *r, const struct report_site *s, enum groupi
     x.local_day = db_rows_int(rows, i, 0);
     x.local_hour = (int)db_rows_int(rows, i, 1);
     x.weekday = (int)db_rows_int(rows, i, 2);
-    for (int k = 0; k < RC_COUNT; k++)
+    for (int k = 0; k < ncounters; k++)
       x.n[k] = db_rows_int(rows, i, 4 + k);
     fn(ctx, s, &x);
   }
@@ -337,10 +379,10 @@ static int site_cells(struct report *r, const struct report_site *s, enum groupi
   return rc;
 }
 
-static int all_cells(struct report *r, enum grouping g, cell_fn fn, void *ctx) {
+static int all_cells(struct report *r, enum grouping g, int ncounters, cell_fn fn, void *ctx) {
   int rc = FF_OK;
   for (int i = 0; !rc && i < r->nsites; i++)
-    rc = site_cells(r, &r->sites[i], g, fn, ctx);
+    rc = site_cells(r, &r->sites[i], g, ncounters, fn, ctx);
   return rc;
 }
 
@@ -351,7 +393,7 @@ static void add_total(void *ctx, const struct report_site *s, const struct rollu
     total[k] += x->n[k];
 }
 
-/* --- distinct customers: report_visitors for whole days, visits at the edges ---------- */
+/* --- distinct customers: the days' visitor sets, visits at the edges --------------------- */
 
 enum key_kind { KEY_NONE, KEY_DAY, KEY_WEEK, KEY_MONTH, KEY_SITE };
 
@@ -425,43 +467,175 @@ static void sql_free(struct sql_buf *b) {
   free(b->args);
 }
 
-/* The union of (key, customer_id) over the sites' pieces. */
-static void distinct_source(struct sql_buf *b, struct report_site *sites, int nsites,
-                            enum key_kind k) {
-  static const char *const key_sql[] = {[KEY_NONE] = "0",
-                                        [KEY_DAY] = "local_day",
-                                        [KEY_WEEK] = "(local_day + 3) / 7",
-                                        [KEY_MONTH] = "local_month",
-                                        [KEY_SITE] = "site_id"};
-  int first = 1;
-  for (int i = 0; i < nsites; i++) {
-    const struct report_site *s = &sites[i];
-    const struct rollup_pieces *p = &s->pieces;
-    int site = sql_arg(b, db_int(s->id));
-    if (p->first_day < p->end_day) {
-      int from = sql_arg(b, db_int(p->first_day)), to = sql_arg(b, db_int(p->end_day));
-      sql_add(b,
-              "%sSELECT %s AS k, customer_id FROM report_visitors WHERE site_id = $%d AND "
-              "local_day >= $%d AND local_day < $%d",
-              first ? "" : " UNION ALL ", key_sql[k], site, from, to);
-      first = 0;
-    }
+/* A set of customer ids over the tenant's id range, one bit each; words that
+ * became non-zero are remembered so clearing costs what was added. */
+struct idset {
+  uint64_t *bits;
+  int64_t base;
+  size_t nwords;
+  size_t *touched;
+  size_t ntouched;
+  int64_t count;
+};
+
+static int idset_init(struct idset *set, int64_t lo, int64_t hi) {
+  memset(set, 0, sizeof *set);
+  set->base = lo;
+  set->nwords = hi >= lo ? (size_t)((hi - lo) / 64 + 1) : 1;
+  set->bits = calloc(set->nwords, sizeof *set->bits);
+  set->touched = malloc(set->nwords * sizeof *set->touched);
+  return set->bits && set->touched ? FF_OK : FF_ENOMEM;
+}
+
+static void idset_free(struct idset *set) {
+  free(set->bits);
+  free(set->touched);
+}
+
+/* 1 when the id is new to the set. */
+static int idset_add(struct idset *set, int64_t id) {
+  uint64_t off = (uint64_t)(id - set->base);
+  if (id < set->base || off / 64 >= set->nwords)
+    return 0; /* not a customer of the tenant in this snapshot */
+  uint64_t *w = &set->bits[off / 64], bit = (uint64_t)1 << (off % 64);
+  if (*w & bit)
+    return 0;
+  if (!*w)
+    set->touched[set->ntouched++] = off / 64;
+  *w |= bit;
+  set->count++;
+  return 1;
+}
+
+static int idset_has(const struct idset *set, int64_t id) {
+  uint64_t off = (uint64_t)(id - set->base);
+  return id >= set->base && off / 64 < set->nwords && (set->bits[off / 64] >> (off % 64) & 1);
+}
+
+static void idset_clear(struct idset *set) {
+  for (size_t i = 0; i < set->ntouched; i++)
+    set->bits[set->touched[i]] = 0;
+  set->ntouched = 0;
+  set->count = 0;
+}
+
+struct keyed_id {
+  int64_t key, id;
+};
+
+static int keyed_order(const void *a, const void *b) {
+  const struct keyed_id *x = a, *y = b;
+  if (x->key != y->key)
+    return x->key < y->key ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Counting unique visitors (and, with a look-back set, returning ones). */
+struct counter {
+  struct idset cur, back;
+  int returning; /* back is filled */
+  int64_t returned;
+};
+
+static void counter_add(struct counter *k, int64_t id) {
+  if (idset_add(&k->cur, id) && k->returning && idset_has(&k->back, id))
+    k->returned++;
+}
+
+static void counter_add_blob(struct counter *k, const unsigned char *p, size_t len) {
+  int64_t id = 0;
+  for (const unsigned char *end = p + len; rollup_ids_next(&p, end, &id);)
+    counter_add(k, id);
+}
+
+/* The customers of the raw edges of the sites' ranges, keyed. */
+static int edge_ids(struct report *r, struct report_site *sites, int nsites, enum key_kind k,
+                    struct keyed_id **out, size_t *count) {
+  size_t n = 0, cap = 0;
+  struct keyed_id *ids = NULL;
+  int rc = FF_OK;
+  for (int i = 0; !rc && i < nsites; i++) {
+    const struct rollup_pieces *p = &sites[i].pieces;
     const int64_t edges[2][3] = {{p->head_from, p->head_to, p->head_day},
                                  {p->tail_from, p->tail_to, p->tail_day}};
-    for (int e = 0; e < 2; e++) {
+    for (int e = 0; !rc && e < 2; e++) {
       if (edges[e][0] >= edges[e][1])
         continue;
-      int key = sql_arg(b, db_int(key_of_day(k, edges[e][2], s->id)));
-      int from = sql_arg(b, db_int(edges[e][0])), to = sql_arg(b, db_int(edges[e][1]));
-      sql_add(b,
-              "%sSELECT CAST($%d AS BIGINT) AS k, customer_id FROM visits WHERE site_id = $%d "
-              "AND first_seen_at >= $%d AND first_seen_at < $%d AND customer_id IS NOT NULL",
-              first ? "" : " UNION ALL ", key, site, from, to);
-      first = 0;
+      struct db_rows *rows = NULL;
+      rc = db_query(r->c,
+                    "SELECT customer_id FROM visits WHERE site_id = $1 AND first_seen_at >= $2 "
+                    "AND first_seen_at < $3 AND customer_id IS NOT NULL",
+                    DB_ARGS(db_int(sites[i].id), db_int(edges[e][0]), db_int(edges[e][1])), &rows,
+                    &r->err);
+      for (int j = 0; !rc && j < db_rows_count(rows); j++) {
+        if (n == cap) {
+          cap = cap ? cap * 2 : 256;
+          struct keyed_id *more = realloc(ids, cap * sizeof *more);
+          if (!more) {
+            rc = ff_fail(&r->err, FF_ENOMEM, "out of memory");
+            break;
+          }
+          ids = more;
+        }
+        ids[n].key = key_of_day(k, edges[e][2], sites[i].id);
+        ids[n++].id = db_rows_int(rows, j, 0);
+      }
+      db_rows_free(rows);
     }
   }
-  if (first) /* nothing in range: an empty source */
-    sql_add(b, "SELECT 0 AS k, customer_id FROM visits WHERE 1 = 0");
+  if (!rc && n)
+    qsort(ids, n, sizeof *ids, keyed_order);
+  *out = ids;
+  *count = n;
+  return rc;
+}
+
+#define CHUNK_DAYS 31 /* visitor sets read per query: a month of days */
+
+/* Reads the visitor sets of whole local days [from, to) of the sites, in
+ * chunks, ordered by day; rows outside a site's own whole days are skipped.
+ * For each row calls fn(ctx, site index, day, blob, len). */
+typedef void (*day_set_fn)(void *ctx, int site, int64_t day, const unsigned char *ids, size_t len);
+static int day_sets(struct report *r, struct report_site *sites, int nsites, int64_t from,
+                    int64_t to, day_set_fn fn, void *ctx) {
+  int rc = FF_OK;
+  for (int64_t c0 = from; !rc && c0 < to; c0 += CHUNK_DAYS) {
+    int64_t c1 = c0 + CHUNK_DAYS < to ? c0 + CHUNK_DAYS : to;
+    struct sql_buf b = {0};
+    int lo = sql_arg(&b, db_int(c0)), hi = sql_arg(&b, db_int(c1));
+    sql_add(&b,
+            "SELECT site_id, local_day, visitors FROM report_days WHERE local_day >= $%d AND "
+            "local_day < $%d AND site_id IN (",
+            lo, hi);
+    for (int i = 0; i < nsites; i++)
+      sql_add(&b, "%s$%d", i ? ", " : "", sql_arg(&b, db_int(sites[i].id)));
+    sql_add(&b, ") ORDER BY local_day, site_id");
+    struct db_rows *rows = NULL;
+    rc = b.failed ? ff_fail(&r->err, FF_ENOMEM, "out of memory")
+                  : db_query(r->c, b.text, b.args, b.nargs, &rows, &r->err);
+    for (int k = 0; !rc && k < db_rows_count(rows); k++) {
+      int64_t site = db_rows_int(rows, k, 0), day = db_rows_int(rows, k, 1);
+      int i = 0;
+      while (i < nsites && sites[i].id != site)
+        i++;
+      if (i == nsites || day < sites[i].pieces.first_day || day >= sites[i].pieces.end_day)
+        continue;
+      size_t len = 0;
+      const unsigned char *ids = db_rows_blob(rows, k, 2, &len);
+      fn(ctx, i, day, ids, len);
+    }
+    db_rows_free(rows);
+    sql_free(&b);
+  }
+  return rc;
+}
+
+static void back_add(void *ctx, int site, int64_t day, const unsigned char *ids, size_t len) {
+  (void)site, (void)day;
+  struct idset *back = ctx;
+  int64_t id = 0;
+  for (const unsigned char *p = ids, *end = ids + len; rollup_ids_next(&p, end, &id);)
+    idset_add(back, id);
 }
 
 /* The earliest start over the sites: "returning" looks before it. */
@@ -473,35 +647,132 @@ static int64_t range_start(const struct report *r) {
   return start == INT64_MAX ? r->from_ms : start;
 }
 
+/* Everyone who visited any site of the tenant in the look-back before the range. */
+static int lookback_set(struct report *r, struct idset *back) {
+  int64_t start = range_start(r);
+  int n = r->nall;
+  int64_t first = INT64_MAX, last = INT64_MIN;
+  for (int i = 0; i < n; i++) {
+    struct report_site *s = &r->all[i];
+    s->from = start - (int64_t)r->lookback_days * DAY_MS;
+    s->to = start;
+    rollup_split(s->tz, s->from, s->to, &s->pieces);
+    first = s->pieces.first_day < first ? s->pieces.first_day : first;
+    last = s->pieces.end_day > last ? s->pieces.end_day : last;
+  }
+  int rc = n ? day_sets(r, r->all, n, first, last, back_add, back) : FF_OK;
+  struct keyed_id *edges = NULL;
+  size_t count = 0;
+  if (!rc)
+    rc = edge_ids(r, r->all, n, KEY_NONE, &edges, &count);
+  for (size_t i = 0; i < count; i++)
+    idset_add(back, edges[i].id);
+  free(edges);
+  return rc;
+}
+
 typedef void (*distinct_fn)(void *ctx, int64_t key, int64_t unique, int64_t returning);
 
-/* Unique visitors per key and, with returning, how many of them visited the
- * tenant within the look-back before the range. */
+struct distinct_run {
+  struct counter *k;
+  enum key_kind kind;
+  struct report_site *sites;
+  const struct keyed_id *edges;
+  size_t nedges, next_edge;
+  int64_t key; /* the bucket being filled */
+  int open;
+  distinct_fn fn;
+  void *ctx;
+};
+
+/* Closes the open bucket: its edge visitors join, then it is reported. */
+static void run_close(struct distinct_run *d) {
+  if (!d->open)
+    return;
+  while (d->next_edge < d->nedges && d->edges[d->next_edge].key < d->key)
+    d->next_edge++;
+  for (; d->next_edge < d->nedges && d->edges[d->next_edge].key == d->key; d->next_edge++)
+    counter_add(d->k, d->edges[d->next_edge].id);
+  d->fn(d->ctx, d->key, d->k->cur.count, d->k->returned);
+  idset_clear(&d->k->cur);
+  d->k->returned = 0;
+  d->open = 0;
+}
+
+/* Opens the bucket of `key`, first closing the earlier ones (and reporting
+ * buckets made only of edge visitors). */
+static void run_open(struct distinct_run *d, int64_t key) {
+  if (d->open && d->key == key)
+    return;
+  run_close(d);
+  while (d->next_edge < d->nedges && d->edges[d->next_edge].key < key) {
+    d->key = d->edges[d->next_edge].key;
+    d->open = 1;
+    run_close(d);
+  }
+  d->key = key;
+  d->open = 1;
+}
+
+static void run_add(void *ctx, int site, int64_t day, const unsigned char *ids, size_t len) {
+  struct distinct_run *d = ctx;
+  run_open(d, key_of_day(d->kind, day, d->sites[site].id));
+  counter_add_blob(d->k, ids, len);
+}
+
+/* Unique visitors per key (none, site, local day, week or month) over the
+ * sites' ranges and, with returning, how many of them visited the tenant
+ * within the look-back before the range: the union of the whole days'
+ * visitor sets and the raw edges, counted in a bit set. */
 static int distinct(struct report *r, struct report_site *sites, int nsites, enum key_kind k,
                     int returning, distinct_fn fn, void *ctx) {
-  struct sql_buf b = {0};
-  if (returning) {
-    int64_t start = range_start(r);
-    int lo = sql_arg(&b, db_int(start - (int64_t)r->lookback_days * DAY_MS));
-    int hi = sql_arg(&b, db_int(start));
-    sql_add(&b,
-            "SELECT k, COUNT(*), SUM(CASE WHEN EXISTS (SELECT 1 FROM visits p WHERE "
-            "p.customer_id = u.customer_id AND p.first_seen_at >= $%d AND p.first_seen_at < $%d) "
-            "THEN 1 ELSE 0 END) FROM (SELECT DISTINCT k, customer_id FROM (",
-            lo, hi);
-  } else {
-    sql_add(&b, "SELECT k, COUNT(DISTINCT customer_id), 0 FROM (");
+  struct counter cnt = {.returning = returning};
+  int rc = idset_init(&cnt.cur, r->customer_lo, r->customer_hi);
+  if (!rc && returning)
+    rc = idset_init(&cnt.back, r->customer_lo, r->customer_hi);
+  if (rc) {
+    idset_free(&cnt.cur), idset_free(&cnt.back);
+    return ff_fail(&r->err, FF_ENOMEM, "out of memory");
   }
-  distinct_source(&b, sites, nsites, k);
-  sql_add(&b, returning ? ") x) u GROUP BY k" : ") x GROUP BY k");
-  int rc = b.failed ? ff_fail(&r->err, FF_ENOMEM, "out of memory") : FF_OK;
-  struct db_rows *rows = NULL;
+  if (returning)
+    rc = lookback_set(r, &cnt.back);
+  struct keyed_id *edges = NULL;
+  size_t nedges = 0;
   if (!rc)
-    rc = db_query(r->c, b.text, b.args, b.nargs, &rows, &r->err);
-  for (int i = 0; !rc && i < db_rows_count(rows); i++)
-    fn(ctx, db_rows_int(rows, i, 0), db_rows_int(rows, i, 1), db_rows_int(rows, i, 2));
-  db_rows_free(rows);
-  sql_free(&b);
+    rc = edge_ids(r, sites, nsites, k, &edges, &nedges);
+  int64_t first = INT64_MAX, last = INT64_MIN;
+  for (int i = 0; i < nsites; i++) {
+    first = sites[i].pieces.first_day < first ? sites[i].pieces.first_day : first;
+    last = sites[i].pieces.end_day > last ? sites[i].pieces.end_day : last;
+  }
+  struct distinct_run d = {
+      .k = &cnt, .kind = k, .sites = sites, .edges = edges, .nedges = nedges, .fn = fn, .ctx = ctx};
+  if (k == KEY_SITE) {
+    /* One site at a time: sites are not ordered by day. */
+    for (int i = 0; !rc && i < nsites; i++) {
+      run_open(&d, sites[i].id);
+      if (sites[i].pieces.first_day < sites[i].pieces.end_day)
+        rc = day_sets(r, &sites[i], 1, sites[i].pieces.first_day, sites[i].pieces.end_day, run_add,
+                      &d);
+      d.key = sites[i].id; /* run_add keyed by the site too */
+      run_close(&d);
+    }
+  } else if (!rc) {
+    if (k == KEY_NONE)
+      run_open(&d, 0);
+    if (nsites && first < last)
+      rc = day_sets(r, sites, nsites, first, last, run_add, &d);
+    if (!rc) {
+      if (k == KEY_NONE)
+        run_open(&d, 0);
+      run_close(&d);
+      run_open(&d, INT64_MAX); /* flushes buckets made only of edge visitors */
+      d.open = 0;
+    }
+  }
+  free(edges);
+  idset_free(&cnt.cur);
+  idset_free(&cnt.back);
   return rc;
 }
 
@@ -512,35 +783,75 @@ static void take_one(void *ctx, int64_t key, int64_t unique, int64_t returning) 
   out[1] += returning;
 }
 
-/* The median visit duration (ms) over the sites' ranges; -1 without visits. */
+/* Durations in whole seconds, counted per second: a visit never spans a
+ * local midnight, so none is longer than a day of 25 hours. */
+#define DURATION_MAX_S (26 * 3600)
+
+static void count_duration(uint32_t *hist, int64_t seconds) {
+  hist[seconds < 0 ? 0 : seconds > DURATION_MAX_S ? DURATION_MAX_S : seconds]++;
+}
+
+/* The median visit duration (in seconds, from whole seconds) over the sites'
+ * ranges: the sorted durations of whole days from report_days, the edges
+ * from the raw visits; -1 without visits. */
 static int median_duration(struct report *r, int64_t visits, double *median) {
   *median = -1;
   if (visits <= 0)
     return FF_OK;
-  struct sql_buf b = {0};
-  sql_add(&b, "SELECT d FROM (");
-  for (int i = 0; i < r->nsites; i++) {
-    int site = sql_arg(&b, db_int(r->sites[i].id));
-    int from = sql_arg(&b, db_int(r->sites[i].from)), to = sql_arg(&b, db_int(r->sites[i].to));
-    sql_add(&b,
-            "%sSELECT last_seen_at - first_seen_at AS d FROM visits WHERE site_id = $%d AND "
-            "first_seen_at >= $%d AND first_seen_at < $%d",
-            i ? " UNION ALL " : "", site, from, to);
+  uint32_t *hist = calloc(DURATION_MAX_S + 1, sizeof *hist);
+  if (!hist)
+    return ff_fail(&r->err, FF_ENOMEM, "out of memory");
+  int rc = FF_OK;
+  int64_t counted = 0;
+  for (int i = 0; !rc && i < r->nsites; i++) {
+    const struct report_site *s = &r->sites[i];
+    const struct rollup_pieces *p = &s->pieces;
+    struct db_rows *rows = NULL;
+    if (p->first_day < p->end_day)
+      rc = db_query(r->c,
+                    "SELECT durations FROM report_days WHERE site_id = $1 AND local_day >= $2 "
+                    "AND local_day < $3",
+                    DB_ARGS(db_int(s->id), db_int(p->first_day), db_int(p->end_day)), &rows,
+                    &r->err);
+    for (int k = 0; !rc && k < db_rows_count(rows); k++) {
+      size_t len = 0;
+      const unsigned char *b = db_rows_blob(rows, k, 0, &len);
+      for (size_t j = 0; j + 4 <= len; j += 4, counted++)
+        count_duration(hist, (int64_t)((uint32_t)b[j] | (uint32_t)b[j + 1] << 8 |
+                                       (uint32_t)b[j + 2] << 16 | (uint32_t)b[j + 3] << 24));
+    }
+    db_rows_free(rows);
+    const int64_t edges[2][2] = {{p->head_from, p->head_to}, {p->tail_from, p->tail_to}};
+    for (int e = 0; !rc && e < 2; e++) {
+      if (edges[e][0] >= edges[e][1])
+        continue;
+      rows = NULL;
+      rc = db_query(r->c,
+                    "SELECT first_seen_at, last_seen_at FROM visits WHERE site_id = $1 AND "
+                    "first_seen_at >= $2 AND first_seen_at < $3",
+                    DB_ARGS(db_int(s->id), db_int(edges[e][0]), db_int(edges[e][1])), &rows,
+                    &r->err);
+      for (int k = 0; !rc && k < db_rows_count(rows); k++, counted++) {
+        struct rollup_visit v = {.first_seen_ms = db_rows_int(rows, k, 0),
+                                 .last_seen_ms = db_rows_int(rows, k, 1)};
+        count_duration(hist, rollup_duration_s(&v));
+      }
+      db_rows_free(rows);
+    }
   }
-  int limit = sql_arg(&b, db_int(visits % 2 ? 1 : 2));
-  int offset = sql_arg(&b, db_int(visits % 2 ? visits / 2 : visits / 2 - 1));
-  sql_add(&b, ") x ORDER BY d LIMIT $%d OFFSET $%d", limit, offset);
-  int rc = b.failed ? ff_fail(&r->err, FF_ENOMEM, "out of memory") : FF_OK;
-  struct db_rows *rows = NULL;
-  if (!rc)
-    rc = db_query(r->c, b.text, b.args, b.nargs, &rows, &r->err);
-  int n = rc ? 0 : db_rows_count(rows);
-  if (n == 1)
-    *median = (double)db_rows_int(rows, 0, 0);
-  else if (n == 2)
-    *median = ((double)db_rows_int(rows, 0, 0) + (double)db_rows_int(rows, 1, 0)) / 2;
-  db_rows_free(rows);
-  sql_free(&b);
+  /* The middle one, or the mean of the middle two (ranks are 0-based). */
+  int64_t lo = (counted - 1) / 2, hi = counted / 2, seen = 0;
+  double a = -1, b = -1;
+  for (int64_t d = 0; !rc && counted && d <= DURATION_MAX_S && b < 0; d++) {
+    seen += hist[d];
+    if (a < 0 && seen > lo)
+      a = (double)d;
+    if (seen > hi)
+      b = (double)d;
+  }
+  free(hist);
+  if (!rc && counted)
+    *median = (a + b) / 2 * 1000;
   return rc;
 }
 
@@ -719,7 +1030,7 @@ void reports_summary(struct request *rq) {
     return;
   int64_t total[RC_COUNT] = {0}, uniq[2] = {0};
   double median = -1;
-  int rc = all_cells(&r, BY_NOTHING, add_total, total);
+  int rc = all_cells(&r, BY_NOTHING, RC_FIGURES, add_total, total);
   if (!rc)
     rc = distinct(&r, r.sites, r.nsites, KEY_NONE, 1, take_one, uniq);
   if (!rc)
@@ -792,20 +1103,9 @@ static void series_unique(void *ctx, int64_t key, int64_t unique, int64_t return
     sr->buckets[i].unique = unique;
 }
 
-struct pair {
-  int64_t key, customer;
-};
-
-static int pair_order(const void *a, const void *b) {
-  const struct pair *x = a, *y = b;
-  if (x->key != y->key)
-    return x->key < y->key ? -1 : 1;
-  return x->customer < y->customer ? -1 : x->customer > y->customer;
-}
-
 /* Hourly unique visitors: from the raw visits (hourly ranges are short). */
 static int hourly_unique(struct report *r, struct series *sr) {
-  struct pair *pairs = NULL;
+  struct keyed_id *pairs = NULL;
   size_t n = 0, cap = 0;
   int rc = FF_OK;
   for (int i = 0; !rc && i < r->nsites; i++) {
@@ -818,7 +1118,7 @@ static int hourly_unique(struct report *r, struct series *sr) {
     for (int k = 0; !rc && k < db_rows_count(rows); k++) {
       if (n == cap) {
         cap = cap ? cap * 2 : 1024;
-        struct pair *p = realloc(pairs, cap * sizeof *p);
+        struct keyed_id *p = realloc(pairs, cap * sizeof *p);
         if (!p) {
           rc = ff_fail(&r->err, FF_ENOMEM, "out of memory");
           break;
@@ -828,15 +1128,15 @@ static int hourly_unique(struct report *r, struct series *sr) {
       struct rollup_cell x;
       rollup_locate(s->tz, db_rows_int(rows, k, 0), &x);
       pairs[n].key = series_key(sr, x.local_day, x.local_hour);
-      pairs[n].customer = db_rows_int(rows, k, 1);
+      pairs[n].id = db_rows_int(rows, k, 1);
       n++;
     }
     db_rows_free(rows);
   }
   if (!rc && n)
-    qsort(pairs, n, sizeof *pairs, pair_order);
+    qsort(pairs, n, sizeof *pairs, keyed_order);
   for (size_t k = 0; !rc && k < n; k++) {
-    if (k && pairs[k].key == pairs[k - 1].key && pairs[k].customer == pairs[k - 1].customer)
+    if (k && pairs[k].key == pairs[k - 1].key && pairs[k].id == pairs[k - 1].id)
       continue;
     int64_t i = pairs[k].key - sr->base;
     if (i >= 0 && i < sr->count)
@@ -897,7 +1197,7 @@ void reports_series(struct request *rq) {
   sr.buckets = calloc((size_t)sr.count, sizeof *sr.buckets);
   int rc = sr.buckets ? FF_OK : ff_fail(&r.err, FF_ENOMEM, "out of memory");
   if (!rc)
-    rc = all_cells(&r, gi == G_HOUR ? BY_DAY_HOUR : BY_DAY, series_add, &sr);
+    rc = all_cells(&r, gi == G_HOUR ? BY_DAY_HOUR : BY_DAY, RC_FIGURES, series_add, &sr);
   if (!rc && gi == G_HOUR)
     rc = hourly_unique(&r, &sr);
   else if (!rc)
@@ -954,7 +1254,7 @@ void reports_heatmap(struct request *rq) {
     return;
   int64_t cells[7][24][2];
   memset(cells, 0, sizeof cells);
-  int rc = all_cells(&r, BY_WEEKDAY_HOUR, heat_add, cells);
+  int rc = all_cells(&r, BY_WEEKDAY_HOUR, RC_STAFF + 1, heat_add, cells);
   if (rc) {
     fail(&r, rc);
     return;
@@ -981,7 +1281,7 @@ void reports_demographics(struct request *rq) {
   if (report_begin(rq, &r, REPORTS_MAX_DAYS))
     return;
   int64_t total[RC_COUNT] = {0};
-  int rc = all_cells(&r, BY_NOTHING, add_total, total);
+  int rc = all_cells(&r, BY_NOTHING, RC_COUNT, add_total, total);
   if (rc) {
     fail(&r, rc);
     return;
@@ -1090,7 +1390,7 @@ static int period_figures(struct report *r, int64_t (*figures)[RC_COUNT], int64_
   struct per_site ps = {.r = r, .figures = figures, .unique = unique};
   int rc = FF_OK;
   for (int i = 0; !rc && i < r->nsites; i++)
-    rc = site_cells(r, &r->sites[i], BY_NOTHING, per_site_add, &ps);
+    rc = site_cells(r, &r->sites[i], BY_NOTHING, RC_FIGURES, per_site_add, &ps);
   if (!rc)
     rc = distinct(r, r->sites, r->nsites, KEY_SITE, 0, per_site_unique, &ps);
   return rc;

@@ -140,47 +140,190 @@ int rollup_visit_load(struct db_conn *c, int64_t visit_id, struct rollup_visit *
 
 /* Adds a cell's counters to its stored row (creating it), and drops a row
  * left with nothing in it. */
-static char cell_add_sql[2048];
-static pthread_once_t cell_add_once = PTHREAD_ONCE_INIT;
+static char hour_add_sql[2048], day_add_sql[2048];
+static pthread_once_t add_once = PTHREAD_ONCE_INIT;
 
-/* The upsert of a cell, built once from the column table (no values in it). */
-static void cell_add_prepare(void) {
-  char *sql = cell_add_sql;
-  size_t size = sizeof cell_add_sql;
-  int n = snprintf(sql, size,
-                   "INSERT INTO report_hours (tenant_id, site_id, hour_start, local_day, "
-                   "local_hour, weekday");
-  for (int i = 0; i < RC_COUNT; i++)
-    n += snprintf(sql + n, size - (size_t)n, ", %s", rollup_counter_columns[i]);
-  n += snprintf(sql + n, size - (size_t)n, ") VALUES ($1, $2, $3, $4, $5, $6");
-  for (int i = 0; i < RC_COUNT; i++)
-    n += snprintf(sql + n, size - (size_t)n, ", $%d", 7 + i);
-  n += snprintf(sql + n, size - (size_t)n, ") ON CONFLICT (site_id, hour_start) DO UPDATE SET ");
-  for (int i = 0; i < RC_COUNT; i++)
-    n += snprintf(sql + n, size - (size_t)n, "%s%s = report_hours.%s + excluded.%s", i ? ", " : "",
-                  rollup_counter_columns[i], rollup_counter_columns[i], rollup_counter_columns[i]);
+/* The upserts of an hour and of a day, built once from the column table (no
+ * values in them): counters add to the stored row. */
+static void add_prepare(void) {
+  for (int day = 0; day < 2; day++) {
+    char *sql = day ? day_add_sql : hour_add_sql;
+    size_t size = sizeof hour_add_sql;
+    const char *table = day ? "report_days" : "report_hours";
+    int n = snprintf(sql, size, "INSERT INTO %s (tenant_id, site_id, local_day%s", table,
+                     day ? ", durations, visitors" : ", hour_start, local_hour, weekday");
+    int keys = day ? 5 : 6;
+    for (int i = 0; i < RC_COUNT; i++)
+      n += snprintf(sql + n, size - (size_t)n, ", %s", rollup_counter_columns[i]);
+    n += snprintf(sql + n, size - (size_t)n, ") VALUES ($1");
+    for (int i = 2; i <= keys + RC_COUNT; i++)
+      n += snprintf(sql + n, size - (size_t)n, ", $%d", i);
+    n += snprintf(sql + n, size - (size_t)n, ") ON CONFLICT (site_id, local_day%s) DO UPDATE SET ",
+                  day ? "" : ", hour_start");
+    for (int i = 0; i < RC_COUNT; i++)
+      n += snprintf(sql + n, size - (size_t)n, "%s%s = %s.%s + excluded.%s", i ? ", " : "",
+                    rollup_counter_columns[i], table, rollup_counter_columns[i],
+                    rollup_counter_columns[i]);
+  }
 }
 
-/* Adds a cell's counters to its stored row (creating it), and drops a row
- * left with nothing in it. */
-static int cell_add(struct db_conn *c, int64_t tenant, int64_t site, const struct rollup_cell *x,
+/* Adds counters to an hour's stored row (creating it); drops a row left
+ * with nothing in it. */
+static int hour_add(struct db_conn *c, int64_t tenant, int64_t site, const struct rollup_cell *x,
                     struct ff_error *err) {
-  pthread_once(&cell_add_once, cell_add_prepare);
+  pthread_once(&add_once, add_prepare);
   struct db_value args[6 + RC_COUNT];
   args[0] = db_int(tenant);
   args[1] = db_int(site);
-  args[2] = db_int(x->hour_start);
-  args[3] = db_int(x->local_day);
+  args[2] = db_int(x->local_day);
+  args[3] = db_int(x->hour_start);
   args[4] = db_int(x->local_hour);
   args[5] = db_int(x->weekday);
   for (int i = 0; i < RC_COUNT; i++)
     args[6 + i] = db_int(x->n[i]);
-  int rc = db_exec(c, cell_add_sql, args, 6 + RC_COUNT, NULL, err);
+  int rc = db_exec(c, hour_add_sql, args, 6 + RC_COUNT, NULL, err);
   if (!rc && (x->n[RC_VISITS] < 0 || x->n[RC_STAFF] < 0))
     rc = db_exec(c,
-                 "DELETE FROM report_hours WHERE site_id = $1 AND hour_start = $2 AND "
-                 "visits = 0 AND staff_passes = 0",
-                 DB_ARGS(db_int(site), db_int(x->hour_start)), NULL, err);
+                 "DELETE FROM report_hours WHERE site_id = $1 AND local_day = $2 AND "
+                 "hour_start = $3 AND visits = 0 AND staff_passes = 0",
+                 DB_ARGS(db_int(site), db_int(x->local_day), db_int(x->hour_start)), NULL, err);
+  return rc;
+}
+
+/* The same for the day's row; a new row gets the durations and visitors given. */
+static int day_add(struct db_conn *c, int64_t tenant, int64_t site, int64_t day,
+                   const int64_t n[RC_COUNT], const void *durations, size_t durations_len,
+                   const void *visitors, size_t visitors_len, struct ff_error *err) {
+  pthread_once(&add_once, add_prepare);
+  struct db_value args[5 + RC_COUNT];
+  args[0] = db_int(tenant);
+  args[1] = db_int(site);
+  args[2] = db_int(day);
+  args[3] = db_blob(durations ? durations : "", durations_len);
+  args[4] = db_blob(visitors ? visitors : "", visitors_len);
+  for (int i = 0; i < RC_COUNT; i++)
+    args[5 + i] = db_int(n[i]);
+  int rc = db_exec(c, day_add_sql, args, 5 + RC_COUNT, NULL, err);
+  if (!rc && (n[RC_VISITS] < 0 || n[RC_STAFF] < 0))
+    rc = db_exec(c,
+                 "DELETE FROM report_days WHERE site_id = $1 AND local_day = $2 AND visits = 0 "
+                 "AND staff_passes = 0",
+                 DB_ARGS(db_int(site), db_int(day)), NULL, err);
+  return rc;
+}
+
+static int cell_add(struct db_conn *c, int64_t tenant, int64_t site, const struct rollup_cell *x,
+                    struct ff_error *err) {
+  int rc = hour_add(c, tenant, site, x, err);
+  return rc ? rc : day_add(c, tenant, site, x->local_day, x->n, NULL, 0, NULL, 0, err);
+}
+
+/* --- durations: per site-day, whole seconds, sorted uint32 little-endian ---- */
+
+int64_t rollup_duration_s(const struct rollup_visit *v) {
+  int64_t d = (v->last_seen_ms - v->first_seen_ms) / 1000;
+  return d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : d;
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
+  p[3] = (unsigned char)(v >> 24);
+}
+
+size_t rollup_ids_encode(const int64_t *ids, size_t n, unsigned char *out) {
+  size_t len = 0;
+  int64_t prev = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t d = (uint64_t)(ids[i] - prev);
+    prev = ids[i];
+    do {
+      out[len++] = (unsigned char)((d & 0x7f) | (d > 0x7f ? 0x80 : 0));
+      d >>= 7;
+    } while (d);
+  }
+  return len;
+}
+
+int rollup_ids_next(const unsigned char **p, const unsigned char *end, int64_t *id) {
+  uint64_t d = 0;
+  for (int shift = 0; *p < end && shift < 64; shift += 7) {
+    unsigned char b = *(*p)++;
+    d |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *id += (int64_t)d;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* A day's two lists, changed in place: one duration `remove` taken out and
+ * `add` put in (either may be -1: nothing), and customer `visitor` added to
+ * the visitors if missing (0: nothing). The day's row exists when something
+ * is added. */
+static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_t remove,
+                            int64_t add, int64_t visitor, struct ff_error *err) {
+  if (remove == add && !visitor)
+    return FF_OK;
+  struct db_rows *rows = NULL;
+  int rc = db_query(
+      c, "SELECT durations, visitors FROM report_days WHERE site_id = $1 AND local_day = $2",
+      DB_ARGS(db_int(site), db_int(day)), &rows, err);
+  if (rc || db_rows_count(rows) != 1) {
+    db_rows_free(rows);
+    return rc;
+  }
+  size_t len = 0, vlen = 0;
+  const unsigned char *old = db_rows_blob(rows, 0, 0, &len);
+  const unsigned char *vold = db_rows_blob(rows, 0, 1, &vlen);
+  size_t n = len / 4, k = 0;
+  unsigned char *out = malloc((n + 1) * 4);
+  /* Visitors: at most one id per byte, plus room for the new one. */
+  int64_t *ids = malloc((vlen + 1) * sizeof *ids);
+  unsigned char *vout = malloc(vlen + 11);
+  if (!out || !ids || !vout) {
+    free(out), free(ids), free(vout);
+    db_rows_free(rows);
+    return ff_fail(err, FF_ENOMEM, "out of memory");
+  }
+  int removed = remove < 0, added = add < 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t v = get_u32(old + i * 4);
+    if (!removed && v == (uint32_t)remove) {
+      removed = 1;
+      continue;
+    }
+    if (!added && (uint32_t)add <= v)
+      put_u32(out + 4 * k++, (uint32_t)add), added = 1;
+    put_u32(out + 4 * k++, v);
+  }
+  if (!added)
+    put_u32(out + 4 * k++, (uint32_t)add);
+  size_t nids = 0;
+  int64_t id = 0;
+  int have = !visitor;
+  for (const unsigned char *p = vold, *end = vold + vlen; rollup_ids_next(&p, end, &id);) {
+    if (!have && visitor <= id) {
+      have = 1;
+      if (visitor < id)
+        ids[nids++] = visitor;
+    }
+    ids[nids++] = id;
+  }
+  if (!have)
+    ids[nids++] = visitor;
+  size_t vnew = rollup_ids_encode(ids, nids, vout);
+  db_rows_free(rows);
+  rc = db_exec(c,
+               "UPDATE report_days SET durations = $3, visitors = $4 WHERE site_id = $1 AND "
+               "local_day = $2",
+               DB_ARGS(db_int(site), db_int(day), db_blob(out, k * 4), db_blob(vout, vnew)), NULL,
+               err);
+  free(out), free(ids), free(vout);
   return rc;
 }
 
@@ -191,13 +334,9 @@ int rollup_visit_apply(struct db_conn *c, const struct tz *tz, const struct roll
   rollup_locate(tz, v->first_seen_ms, &x);
   rollup_count_visit(&x, v, sign);
   int rc = cell_add(c, v->tenant_id, v->site_id, &x, err);
-  if (!rc && sign > 0 && v->customer_id)
-    rc = db_exec(c,
-                 "INSERT INTO report_visitors (tenant_id, site_id, local_day, local_month, "
-                 "customer_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                 DB_ARGS(db_int(v->tenant_id), db_int(v->site_id), db_int(x.local_day),
-                         db_int(rollup_month_of_day(x.local_day)), db_int(v->customer_id)),
-                 NULL, err);
+  if (!rc)
+    rc = day_lists_update(c, v->site_id, x.local_day, sign < 0 ? rollup_duration_s(v) : -1,
+                          sign > 0 ? rollup_duration_s(v) : -1, sign > 0 ? v->customer_id : 0, err);
   return rc;
 }
 
@@ -214,12 +353,24 @@ int rollup_visit_change(struct db_conn *c, const struct tz *tz, const struct rol
     int changed = 0;
     for (int i = 0; i < RC_COUNT; i++)
       changed |= a.n[i] != 0;
-    return changed ? cell_add(c, now->tenant_id, now->site_id, &a, err) : FF_OK;
+    int rc = changed ? cell_add(c, now->tenant_id, now->site_id, &a, err) : FF_OK;
+    return rc ? rc
+              : day_lists_update(c, now->site_id, a.local_day, rollup_duration_s(was),
+                                 rollup_duration_s(now), 0, err);
   }
   rollup_count_visit(&a, was, -1);
   rollup_count_visit(&b, now, 1);
   int rc = cell_add(c, was->tenant_id, was->site_id, &a, err);
-  return rc ? rc : cell_add(c, now->tenant_id, now->site_id, &b, err);
+  if (!rc)
+    rc = cell_add(c, now->tenant_id, now->site_id, &b, err);
+  if (!rc && a.local_day == b.local_day)
+    rc = day_lists_update(c, now->site_id, a.local_day, rollup_duration_s(was),
+                          rollup_duration_s(now), 0, err);
+  else if (!rc && !(rc = day_lists_update(c, was->site_id, a.local_day, rollup_duration_s(was), -1,
+                                          0, err)))
+    rc = day_lists_update(c, now->site_id, b.local_day, -1, rollup_duration_s(now),
+                          now->customer_id, err);
+  return rc;
 }
 
 int rollup_staff_pass(struct db_conn *c, const struct tz *tz, int64_t tenant_id, int64_t site_id,
@@ -334,25 +485,69 @@ static int cell_order(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* The cells of one site-day computed from raw rows, ordered by hour. */
-static int day_cells(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
-                     int64_t day, struct rollup_cell *cells, int *count, struct ff_error *err) {
+/* What one site-day's rollups should hold, computed from the raw rows. */
+struct day_truth {
+  struct rollup_cell cells[CELLS_PER_DAY_MAX]; /* ordered by hour */
+  int count;
+  int64_t total[RC_COUNT];
+  unsigned char *durations; /* sorted uint32 little-endian */
+  size_t durations_len;
+  unsigned char *visitors; /* rollup_ids_encode of the distinct customers */
+  size_t visitors_len;
+};
+
+static int id_order(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int u32_order(const void *a, const void *b) {
+  uint32_t x = get_u32(a), y = get_u32(b);
+  return x < y ? -1 : x > y;
+}
+
+static int day_truth(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
+                     int64_t day, struct day_truth *t, struct ff_error *err) {
   int64_t from = rollup_day_start_ms(tz, day), to = rollup_day_start_ms(tz, day + 1);
-  *count = 0;
+  memset(t, 0, sizeof *t);
   struct db_rows *rows = NULL;
   int rc = db_query(c,
                     "SELECT first_seen_at, last_seen_at, customer_id, age, gender FROM visits "
                     "WHERE site_id = $1 AND first_seen_at >= $2 AND first_seen_at < $3",
                     DB_ARGS(db_int(site), db_int(from), db_int(to)), &rows, err);
-  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
+  int n = rc ? 0 : db_rows_count(rows);
+  if (n && !(t->durations = malloc((size_t)n * 4)))
+    rc = ff_fail(err, FF_ENOMEM, "out of memory");
+  for (int i = 0; !rc && i < n; i++) {
     struct rollup_visit v;
     visit_from_row(rows, i, tenant, site, &v);
-    struct rollup_cell *x = cell_for(cells, count, tz, v.first_seen_ms);
+    struct rollup_cell *x = cell_for(t->cells, &t->count, tz, v.first_seen_ms);
     if (!x)
       rc = ff_fail(err, FF_EINTERNAL, "more than %d local hours in a day", CELLS_PER_DAY_MAX);
     else
       rollup_count_visit(x, &v, 1);
+    put_u32(t->durations + 4 * i, (uint32_t)rollup_duration_s(&v));
   }
+  t->durations_len = rc ? 0 : (size_t)n * 4;
+  if (n)
+    qsort(t->durations, (size_t)n, 4, u32_order);
+  /* The distinct customers, sorted, encoded (10 bytes per id at most). */
+  int64_t *ids = n ? malloc((size_t)n * sizeof *ids) : NULL;
+  if (!rc && n && (!ids || !(t->visitors = malloc((size_t)n * 10))))
+    rc = ff_fail(err, FF_ENOMEM, "out of memory");
+  size_t nids = 0;
+  for (int i = 0; !rc && i < n; i++)
+    if (!db_rows_is_null(rows, i, 2))
+      ids[nids++] = db_rows_int(rows, i, 2);
+  if (!rc && nids) {
+    qsort(ids, nids, sizeof *ids, id_order);
+    size_t u = 0;
+    for (size_t i = 0; i < nids; i++)
+      if (!u || ids[u - 1] != ids[i])
+        ids[u++] = ids[i];
+    t->visitors_len = rollup_ids_encode(ids, u, t->visitors);
+  }
+  free(ids);
   db_rows_free(rows);
   rows = NULL;
   if (!rc)
@@ -361,42 +556,40 @@ static int day_cells(struct db_conn *c, const struct tz *tz, int64_t tenant, int
                   "seen_at < $3",
                   DB_ARGS(db_int(site), db_int(from), db_int(to)), &rows, err);
   for (int i = 0; !rc && i < db_rows_count(rows); i++) {
-    struct rollup_cell *x = cell_for(cells, count, tz, db_rows_int(rows, i, 0));
+    struct rollup_cell *x = cell_for(t->cells, &t->count, tz, db_rows_int(rows, i, 0));
     if (!x)
       rc = ff_fail(err, FF_EINTERNAL, "more than %d local hours in a day", CELLS_PER_DAY_MAX);
     else
       x->n[RC_STAFF]++;
   }
   db_rows_free(rows);
-  qsort(cells, (size_t)*count, sizeof cells[0], cell_order);
+  qsort(t->cells, (size_t)t->count, sizeof t->cells[0], cell_order);
+  for (int i = 0; i < t->count; i++)
+    for (int k = 0; k < RC_COUNT; k++)
+      t->total[k] += t->cells[i].n[k];
+  if (rc) {
+    free(t->durations), free(t->visitors);
+    t->durations = t->visitors = NULL;
+  }
   return rc;
 }
 
 static int rebuild_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
                        int64_t day, struct ff_error *err) {
-  struct rollup_cell cells[CELLS_PER_DAY_MAX];
-  int count = 0;
-  int64_t from = rollup_day_start_ms(tz, day), to = rollup_day_start_ms(tz, day + 1);
-  int rc = db_exec(c, "DELETE FROM report_hours WHERE site_id = $1 AND local_day = $2",
-                   DB_ARGS(db_int(site), db_int(day)), NULL, err);
+  struct day_truth t;
+  int rc = day_truth(c, tz, tenant, site, day, &t, err);
   if (!rc)
-    rc = db_exec(c, "DELETE FROM report_visitors WHERE site_id = $1 AND local_day = $2",
+    rc = db_exec(c, "DELETE FROM report_hours WHERE site_id = $1 AND local_day = $2",
                  DB_ARGS(db_int(site), db_int(day)), NULL, err);
   if (!rc)
-    rc = day_cells(c, tz, tenant, site, day, cells, &count, err);
-  for (int i = 0; !rc && i < count; i++)
-    rc = cell_add(c, tenant, site, &cells[i], err);
-  if (!rc)
-    rc = db_exec(
-        c,
-        "INSERT INTO report_visitors (tenant_id, site_id, local_day, local_month, "
-        "customer_id) SELECT DISTINCT CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), "
-        "CAST($4 AS BIGINT), "
-        "customer_id FROM visits WHERE site_id = $2 AND first_seen_at >= $5 AND "
-        "first_seen_at < $6 AND customer_id IS NOT NULL",
-        DB_ARGS(db_int(tenant), db_int(site), db_int(day), db_int(rollup_month_of_day(day)),
-                db_int(from), db_int(to)),
-        NULL, err);
+    rc = db_exec(c, "DELETE FROM report_days WHERE site_id = $1 AND local_day = $2",
+                 DB_ARGS(db_int(site), db_int(day)), NULL, err);
+  for (int i = 0; !rc && i < t.count; i++)
+    rc = hour_add(c, tenant, site, &t.cells[i], err);
+  if (!rc && t.count)
+    rc = day_add(c, tenant, site, day, t.total, t.durations, t.durations_len, t.visitors,
+                 t.visitors_len, err);
+  free(t.durations), free(t.visitors);
   return rc;
 }
 
@@ -455,8 +648,9 @@ int rollup_rebuild_site(struct server *s, struct db_conn *c, int64_t site_id,
     rc = db_exec(c, "DELETE FROM report_hours WHERE site_id = $1", DB_ARGS(db_int(site_id)), NULL,
                  err);
   if (!rc)
-    rc = db_exec(c, "DELETE FROM report_visitors WHERE site_id = $1", DB_ARGS(db_int(site_id)),
-                 NULL, err);
+    rc = db_exec(c, "DELETE FROM report_days WHERE site_id = $1", DB_ARGS(db_int(site_id)), NULL,
+                 err);
+
   if (!rc)
     rc = db_query(c,
                   "SELECT MIN(t), MAX(t) FROM (SELECT first_seen_at AS t FROM visits WHERE "
@@ -474,57 +668,69 @@ int rollup_rebuild_site(struct server *s, struct db_conn *c, int64_t site_id,
 
 /* --- the check ----------------------------------------------------------------------- */
 
+static void select_counters(char *sql, size_t size, const char *keys, const char *rest) {
+  int n = snprintf(sql, size, "SELECT %s", keys);
+  for (int i = 0; i < RC_COUNT; i++)
+    n += snprintf(sql + n, size - (size_t)n, ", %s", rollup_counter_columns[i]);
+  snprintf(sql + n, size - (size_t)n, " %s", rest);
+}
+
+static int same_counters(const struct db_rows *rows, int row, int first, const int64_t *want) {
+  for (int j = 0; j < RC_COUNT; j++)
+    if (db_rows_int(rows, row, first + j) != want[j])
+      return 0;
+  return 1;
+}
+
 /* Compares one site-day; returns 1 when it differs, 0 when equal, < 0 on error. */
 static int check_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
                      int64_t day, struct rollup_check *out, struct ff_error *err) {
-  struct rollup_cell want[CELLS_PER_DAY_MAX];
-  int count = 0;
-  int rc = day_cells(c, tz, tenant, site, day, want, &count, err);
+  struct day_truth t;
+  int rc = day_truth(c, tz, tenant, site, day, &t, err);
   if (rc)
     return rc;
   char sql[1024];
-  int n = snprintf(sql, sizeof sql, "SELECT hour_start, local_day, local_hour, weekday, tenant_id");
-  for (int i = 0; i < RC_COUNT; i++)
-    n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s", rollup_counter_columns[i]);
-  snprintf(sql + n, sizeof sql - (size_t)n,
-           " FROM report_hours WHERE site_id = $1 AND local_day = $2 ORDER BY hour_start");
+  select_counters(sql, sizeof sql, "hour_start, local_hour, weekday, tenant_id",
+                  "FROM report_hours WHERE site_id = $1 AND local_day = $2 ORDER BY hour_start");
   struct db_rows *rows = NULL;
-  if ((rc = db_query(c, sql, DB_ARGS(db_int(site), db_int(day)), &rows, err)))
+  if ((rc = db_query(c, sql, DB_ARGS(db_int(site), db_int(day)), &rows, err))) {
+    free(t.durations), free(t.visitors);
     return rc;
+  }
   int have = db_rows_count(rows), i = 0, k = 0;
   int64_t differing = 0;
-  while (i < count || k < have) {
+  while (i < t.count || k < have) {
     int64_t hs = k < have ? db_rows_int(rows, k, 0) : INT64_MAX;
-    if (i < count && want[i].hour_start < hs) {
+    if (i < t.count && t.cells[i].hour_start < hs) {
       differing++, i++;
-    } else if (i >= count || want[i].hour_start > hs) {
+    } else if (i >= t.count || t.cells[i].hour_start > hs) {
       differing++, k++;
     } else {
-      int same = db_rows_int(rows, k, 1) == want[i].local_day &&
-                 db_rows_int(rows, k, 2) == want[i].local_hour &&
-                 db_rows_int(rows, k, 3) == want[i].weekday && db_rows_int(rows, k, 4) == tenant;
-      for (int j = 0; j < RC_COUNT && same; j++)
-        same = db_rows_int(rows, k, 5 + j) == want[i].n[j];
-      differing += !same;
+      differing += !(db_rows_int(rows, k, 1) == t.cells[i].local_hour &&
+                     db_rows_int(rows, k, 2) == t.cells[i].weekday &&
+                     db_rows_int(rows, k, 3) == tenant && same_counters(rows, k, 4, t.cells[i].n));
       i++, k++;
     }
   }
   db_rows_free(rows);
   rows = NULL;
-  int64_t from = rollup_day_start_ms(tz, day), to = rollup_day_start_ms(tz, day + 1);
-  rc = db_query(
-      c,
-      "SELECT (SELECT COUNT(*) FROM report_visitors r WHERE r.site_id = $1 AND r.local_day = $2 "
-      "AND (r.tenant_id <> $5 OR r.local_month <> $6 OR NOT EXISTS (SELECT 1 FROM visits v "
-      "WHERE v.customer_id = r.customer_id AND v.site_id = $1 AND v.first_seen_at >= $3 AND "
-      "v.first_seen_at < $4))), (SELECT COUNT(DISTINCT v.customer_id) FROM visits v WHERE "
-      "v.site_id = $1 AND v.first_seen_at >= $3 AND v.first_seen_at < $4 AND v.customer_id IS "
-      "NOT NULL AND NOT EXISTS (SELECT 1 FROM report_visitors r WHERE r.site_id = $1 AND "
-      "r.local_day = $2 AND r.customer_id = v.customer_id))",
-      DB_ARGS(db_int(site), db_int(day), db_int(from), db_int(to), db_int(tenant),
-              db_int(rollup_month_of_day(day))),
-      &rows, err);
-  int64_t visitors = rc ? 0 : db_rows_int(rows, 0, 0) + db_rows_int(rows, 0, 1);
+  /* The day's row: the hours' totals, the sorted durations, the visitors. */
+  select_counters(sql, sizeof sql, "tenant_id, durations, visitors",
+                  "FROM report_days WHERE site_id = $1 AND local_day = $2");
+  rc = db_query(c, sql, DB_ARGS(db_int(site), db_int(day)), &rows, err);
+  int64_t visitors = 0;
+  if (!rc) {
+    size_t len = 0, vlen = 0;
+    const void *blob = db_rows_blob(rows, 0, 1, &len);
+    const void *vblob = db_rows_blob(rows, 0, 2, &vlen);
+    int present = db_rows_count(rows) == 1;
+    differing +=
+        !(present == (t.count > 0) &&
+          (!present || (db_rows_int(rows, 0, 0) == tenant && same_counters(rows, 0, 3, t.total) &&
+                        len == t.durations_len && (!len || !memcmp(blob, t.durations, len)))));
+    visitors = !(vlen == t.visitors_len && (!vlen || !memcmp(vblob, t.visitors, vlen)));
+  }
+  free(t.durations), free(t.visitors);
   db_rows_free(rows);
   if (rc)
     return rc;

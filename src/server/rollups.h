@@ -1,15 +1,17 @@
 /* rollups.h — what reports read instead of raw visits, kept exact.
  *
- * Two tables (migration 0005), both keyed by site and the site's LOCAL time
- * (its IANA zone at the time the rollup was computed):
- *   report_hours     one row per site and local hour that saw a visit or a
- *                    staff pass: additive counters (visits, anonymous visits,
- *                    staff passes, summed duration, gender and age bands).
- *                    A visit counts in the hour its first sighting fell in.
- *   report_visitors  one row per site, local day and customer who visited:
- *                    unique visitors are not additive across hours, days or
- *                    sites, so they are counted exactly as distinct customers
- *                    over these rows.
+ * Two tables (migration 0005), keyed by site and the site's LOCAL time (its
+ * IANA zone at the time the rollup was computed):
+ *   report_hours  one row per site and local hour that saw a visit or a staff
+ *                 pass: additive counters (visits, anonymous visits, staff
+ *                 passes, summed duration, gender and age bands). A visit
+ *                 counts in the hour its first sighting fell in.
+ *   report_days   the same counters per site and local day (what long ranges
+ *                 read), the day's visit durations in whole seconds, sorted
+ *                 (medians are exact), and the day's visitors: the distinct
+ *                 customer ids (unique visitors are not additive across
+ *                 hours, days or sites; reports count the union of these
+ *                 sets, rollup_ids_*).
  *
  * Maintenance happens inside the caller's write transaction: event ingestion
  * applies each visit's contribution (rollup_visit_apply: -1 for the visit as
@@ -85,8 +87,16 @@ struct rollup_visit {
   double age;
   int gender; /* 0 unknown, 1 male, 2 female */
 };
+/* A visit's duration in whole seconds (what medians are taken over). */
+int64_t rollup_duration_s(const struct rollup_visit *v);
 /* Adds (sign +1) or removes (-1) one visit or one staff pass to a cell. */
 void rollup_count_visit(struct rollup_cell *cell, const struct rollup_visit *v, int sign);
+
+/* A day's visitors: sorted distinct ids, each the LEB128 varint of its
+ * difference to the previous one. encode writes at most 10 bytes per id;
+ * next reads one id (adding to *id, which starts at 0), 0 at the end. */
+size_t rollup_ids_encode(const int64_t *ids, size_t n, unsigned char *out);
+int rollup_ids_next(const unsigned char **p, const unsigned char *end, int64_t *id);
 
 /* --- maintenance, inside the caller's write transaction -------------------- */
 
@@ -138,7 +148,7 @@ struct rollup_check {
   int64_t sites;              /* sites examined */
   int64_t days;               /* site-days examined */
   int64_t hours_differing;    /* report_hours rows missing, extra or wrong */
-  int64_t visitors_differing; /* report_visitors rows missing or extra */
+  int64_t visitors_differing; /* site-days whose visitor set differs */
   int64_t days_differing;     /* site-days with any difference */
   int64_t days_repaired;      /* site-days rebuilt from raw rows (repair only) */
 };

@@ -157,3 +157,25 @@ Test(rollups, age_bands_and_counting) {
   for (int i = 0; i < RC_COUNT; i++)
     cr_assert_eq(c.n[i], 0);
 }
+
+Test(rollups, visitor_ids_round_trip_as_varint_deltas) {
+  int64_t ids[] = {1, 2, 130, 131, 20000, 1LL << 40, (1LL << 62) + 5};
+  size_t n = sizeof ids / sizeof ids[0];
+  unsigned char buf[10 * sizeof ids / sizeof ids[0]];
+  size_t len = rollup_ids_encode(ids, n, buf);
+  cr_assert_lt(len, 10 * n);
+  cr_assert_eq(buf[0], 1); /* the first delta: 1, one byte */
+  const unsigned char *p = buf;
+  int64_t id = 0;
+  size_t got = 0;
+  while (rollup_ids_next(&p, buf + len, &id))
+    cr_assert_eq(id, ids[got++]);
+  cr_assert_eq(got, n);
+  /* A truncated list stops without reading past its end. */
+  p = buf;
+  id = 0;
+  got = 0;
+  while (rollup_ids_next(&p, buf + len - 1, &id))
+    got++;
+  cr_assert_eq(got, n - 1);
+}
