@@ -555,3 +555,12 @@ void db_rows_free(struct db_rows *rows) {
 int db_test_cached_statements(struct db_conn *conn) {
   return conn->db->driver->cached_statements(conn);
 }
+
+int db_notify(struct db_conn *c, const char *channel, const char *payload, struct ff_error *err) {
+  if (c->db->driver != &db_postgres_driver)
+    return ff_fail(err, FF_EUNSUPPORTED, "NOTIFY needs PostgreSQL");
+  if (strlen(payload) > DB_NOTIFY_MAX)
+    return ff_fail(err, FF_ETOOBIG, "a notification is at most %d bytes", DB_NOTIFY_MAX);
+  return db_exec(c, "SELECT pg_notify(" DB_PG_CHANNEL_SQL("$1") ", $2)",
+                 DB_ARGS(db_text(channel), db_text(payload)), NULL, err);
+}

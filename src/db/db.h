@@ -137,6 +137,34 @@ const char *db_rows_text(const struct db_rows *rows, int row, int col); /* NULL 
 const void *db_rows_blob(const struct db_rows *rows, int row, int col, size_t *len);
 void db_rows_free(struct db_rows *rows);
 
+/* --- PostgreSQL LISTEN/NOTIFY -------------------------------------------------
+ * For fan-out between server instances sharing one database. Channel names
+ * are derived from a base name and the current schema, so installations (or
+ * test runs) in different schemas of one database do not hear each other:
+ * SQL that notifies uses DB_PG_CHANNEL_SQL("$1") with the base name bound to
+ * $1, or db_notify(). A payload is at most DB_NOTIFY_MAX bytes (PostgreSQL's
+ * limit is 8000): send ids, not rows.
+ *
+ * db_listen opens one dedicated connection (not from the pool), LISTENs on
+ * the channels before it returns, and calls fn(arg, base, payload) on its
+ * own thread for every notification, in the order the server delivers them
+ * (commit order). When the connection is lost it reconnects (100 ms doubling
+ * to 5 s), LISTENs again and calls fn(arg, NULL, NULL): notifications may
+ * have been missed meanwhile. It also calls fn(arg, NULL, NULL) once after
+ * the first LISTEN, from its thread. SQLite: FF_EUNSUPPORTED (one instance). */
+#define DB_NOTIFY_MAX 7900
+#define DB_PG_CHANNEL_SQL(param)                                                                   \
+  "('ff_' || " param " || '_' || substr(md5(COALESCE(current_schema(), '')), 1, 8))"
+struct db_listener;
+typedef void (*db_notify_fn)(void *arg, const char *channel, const char *payload);
+int db_listen(struct db *db, const char *const *channels, int count, db_notify_fn fn, void *arg,
+              struct db_listener **out, struct ff_error *err);
+void db_listen_stop(struct db_listener *l);
+/* Reconnections so far (for /metrics and tests). */
+int db_listen_reconnects(const struct db_listener *l);
+/* SELECT pg_notify(channel of base, payload) on a pooled connection. */
+int db_notify(struct db_conn *c, const char *channel, const char *payload, struct ff_error *err);
+
 /* Figures for /metrics: statements run and their latency histogram. */
 #define DB_LATENCY_BUCKETS 12
 extern const double db_latency_bounds_ms[DB_LATENCY_BUCKETS]; /* upper bounds, last = +Inf */

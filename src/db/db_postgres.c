@@ -15,9 +15,12 @@
 #include "db_internal.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PG_STMT_CACHE_MAX 128
 #define PG_STMT_NAME_MAX 24
@@ -501,3 +504,161 @@ const struct db_driver db_postgres_driver = {
     .in_transaction = pg_in_transaction,
     .cached_statements = pg_cached_statements,
 };
+
+/* ---- LISTEN/NOTIFY (db.h) ---- */
+
+#define LISTEN_MAX_CHANNELS 4
+#define LISTEN_POLL_MS 200
+#define LISTEN_BACKOFF_MIN_MS 100
+#define LISTEN_BACKOFF_MAX_MS 5000
+
+struct db_listener {
+  struct db *db;
+  char *channels[LISTEN_MAX_CHANNELS]; /* base names */
+  char *full[LISTEN_MAX_CHANNELS];     /* per-schema names, once connected */
+  int count;
+  db_notify_fn fn;
+  void *arg;
+  PGconn *pg;
+  pthread_t thread;
+  atomic_int stop;
+  atomic_int reconnects;
+};
+
+/* Connects and LISTENs on every channel. */
+static int listen_connect(struct db_listener *l, struct ff_error *err) {
+  const char *keys[] = {"fallback_application_name", "client_encoding", "connect_timeout", "dbname",
+                        NULL};
+  const char *values[] = {"footfall-listener", "UTF8", "10", l->db->target, NULL};
+  PGconn *pg = PQconnectdbParams(keys, values, 1);
+  if (!pg)
+    return ff_fail(err, FF_ENOMEM, "out of memory");
+  if (PQstatus(pg) != CONNECTION_OK) {
+    int rc = fail_message(err, FF_EDB, "cannot connect to PostgreSQL: ", PQerrorMessage(pg));
+    PQfinish(pg);
+    return rc;
+  }
+  PQsetNoticeProcessor(pg, ignore_notice, NULL);
+  int rc = FF_OK;
+  for (int i = 0; i < l->count && rc == FF_OK; i++) {
+    const char *params[1] = {l->channels[i]};
+    PGresult *res =
+        PQexecParams(pg, "SELECT " DB_PG_CHANNEL_SQL("$1"), 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+      rc = fail_message(err, FF_EDB, "listen: ", PQerrorMessage(pg));
+    } else {
+      db_free(l->full[i]);
+      l->full[i] = db_strdup(PQgetvalue(res, 0, 0));
+      char sql[160];
+      /* The name is ff_ + [a-z_] + hex: safe as a quoted identifier. */
+      snprintf(sql, sizeof sql, "LISTEN \"%s\"", l->full[i] ? l->full[i] : "");
+      PGresult *lr = l->full[i] ? PQexec(pg, sql) : NULL;
+      if (!lr || PQresultStatus(lr) != PGRES_COMMAND_OK)
+        rc = fail_message(err, FF_EDB, "listen: ", PQerrorMessage(pg));
+      PQclear(lr);
+    }
+    PQclear(res);
+  }
+  if (rc) {
+    PQfinish(pg);
+    return rc;
+  }
+  l->pg = pg;
+  return FF_OK;
+}
+
+static const char *base_of(const struct db_listener *l, const char *full) {
+  for (int i = 0; i < l->count; i++)
+    if (l->full[i] && !strcmp(l->full[i], full))
+      return l->channels[i];
+  return NULL;
+}
+
+static void *listen_main(void *arg) {
+  struct db_listener *l = arg;
+  l->fn(l->arg, NULL, NULL); /* the first LISTEN is in place */
+  int backoff = LISTEN_BACKOFF_MIN_MS;
+  while (!atomic_load(&l->stop)) {
+    if (!l->pg) {
+      if (listen_connect(l, NULL) == FF_OK) {
+        backoff = LISTEN_BACKOFF_MIN_MS;
+        atomic_fetch_add(&l->reconnects, 1);
+        l->fn(l->arg, NULL, NULL);
+      } else {
+        for (int waited = 0; waited < backoff && !atomic_load(&l->stop); waited += 50)
+          usleep(50 * 1000);
+        backoff = backoff * 2 > LISTEN_BACKOFF_MAX_MS ? LISTEN_BACKOFF_MAX_MS : backoff * 2;
+      }
+      continue;
+    }
+    struct pollfd pfd = {.fd = PQsocket(l->pg), .events = POLLIN};
+    int ready = pfd.fd >= 0 ? poll(&pfd, 1, LISTEN_POLL_MS) : -1;
+    if (ready < 0 || (ready > 0 && !PQconsumeInput(l->pg)) || PQstatus(l->pg) != CONNECTION_OK) {
+      PQfinish(l->pg);
+      l->pg = NULL;
+      continue;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(l->pg))) {
+      const char *base = base_of(l, n->relname);
+      if (base)
+        l->fn(l->arg, base, n->extra);
+      PQfreemem(n);
+    }
+  }
+  return NULL;
+}
+
+static void listener_free(struct db_listener *l) {
+  for (int i = 0; i < l->count; i++) {
+    db_free(l->channels[i]);
+    db_free(l->full[i]);
+  }
+  db_free(l);
+}
+
+int db_listen(struct db *db, const char *const *channels, int count, db_notify_fn fn, void *arg,
+              struct db_listener **out, struct ff_error *err) {
+  *out = NULL;
+  if (db->driver != &db_postgres_driver)
+    return ff_fail(err, FF_EUNSUPPORTED, "LISTEN/NOTIFY needs PostgreSQL");
+  if (count < 1 || count > LISTEN_MAX_CHANNELS)
+    return ff_fail(err, FF_EINVAL, "1 to %d channels", LISTEN_MAX_CHANNELS);
+  struct db_listener *l = db_calloc(1, sizeof *l);
+  if (!l)
+    return ff_fail(err, FF_ENOMEM, "out of memory");
+  l->db = db;
+  l->fn = fn;
+  l->arg = arg;
+  l->count = count;
+  int rc = FF_OK;
+  for (int i = 0; i < count && rc == FF_OK; i++)
+    if (!(l->channels[i] = db_strdup(channels[i])))
+      rc = ff_fail(err, FF_ENOMEM, "out of memory");
+  if (rc == FF_OK)
+    rc = listen_connect(l, err);
+  if (rc == FF_OK && pthread_create(&l->thread, NULL, listen_main, l)) {
+    PQfinish(l->pg);
+    rc = ff_fail(err, FF_ENOMEM, "cannot start the listener thread");
+  }
+  if (rc) {
+    listener_free(l);
+    return rc;
+  }
+  *out = l;
+  return FF_OK;
+}
+
+void db_listen_stop(struct db_listener *l) {
+  if (!l)
+    return;
+  atomic_store(&l->stop, 1);
+  pthread_join(l->thread, NULL);
+  if (l->pg)
+    PQfinish(l->pg);
+  listener_free(l);
+}
+
+int db_listen_reconnects(const struct db_listener *l) {
+  return l ? atomic_load(&l->reconnects) : 0;
+}

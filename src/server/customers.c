@@ -588,6 +588,7 @@ void customers_merge(struct request *rq) {
     http_fail(rq, rc, &err);
     return;
   }
+  recognizer_changed(rq->server, RECOGNIZER_TENANT, tenant, NULL, 0);
   struct request *r = rq;
   r->nparams = 1;
   snprintf(r->params[0].name, sizeof r->params[0].name, "id");
@@ -654,6 +655,7 @@ void customers_erase(struct request *rq) {
     struct vindex *ix;
     if (!recognizer_customers(rq->server, tenant, &ix, NULL))
       vindex_remove_label(ix, id, NULL, NULL);
+    recognizer_changed(rq->server, RECOGNIZER_CUSTOMERS, tenant, &id, 1);
     for (int i = 0; i < npictures; i++) {
       struct ff_error perr = {0};
       if (!retention_delete_now(rq->server, c, db_rows_text(pictures, i, 0), &perr))
@@ -1018,6 +1020,7 @@ void customers_split(struct request *rq) {
     http_fail(rq, rc, &err);
     return;
   }
+  recognizer_changed(rq->server, RECOGNIZER_TENANT, tenant, NULL, 0);
   rq->nparams = 1;
   snprintf(rq->params[0].value, sizeof rq->params[0].value, "%lld", (long long)fresh);
   customers_get(rq);

@@ -247,6 +247,8 @@ struct batch {
   struct vindex *customers, *staff, *optout;
   struct picture_changes pictures;
   int reload_index; /* the index was changed: rebuild it if the batch fails */
+  int64_t *galleries; /* customers whose exemplars changed (for other instances) */
+  int gallery_count;
   /* Cameras seen in this batch (a worker's batch names few cameras). */
   struct {
     int64_t camera, site;
@@ -443,6 +445,8 @@ static int update_gallery(struct batch *b, int64_t customer, const struct event 
     b->reload_index = 1;
     rc = vindex_add(b->customers, db_rows_int(rows, 0, 0), customer, e->descriptor, err);
   }
+  if (!rc && b->galleries && (!b->gallery_count || b->galleries[b->gallery_count - 1] != customer))
+    b->galleries[b->gallery_count++] = customer;
   db_rows_free(rows);
   return rc;
 }
@@ -771,6 +775,7 @@ void events_ingest(struct request *rq) {
   b.pictures.cap = (int)n;
   b.pictures.added = calloc(n, sizeof(char *));
   b.pictures.replaced = calloc(n, sizeof(char *));
+  b.galleries = calloc(n, sizeof *b.galleries);
   struct result *results = calloc(n, sizeof *results);
   struct ff_error err = {0};
   int rc = b.pictures.added && b.pictures.replaced && results
@@ -787,6 +792,7 @@ void events_ingest(struct request *rq) {
     free(results);
     free(b.pictures.added);
     free(b.pictures.replaced);
+    free(b.galleries);
     return;
   }
   if (!rc)
@@ -815,6 +821,9 @@ void events_ingest(struct request *rq) {
       log_msg(LOG_WARN, "events.picture_delete_failed", "%s: %s (the retention check removes it)",
               drop[i], perr.message);
   }
+  if (!rc)
+    recognizer_changed(s, RECOGNIZER_CUSTOMERS, b.tenant, b.galleries, b.gallery_count);
+  free(b.galleries);
   free_keys(b.pictures.added, b.pictures.added_count);
   free_keys(b.pictures.replaced, b.pictures.replaced_count);
   if (rc) {

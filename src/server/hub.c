@@ -9,9 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
 #include "fleet.h"
 #include "json_text.h"
 #include "log.h"
+#include "recognizer.h"
 #include "server.h"
 
 struct event_ref {
@@ -35,8 +37,19 @@ struct hub_sub {
   int dropped, woken;
 };
 
+#define HUB_OUTBOX 4096      /* events waiting for the publisher thread (PostgreSQL) */
+#define HUB_PUBLISH_BATCH 64 /* NOTIFYs per write transaction */
+
 struct hub {
   struct server *server;
+  int remote; /* PostgreSQL: events travel through NOTIFY */
+  struct db_listener *listener;
+  pthread_t publisher;
+  int publisher_started;
+  pthread_cond_t outbox_cond; /* with lock */
+  char *outbox[HUB_OUTBOX];
+  int outbox_head, outbox_count, stopping;
+  int connected_once;
   pthread_mutex_t lock; /* guards everything below */
   struct hub_event **history;
   int history_cap, history_head, history_count;
@@ -83,12 +96,13 @@ void hub_event_release(struct hub_event *e) {
   free(r);
 }
 
-/* Builds the delivered forms from the envelope; takes envelope. */
+/* Builds an event around its rendered JSON (takes json, malloc'd); id 0 is
+ * a control message (no id line). */
 static struct hub_event *event_new(int64_t id, int64_t tenant, int64_t site, unsigned topic,
-                                   json_t *envelope) {
-  struct event_ref *r = calloc(1, sizeof *r);
+                                   char *json, size_t json_len) {
+  struct event_ref *r = json ? calloc(1, sizeof *r) : NULL;
   if (!r) {
-    json_decref(envelope);
+    free(json);
     return NULL;
   }
   atomic_store(&r->refs, 1);
@@ -97,19 +111,33 @@ static struct hub_event *event_new(int64_t id, int64_t tenant, int64_t site, uns
   e->tenant_id = tenant;
   e->site_id = site;
   e->topic = topic;
-  e->json = json_text(envelope, &e->json_len);
-  json_decref(envelope);
-  if (e->json) {
-    size_t cap = e->json_len + 48;
-    e->sse = malloc(cap);
-    if (e->sse)
-      e->sse_len = (size_t)snprintf(e->sse, cap, "id: %lld\ndata: %s\n\n", (long long)id, e->json);
-  }
-  if (!e->json || !e->sse) {
+  e->json = json;
+  e->json_len = json_len;
+  size_t cap = json_len + 48;
+  e->sse = malloc(cap);
+  if (!e->sse) {
     hub_event_release(e);
     return NULL;
   }
+  if (id)
+    e->sse_len = (size_t)snprintf(e->sse, cap, "id: %lld\ndata: %s\n\n", (long long)id, json);
+  else
+    e->sse_len = (size_t)snprintf(e->sse, cap, "data: %s\n\n", json);
   return e;
+}
+
+/* {"id":N, + the rest of an envelope rendered without it; takes text. */
+static char *with_id(int64_t id, char *text, size_t *len) {
+  char head[32];
+  int n = snprintf(head, sizeof head, "{\"id\":%lld%s", (long long)id, *len > 2 ? "," : "");
+  char *out = malloc((size_t)n + *len);
+  if (out) {
+    memcpy(out, head, (size_t)n);
+    memcpy(out + n, text + 1, *len); /* the rest, its NUL included */
+    *len = (size_t)n + *len - 1;
+  }
+  free(text);
+  return out;
 }
 
 /* --- fan-out ----------------------------------------------------------------- */
@@ -182,11 +210,79 @@ static void deliver_locked(struct hub *h, struct hub_event *e) {
   atomic_fetch_add(&h->delivered, 1);
 }
 
-static json_t *envelope(int64_t id, const char *type, int64_t tenant, int64_t site, int64_t at,
-                        json_t *data) {
-  return json_pack("{s:I,s:s,s:I,s:I,s:I,s:o}", "id", (json_int_t)id, "type", type, "tenant_id",
-                   (json_int_t)tenant, "site_id", (json_int_t)site, "at", (json_int_t)at, "data",
-                   data);
+/* The rendered envelope, "id" first (0: without one, for PostgreSQL, where
+ * the id is taken in the database); takes data. */
+static char *envelope(int64_t id, const char *type, int64_t tenant, int64_t site, int64_t at,
+                      json_t *data, size_t *len) {
+  json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:o}", "type", type, "tenant_id", (json_int_t)tenant,
+                        "site_id", (json_int_t)site, "at", (json_int_t)at, "data", data);
+  char *text = o ? json_text(o, len) : NULL;
+  json_decref(o);
+  if (!text || !id)
+    return text;
+  return with_id(id, text, len);
+}
+
+static int publish_failed(struct hub *h, const char *type, size_t len, int rc) {
+  if (rc == FF_ETOOBIG) {
+    atomic_fetch_add(&h->oversized, 1);
+    log_msg(LOG_ERROR, "realtime.oversized", "event %s of %zu bytes not sent (limit %d)", type, len,
+            HUB_MAX_EVENT_BYTES);
+  } else if (rc) {
+    atomic_fetch_add(&h->publish_failures, 1);
+  }
+  return rc;
+}
+
+/* Queues "r<payload>" (realtime) or "i<payload>" (index) for the publisher
+ * thread; takes item (freed when refused). */
+static int outbox_put(struct hub *h, char *item) {
+  int rc = FF_OK;
+  pthread_mutex_lock(&h->lock);
+  if (h->outbox_count == HUB_OUTBOX || h->stopping) {
+    rc = FF_EBUSY;
+  } else {
+    h->outbox[(h->outbox_head + h->outbox_count++) % HUB_OUTBOX] = item;
+    item = NULL;
+    pthread_cond_signal(&h->outbox_cond);
+  }
+  pthread_mutex_unlock(&h->lock);
+  free(item);
+  return rc;
+}
+
+/* PostgreSQL: the event goes to the publisher thread as the NOTIFY payload
+ * "<tenant> <site> <topic> <envelope without id>"; it comes back to every
+ * instance (this one too) through the listener with its id in front. */
+static int publish_remote(struct hub *h, int64_t tenant, int64_t site, unsigned topic,
+                          const char *type, int64_t at, json_t *data) {
+  size_t len = 0;
+  char *json = envelope(0, type, tenant, site, at, data, &len);
+  int rc = !json ? FF_ENOMEM : len + 32 > HUB_MAX_EVENT_BYTES ? FF_ETOOBIG : FF_OK;
+  char *payload = rc ? NULL : malloc(len + 64);
+  if (!rc && !payload)
+    rc = FF_ENOMEM;
+  if (!rc) {
+    snprintf(payload, len + 64, "r%lld %lld %u %s", (long long)tenant, (long long)site, topic,
+             json);
+    rc = outbox_put(h, payload);
+    if (rc)
+      log_msg(LOG_ERROR, "realtime.outbox_full", "%d events wait for the database: %s dropped",
+              HUB_OUTBOX, type);
+  }
+  free(json);
+  return publish_failed(h, type, len, rc);
+}
+
+int hub_notify_index(struct server *s, const char *payload) {
+  struct hub *h = s->hub;
+  size_t len = strlen(payload);
+  char *copy = h && h->remote && len <= DB_NOTIFY_MAX ? malloc(len + 2) : NULL;
+  if (!copy)
+    return FF_EINVAL;
+  copy[0] = 'i';
+  memcpy(copy + 1, payload, len + 1);
+  return outbox_put(h, copy);
 }
 
 int hub_publish(struct server *s, int64_t tenant_id, int64_t site_id, const char *type,
@@ -204,27 +300,26 @@ int hub_publish(struct server *s, int64_t tenant_id, int64_t site_id, const char
   }
   atomic_fetch_add(&h->published, 1);
   int64_t at = server_now_ms(s);
+  if (h->remote)
+    return publish_remote(h, tenant_id, site_id, topic, type, at, data);
   /* The id is taken and the event delivered under one lock, so clients
    * receive ids in increasing order. */
   pthread_mutex_lock(&h->lock);
   int64_t id = h->next_local + 1;
-  struct hub_event *e =
-      event_new(id, tenant_id, site_id, topic, envelope(id, type, tenant_id, site_id, at, data));
-  int rc = !e ? FF_ENOMEM : e->json_len > HUB_MAX_EVENT_BYTES ? FF_ETOOBIG : FF_OK;
+  size_t len = 0;
+  char *json = envelope(id, type, tenant_id, site_id, at, data, &len);
+  int rc = !json ? FF_ENOMEM : len > HUB_MAX_EVENT_BYTES ? FF_ETOOBIG : FF_OK;
+  struct hub_event *e = rc ? NULL : event_new(id, tenant_id, site_id, topic, json, len);
+  if (rc)
+    free(json);
+  else if (!e)
+    rc = FF_ENOMEM;
   if (!rc) {
     h->next_local = id;
     deliver_locked(h, e);
   }
   pthread_mutex_unlock(&h->lock);
-  if (rc == FF_ETOOBIG) {
-    atomic_fetch_add(&h->oversized, 1);
-    log_msg(LOG_ERROR, "realtime.oversized", "event %s of %zu bytes not sent (limit %d)", type,
-            e->json_len, HUB_MAX_EVENT_BYTES);
-    hub_event_release(e);
-  } else if (rc) {
-    atomic_fetch_add(&h->publish_failures, 1);
-  }
-  return rc;
+  return publish_failed(h, type, len, rc);
 }
 
 /* --- subscribers --------------------------------------------------------------- */
@@ -397,6 +492,115 @@ void hub_wake(struct hub_sub *sub) {
   pthread_mutex_unlock(&sub->lock);
 }
 
+/* --- several instances (PostgreSQL) ----------------------------------------------------- */
+
+/* The publisher thread: NOTIFYs with ids from the sequence, in write
+ * transactions (serialised across instances), so id order is commit order
+ * is the order every listener receives them in. */
+static void *publisher_main(void *arg) {
+  struct hub *h = arg;
+  char *batch[HUB_PUBLISH_BATCH];
+  for (;;) {
+    pthread_mutex_lock(&h->lock);
+    while (!h->outbox_count && !h->stopping)
+      pthread_cond_wait(&h->outbox_cond, &h->lock);
+    int n = 0;
+    while (h->outbox_count && n < HUB_PUBLISH_BATCH) {
+      batch[n++] = h->outbox[h->outbox_head];
+      h->outbox_head = (h->outbox_head + 1) % HUB_OUTBOX;
+      h->outbox_count--;
+    }
+    int stop = h->stopping && !n;
+    pthread_mutex_unlock(&h->lock);
+    if (stop)
+      return NULL;
+    struct ff_error err = {0};
+    struct db_conn *c = db_acquire(h->server->db, 10000);
+    int rc = c ? db_begin(c, DB_TX_WRITE, &err) : ff_fail(&err, FF_EBUSY, "no connection");
+    for (int i = 0; i < n && !rc; i++)
+      rc = batch[i][0] == 'r'
+               ? db_exec(c,
+                         "SELECT pg_notify(" DB_PG_CHANNEL_SQL(
+                             "$1") ", CAST(nextval('realtime_event_id') AS TEXT) || ' ' || $2)",
+                         DB_ARGS(db_text("realtime"), db_text(batch[i] + 1)), NULL, &err)
+               : db_notify(c, "index", batch[i] + 1, &err);
+    if (c) {
+      rc = rc ? (db_rollback(c), rc) : db_commit(c, &err);
+      db_release(c);
+    }
+    if (rc) {
+      atomic_fetch_add(&h->publish_failures, (unsigned)n);
+      log_msg(LOG_ERROR, "realtime.publish_failed", "%d events lost: %s", n, err.message);
+    }
+    for (int i = 0; i < n; i++)
+      free(batch[i]);
+  }
+}
+
+/* "<id> <tenant> <site> <topic> <envelope without id>" from the listener. */
+static void deliver_remote(struct hub *h, const char *payload) {
+  long long id, tenant, site;
+  unsigned topic;
+  int at = 0;
+  if (sscanf(payload, "%lld %lld %lld %u %n", &id, &tenant, &site, &topic, &at) != 4 || !at ||
+      payload[at] != '{') {
+    log_msg(LOG_WARN, "realtime.bad_notification", "ignored a malformed notification");
+    return;
+  }
+  size_t len = strlen(payload + at);
+  char *json = with_id(id, strdup(payload + at), &len);
+  struct hub_event *e = json ? event_new(id, tenant, site, topic, json, len) : NULL;
+  if (!e)
+    return;
+  pthread_mutex_lock(&h->lock);
+  deliver_locked(h, e);
+  pthread_mutex_unlock(&h->lock);
+}
+
+/* The listener (re)connected: events published meanwhile were not heard.
+ * The history below the sequence's current value is incomplete, and every
+ * connected client is told to reload. */
+static void remote_gap(struct hub *h) {
+  struct db_conn *c = db_acquire(h->server->db, 10000);
+  struct db_rows *rows = NULL;
+  int rc = c ? db_query(c, "SELECT last_value, is_called FROM realtime_event_id", DB_NOARGS, &rows,
+                        NULL)
+             : FF_EBUSY;
+  int64_t seq = rc ? 0 : db_rows_int(rows, 0, 0) - (db_rows_int(rows, 0, 1) ? 0 : 1);
+  db_rows_free(rows);
+  db_release(c);
+  static const char reset[] = "{\"type\":\"stream.reset\",\"data\":{\"reason\":\"missed_events\"}}";
+  pthread_mutex_lock(&h->lock);
+  if (seq > h->last_id)
+    h->floor = h->last_id = seq;
+  else
+    h->floor = h->last_id;
+  if (h->connected_once) {
+    struct hub_event *e = event_new(0, 0, 0, 0, strdup(reset), sizeof reset - 1);
+    for (struct hub_sub *sub = h->subs; e && sub; sub = sub->next)
+      sub_push(h, sub, e);
+    hub_event_release(e);
+  }
+  pthread_mutex_unlock(&h->lock);
+  log_msg(h->connected_once ? LOG_WARN : LOG_INFO, "realtime.listening",
+          "listening for other instances from event %lld%s", (long long)seq,
+          h->connected_once ? " (reconnected: clients reload)" : "");
+}
+
+static void on_notify(void *arg, const char *channel, const char *payload) {
+  struct hub *h = arg;
+  if (!channel) {
+    remote_gap(h);
+    if (h->connected_once)
+      recognizer_resync(h->server);
+    h->connected_once = 1;
+  } else if (!strcmp(channel, "realtime")) {
+    deliver_remote(h, payload);
+  } else if (!strcmp(channel, "index")) {
+    recognizer_apply_remote(h->server, payload);
+  }
+}
+
 /* --- life cycle ------------------------------------------------------------------ */
 
 /* Fleet changes (worker and camera status, command updates) after commit. */
@@ -432,16 +636,46 @@ int hub_init(struct server *s, struct ff_error *err) {
   /* Ids of this run start above any id of an earlier run (see hub.h). */
   int64_t base = (int64_t)time(NULL) * 1000000;
   h->next_local = h->last_id = h->floor = base;
+  pthread_cond_init(&h->outbox_cond, NULL);
   s->hub = h;
   fleet_set_listener(from_fleet, NULL);
-  return FF_OK;
+  if (db_backend(s->db) != DB_POSTGRES)
+    return FF_OK;
+  h->remote = 1;
+  h->next_local = h->last_id = h->floor = 0;
+  static const char *const channels[] = {"realtime", "index"};
+  int rc = db_listen(s->db, channels, 2, on_notify, h, &h->listener, err);
+  if (!rc && pthread_create(&h->publisher, NULL, publisher_main, h))
+    rc = ff_fail(err, FF_ENOMEM, "cannot start the realtime publisher");
+  h->publisher_started = !rc;
+  return rc;
+}
+
+void hub_stop(struct server *s) {
+  struct hub *h = s->hub;
+  if (!h)
+    return;
+  fleet_set_listener(NULL, NULL);
+  if (h->publisher_started) { /* sends what is queued, then ends */
+    pthread_mutex_lock(&h->lock);
+    h->stopping = 1;
+    pthread_cond_signal(&h->outbox_cond);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->publisher, NULL);
+    h->publisher_started = 0;
+  }
+  db_listen_stop(h->listener);
+  h->listener = NULL;
 }
 
 void hub_free(struct server *s) {
   struct hub *h = s->hub;
   if (!h)
     return;
-  fleet_set_listener(NULL, NULL);
+  hub_stop(s);
+  for (int i = 0; i < h->outbox_count; i++)
+    free(h->outbox[(h->outbox_head + i) % HUB_OUTBOX]);
+  pthread_cond_destroy(&h->outbox_cond);
   for (int i = 0; i < h->history_count; i++)
     hub_event_release(h->history[(h->history_head + i) % h->history_cap]);
   free(h->history);
@@ -464,5 +698,7 @@ void hub_stats_get(struct server *s, struct hub_stats *out) {
   pthread_mutex_lock(&h->lock);
   out->subscribers = h->sub_count;
   out->last_id = h->last_id;
+  out->outbox = h->outbox_count;
+  out->listener_reconnects = db_listen_reconnects(h->listener);
   pthread_mutex_unlock(&h->lock);
 }

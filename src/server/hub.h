@@ -88,11 +88,19 @@ enum hub_topic {
 /* "visit" -> HUB_VISIT ...; 0 when unknown. */
 unsigned hub_topic_parse(const char *name, size_t len);
 
+/* Before the recognizer loads its indexes: on PostgreSQL the listener must
+ * hear index changes from other instances from before that load. */
 int hub_init(struct server *s, struct ff_error *err);
+/* Sends what is queued and stops the threads (before the database closes). */
+void hub_stop(struct server *s);
 void hub_free(struct server *s);
 
 int hub_publish(struct server *s, int64_t tenant_id, int64_t site_id, const char *type,
                 json_t *data);
+
+/* PostgreSQL: queues an index-change notification (recognizer.h) for the
+ * publisher thread; FF_EINVAL elsewhere. Never blocks. */
+int hub_notify_index(struct server *s, const char *payload);
 
 /* An event as delivered: immutable and reference counted. */
 struct hub_event {
@@ -140,16 +148,13 @@ int hub_next(struct hub_sub *sub, int timeout_ms, struct hub_event **out);
 /* Makes a waiting hub_next return 0 now. */
 void hub_wake(struct hub_sub *sub);
 
-/* PostgreSQL: a notification from the listener (payload as published). */
-void hub_deliver_remote(struct server *s, const char *payload);
-/* PostgreSQL: the listener reconnected; events may have been missed. */
-void hub_remote_gap(struct server *s, int64_t sequence_now);
-
 /* Figures for /metrics. */
 struct hub_stats {
   uint64_t published, delivered, dropped, resets, oversized, publish_failures;
   int subscribers;
   int64_t last_id;
+  int listener_reconnects; /* PostgreSQL */
+  int outbox;              /* PostgreSQL: events and index changes waiting to be sent */
 };
 void hub_stats_get(struct server *s, struct hub_stats *out);
 

@@ -204,12 +204,21 @@ char *metrics_render(struct server *s) {
       "history).\n"
       "# TYPE footfall_realtime_resets_total counter\n"
       "footfall_realtime_resets_total %llu\n"
+      "# HELP footfall_realtime_outbox Events and index changes waiting for the database "
+      "(PostgreSQL).\n"
+      "# TYPE footfall_realtime_outbox gauge\n"
+      "footfall_realtime_outbox %d\n"
+      "# HELP footfall_realtime_listener_reconnects_total Times the LISTEN connection was "
+      "reopened (PostgreSQL).\n"
+      "# TYPE footfall_realtime_listener_reconnects_total counter\n"
+      "footfall_realtime_listener_reconnects_total %d\n"
       "# HELP footfall_http_streams Streamed responses open now (SSE, MJPEG).\n"
       "# TYPE footfall_http_streams gauge\n"
       "footfall_http_streams %d\n",
       (unsigned long long)hs.published, (unsigned long long)hs.delivered,
       (unsigned long long)hs.oversized, (unsigned long long)hs.publish_failures, hs.subscribers,
-      (unsigned long long)hs.dropped, (unsigned long long)hs.resets, http_stream_count(s));
+      (unsigned long long)hs.dropped, (unsigned long long)hs.resets, hs.outbox,
+      hs.listener_reconnects, http_stream_count(s));
 
   struct db_stats ds;
   db_stats_get(s->db, &ds);

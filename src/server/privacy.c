@@ -134,6 +134,7 @@ void privacy_optout_enrol(struct request *rq) {
     http_fail(rq, rc, &err);
     return;
   }
+  recognizer_changed(s, RECOGNIZER_OPTOUT, tenant, &id, 1);
   /* Customers already recorded who look like this person: the operator
    * decides whether to erase them (a match is a likelihood, not a proof). */
   double threshold = set.match_threshold + OPTOUT_MARGIN;
@@ -207,6 +208,7 @@ void privacy_optout_delete(struct request *rq) {
   struct vindex *optout;
   if (!recognizer_optout(rq->server, tenant, &optout, NULL))
     vindex_remove(optout, id, NULL);
+  recognizer_changed(rq->server, RECOGNIZER_OPTOUT, tenant, &id, 1);
   http_empty(rq, 204);
 }
 

@@ -1,11 +1,14 @@
 #include "recognizer.h"
 
 #include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
+#include "hub.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -181,7 +184,148 @@ int recognizer_reload_tenant(struct server *s, struct db_conn *c, int64_t tenant
   return rc;
 }
 
+/* --- several servers ---------------------------------------------------------------------- */
+
+/* This process's name in index notifications (its own are skipped), and
+ * notifications heard before the indexes were loaded. */
+static char instance[17];
+static pthread_mutex_t remote_lock = PTHREAD_MUTEX_INITIALIZER;
+static int remote_ready;
+static char **remote_pending;
+static int remote_pending_count;
+
+void recognizer_changed(struct server *s, enum recognizer_change kind, int64_t tenant_id,
+                        const int64_t *ids, int count) {
+  if (db_backend(s->db) != DB_POSTGRES || tenant_id <= 0 ||
+      (!count && kind != RECOGNIZER_TENANT))
+    return;
+  char payload[DB_NOTIFY_MAX + 1];
+  int i = 0;
+  do { /* as many notifications as the ids need */
+    int n = snprintf(payload, sizeof payload, "%s %c %lld ", instance, (char)kind,
+                     (long long)tenant_id);
+    for (; i < count && n < DB_NOTIFY_MAX - 24; i++)
+      n += snprintf(payload + n, sizeof payload - (size_t)n, "%s%lld", i && payload[n - 1] != ' ' ? "," : "",
+                    (long long)ids[i]);
+    if (hub_notify_index(s, payload))
+      log_msg(LOG_ERROR, "recognizer.notify_failed", "other instances miss a change (%.40s)",
+              payload);
+  } while (i < count);
+}
+
+/* The faces of one customer, staff member or do-not-track entry, reloaded. */
+static int reload_entry(struct server *s, struct db_conn *c, char kind, int64_t tenant, int64_t id,
+                        struct ff_error *err) {
+  static const char *const sql[] = {
+      "SELECT f.id, f.customer_id, f.descriptor FROM customer_faces f JOIN customers c ON "
+      "c.id = f.customer_id WHERE f.customer_id = $1 AND f.tenant_id = $2 AND c.erased_at IS NULL "
+      "AND f.model = $3",
+      "SELECT f.id, f.staff_id, f.descriptor FROM staff_faces f JOIN staff m ON m.id = f.staff_id "
+      "WHERE f.staff_id = $1 AND f.tenant_id = $2 AND m.active = 1 AND f.model = $3",
+      "SELECT id, id, descriptor FROM do_not_track WHERE id = $1 AND tenant_id = $2 AND model = $3",
+  };
+  int k = kind == RECOGNIZER_CUSTOMERS ? 0 : kind == RECOGNIZER_STAFF ? 1 : 2;
+  struct vindex *ix;
+  int rc = k == 0   ? recognizer_customers(s, tenant, &ix, err)
+           : k == 1 ? recognizer_staff(s, tenant, &ix, err)
+                    : recognizer_optout(s, tenant, &ix, err);
+  struct db_rows *rows = NULL;
+  if (!rc)
+    rc = db_query(c, sql[k], DB_ARGS(db_int(id), db_int(tenant), db_text(RECOGNITION_MODEL)),
+                  &rows, err);
+  if (!rc)
+    vindex_remove_label(ix, id, NULL, NULL);
+  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
+    size_t len;
+    const void *blob = db_rows_blob(rows, i, 2, &len);
+    float v[DESCRIPTOR_DIM];
+    if (!descriptor_unpack(blob, len, v) &&
+        (rc = vindex_add(ix, db_rows_int(rows, i, 0), id, v, err)) == FF_ECONFLICT)
+      rc = FF_OK;
+  }
+  db_rows_free(rows);
+  return rc;
+}
+
+static void apply(struct server *s, const char *payload) {
+  char from[17], kind;
+  long long tenant;
+  int at = 0;
+  if (sscanf(payload, "%16s %c %lld %n", from, &kind, &tenant, &at) != 3 || tenant <= 0 ||
+      !strchr("csot", kind)) {
+    log_msg(LOG_WARN, "recognizer.bad_notification", "ignored a malformed index notification");
+    return;
+  }
+  if (!strcmp(from, instance))
+    return;
+  struct db_conn *c = db_acquire(s->db, 10000);
+  struct ff_error err = {0};
+  int rc = c ? FF_OK : ff_fail(&err, FF_EBUSY, "no database connection");
+  if (!rc && kind == RECOGNIZER_TENANT)
+    rc = recognizer_reload_tenant(s, c, tenant, &err);
+  for (const char *p = payload + at; !rc && at && *p;) {
+    char *end;
+    long long id = strtoll(p, &end, 10);
+    if (end == p)
+      break;
+    rc = reload_entry(s, c, kind, tenant, id, &err);
+    p = *end == ',' ? end + 1 : end;
+  }
+  db_release(c);
+  if (rc) /* the index may be stale now: rebuild the tenant's */
+    log_msg(LOG_ERROR, "recognizer.remote_change_failed", "tenant %lld: %s", tenant, err.message);
+}
+
+void recognizer_apply_remote(struct server *s, const char *payload) {
+  pthread_mutex_lock(&remote_lock);
+  if (!remote_ready) { /* kept until the indexes are loaded */
+    char **grown = realloc(remote_pending, sizeof *grown * (size_t)(remote_pending_count + 1));
+    if (grown && (grown[remote_pending_count] = strdup(payload)))
+      remote_pending_count++;
+    if (grown)
+      remote_pending = grown;
+    pthread_mutex_unlock(&remote_lock);
+    return;
+  }
+  pthread_mutex_unlock(&remote_lock);
+  apply(s, payload);
+}
+
+void recognizer_resync(struct server *s) {
+  struct db_conn *c = db_acquire(s->db, 10000);
+  struct db_rows *rows = NULL;
+  struct ff_error err = {0};
+  int rc = c ? db_query(c, "SELECT id FROM tenants", DB_NOARGS, &rows, &err) : FF_EBUSY;
+  for (int i = 0; !rc && i < db_rows_count(rows); i++)
+    rc = recognizer_reload_tenant(s, c, db_rows_int(rows, i, 0), &err);
+  db_rows_free(rows);
+  db_release(c);
+  if (rc)
+    log_msg(LOG_ERROR, "recognizer.resync_failed", "%s", err.message);
+  else
+    log_msg(LOG_INFO, "recognizer.resynced", "indexes rebuilt after missed notifications");
+}
+
+/* The indexes are loaded: apply what was heard meanwhile. */
+static void remote_start(struct server *s) {
+  pthread_mutex_lock(&remote_lock);
+  remote_ready = 1;
+  char **pending = remote_pending;
+  int n = remote_pending_count;
+  remote_pending = NULL;
+  remote_pending_count = 0;
+  pthread_mutex_unlock(&remote_lock);
+  for (int i = 0; i < n; i++) {
+    apply(s, pending[i]);
+    free(pending[i]);
+  }
+  free(pending);
+}
+
 int recognizer_init(struct server *s, struct ff_error *err) {
+  unsigned char rnd[8];
+  randombytes_buf(rnd, sizeof rnd);
+  sodium_bin2hex(instance, sizeof instance, rnd, sizeof rnd);
   int rc = vindex_registry_create(&s->customer_index, err);
   if (!rc)
     rc = vindex_registry_create(&s->staff_index, err);
@@ -206,12 +350,21 @@ int recognizer_init(struct server *s, struct ff_error *err) {
   rc = load(s, c, 0, err);
   db_release(c);
   if (!rc)
+    remote_start(s);
+  if (!rc)
     log_msg(LOG_INFO, "recognizer.loaded", "%zu tenant galleries, %zu bytes of index",
             vindex_registry_count(s->customer_index), vindex_registry_memory(s->customer_index));
   return rc;
 }
 
 void recognizer_free(struct server *s) {
+  pthread_mutex_lock(&remote_lock);
+  for (int i = 0; i < remote_pending_count; i++)
+    free(remote_pending[i]);
+  free(remote_pending);
+  remote_pending = NULL;
+  remote_pending_count = remote_ready = 0;
+  pthread_mutex_unlock(&remote_lock);
   if (s->customer_index)
     vindex_registry_destroy(s->customer_index);
   if (s->staff_index)

@@ -60,6 +60,31 @@ int recognizer_optout(struct server *s, int64_t tenant_id, struct vindex **out,
 int recognizer_reload_tenant(struct server *s, struct db_conn *c, int64_t tenant_id,
                              struct ff_error *err);
 
+/* --- several servers (PostgreSQL) ---------------------------------------------------
+ * Every instance keeps its own in-memory indexes, so a change committed on
+ * one must reach the others: after the commit, the changing code calls
+ * recognizer_changed() with what changed, which sends the ids over NOTIFY
+ * (channel "index"; nothing on SQLite, which serves one instance); each
+ * other instance reloads those entries from the database
+ * (recognizer_apply_remote, on the hub's listener thread). Kinds:
+ *   RECOGNIZER_CUSTOMERS  ids are customers: their exemplars are reloaded
+ *                         (none when erased)
+ *   RECOGNIZER_STAFF      ids are staff members: their faces (none when inactive)
+ *   RECOGNIZER_OPTOUT     ids are do-not-track entries
+ *   RECOGNIZER_TENANT     no ids: the tenant's three indexes are rebuilt
+ * After the listener reconnects (notifications may have been missed) every
+ * tenant is rebuilt (recognizer_resync). */
+enum recognizer_change {
+  RECOGNIZER_CUSTOMERS = 'c',
+  RECOGNIZER_STAFF = 's',
+  RECOGNIZER_OPTOUT = 'o',
+  RECOGNIZER_TENANT = 't',
+};
+void recognizer_changed(struct server *s, enum recognizer_change kind, int64_t tenant_id,
+                        const int64_t *ids, int count);
+void recognizer_apply_remote(struct server *s, const char *payload);
+void recognizer_resync(struct server *s);
+
 /* Recomputes a customer's figures from their visits: visit count, first
  * and last seen, gender (a vote weighted by each visit's probability) and
  * age (the median), after any change to their visits. */

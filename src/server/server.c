@@ -186,7 +186,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
   }
   if (auth_cache_init(s))
     return ff_fail(err, FF_ENOMEM, "out of memory");
-  if ((rc = recognizer_init(s, err)) || (rc = hub_init(s, err)))
+  if ((rc = hub_init(s, err)) || (rc = recognizer_init(s, err)))
     return rc;
   if (ratelimit_init(&s->login_limit, s->cfg.login_max_failures,
                      (int64_t)s->cfg.login_window_s * 1000) ||
@@ -218,6 +218,7 @@ static void stop(struct server *s) {
   jobs_stop(s); /* the running job ends at its next safe point */
   fleet_stop(s);
   http_stop(s, s->cfg.shutdown_grace_ms);
+  hub_stop(s); /* its threads use the database */
   server_free(s);
 }
 

@@ -409,8 +409,8 @@ void staff_update(struct request *rq) {
                                          : "updated a staff member (inactive)")
                                : "updated a staff member");
   rc = access_finish(c, rc, &err);
-  if (!rc && active_v)
-    rc = reindex_staff(rq->server, c, tenant, id, active, &err);
+  if (!rc && active_v && !(rc = reindex_staff(rq->server, c, tenant, id, active, &err)))
+    recognizer_changed(rq->server, RECOGNIZER_STAFF, tenant, &id, 1);
   rows = rc ? NULL : load_staff(rq, c, id);
   db_release(c);
   if (rc)
@@ -456,6 +456,7 @@ void staff_delete(struct request *rq) {
   rc = access_finish(c, rc, &err);
   if (!rc) {
     reindex_staff(rq->server, c, tenant, id, 0, NULL);
+    recognizer_changed(rq->server, RECOGNIZER_STAFF, tenant, &id, 1);
     for (int i = 0; i < db_rows_count(rows); i++)
       store_delete(rq->server->store, db_rows_text(rows, i, 0), NULL);
   }
@@ -570,6 +571,7 @@ void staff_add_face(struct request *rq) {
     struct vindex *ix;
     if (!(rc = recognizer_staff(rq->server, tenant, &ix, &err)))
       rc = vindex_add(ix, face_id, id, face->descriptor, &err);
+    recognizer_changed(rq->server, RECOGNIZER_STAFF, tenant, &id, 1);
   } else if (rc) {
     store_delete(rq->server->store, key, NULL);
   }
@@ -616,6 +618,7 @@ void staff_delete_face(struct request *rq) {
     struct vindex *ix;
     if (!recognizer_staff(rq->server, tenant, &ix, NULL))
       vindex_remove(ix, face, NULL);
+    recognizer_changed(rq->server, RECOGNIZER_STAFF, tenant, &id, 1);
     if (db_rows_text(rows, 0, 0))
       store_delete(rq->server->store, db_rows_text(rows, 0, 0), NULL);
   }

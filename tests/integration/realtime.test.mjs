@@ -6,9 +6,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { Server, call, seedWorld, until } from './lib/server.mjs';
-import { SseClient, faceEvent, ingest, metric, openEvents, ticket } from './lib/realtime.mjs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DB, Server, call, login, seedWorld, until } from './lib/server.mjs';
+import { SseClient, faceEvent, ingest, metric, openEvents, person, ticket } from './lib/realtime.mjs';
 import { WsClient } from './lib/ws.mjs';
 
 const HISTORY = 300;
@@ -93,8 +93,9 @@ test('Last-Event-ID resumes after the given event; an id older than the history 
   const [next] = await ingest(server, keyA, [faceEvent(server, camA0)]);
   await resumed.waitFor((m) => m.data.data?.visit_id === next.visit_id, 'the live event');
 
-  // Nonsense and ids from before this history: reset.
-  for (const stale of ['1', 'abc', '99999999999999999999']) {
+  // Nonsense, ids this installation never gave and (SQLite: ids start at
+  // the server's start time) ids from before this run: reset.
+  for (const stale of ['abc', '-5', '99999999999999999999', '999999999999999999', ...(DB === 'sqlite' ? ['1'] : [])]) {
     const r = await openEvents(server, A.admin.token, '', { 'Last-Event-ID': stale });
     const first = await r.waitFor(() => true, 'a message', 3000);
     assert.equal(first.data.type, 'stream.reset', `Last-Event-ID ${stale}`);
@@ -308,7 +309,7 @@ test('WebSocket: nothing before subscribe; subscribe and unsubscribe by topic an
   for (let m; (m = await ws.next((x) => x.type === 'visit.new', 1000));) replayed.push(m.data.visit_id);
   assert.deepEqual(replayed.slice(0, 2), [v0.visit_id, s0.visit_id], 'the history after the given id, in order');
   assert.ok(!replayed.includes(before.visit_id));
-  ws.sendJson({ type: 'subscribe', last_event_id: '1' });
+  ws.sendJson({ type: 'subscribe', last_event_id: '999999999999999999' });
   await ws.next((m) => m.type === 'subscribed');
   assert.equal((await ws.next((m) => m.type === 'stream.reset')).data.reason, 'history_exhausted');
   await ws.close();
@@ -353,4 +354,67 @@ test('SIGTERM ends open streams and the server exits 0', async () => {
   assert.ok(Date.now() - started < 8000, `stopped in ${Date.now() - started} ms`);
   await until(() => c.ended, 5000, 'the stream to end');
   s2.cleanup();
+});
+
+test('two servers on one PostgreSQL: events, resume, the recognition index and a lost listener', { skip: DB !== 'postgres' && 'several servers need PostgreSQL (SQLite serves one)' }, async () => {
+  const vault = randomBytes(32).toString('hex');
+  const s1 = await new Server({ args: ['--vault-key', vault] }).start();
+  const s2 = new Server({ databaseUrl: s1.databaseUrl, args: ['--vault-key', vault] });
+  s2.jwtSecret = s1.jwtSecret;
+  await s2.start();
+  try {
+    const world = await seedWorld(s1);
+    const [T] = world.tenants;
+    const cam = (await call(s1, 'POST', '/v1/cameras', { token: T.admin.token, body: { site_id: T.sites[0].id, name: 'door', kind: 'rtsp', url: 'rtsp://10.0.0.9/s' } })).json.id;
+    const key = T.key.secret;
+    const on1 = await openEvents(s1, T.admin.token);
+    const on2 = await openEvents(s2, T.admin.token);
+
+    // An event ingested by one appears on both streams, with the same id.
+    const [v1] = await ingest(s1, key, [faceEvent(s1, cam)]);
+    const [v2] = await ingest(s2, key, [faceEvent(s2, cam)]);
+    for (const v of [v1, v2])
+      for (const c of [on1, on2]) await c.waitFor((m) => m.data.data?.visit_id === v.visit_id, `visit ${v.visit_id}`);
+    const seen = (c) => c.of('visit.new').map((m) => [m.id, m.data.data.visit_id]);
+    assert.deepEqual(seen(on2), seen(on1), 'the same events, ids and order on both instances');
+
+    // Resume on the other instance with an id from the first.
+    const first = on1.of('visit.new')[0];
+    const resumed = await openEvents(s2, T.admin.token, '', { 'Last-Event-ID': first.id });
+    await resumed.waitFor((m) => m.data.data?.visit_id === v2.visit_id, 'the event after it');
+    assert.equal(resumed.of()[0].data.data.visit_id, v2.visit_id);
+    resumed.close();
+
+    // A customer created on one is matched on the other.
+    const face = person();
+    const [c1] = await ingest(s1, key, [faceEvent(s1, cam, face, Date.now() - 3 * 86400000)]);
+    assert.equal(c1.outcome, 'new_visit');
+    await on2.waitFor((m) => m.data.data?.visit_id === c1.visit_id, 'the new customer on instance 2');
+    const [c2] = await ingest(s2, key, [faceEvent(s2, cam, face, Date.now() - 1000)]);
+    assert.equal(c2.customer_id, c1.customer_id, 'instance 2 recognises the customer made on instance 1');
+    assert.equal(c2.outcome, 'new_visit', 'another day: a new visit of the same customer');
+    // Erased on instance 2: instance 1 no longer knows the face.
+    const erase = await call(s2, 'POST', `/v1/customers/${c1.customer_id}/erase`, { token: T.admin.token });
+    assert.equal(erase.status, 200, erase.text);
+    const marker = await ingest(s2, key, [faceEvent(s2, cam)]); // published after the index change
+    await on1.waitFor((m) => m.data.data?.visit_id === marker[0].visit_id, 'the marker on instance 1');
+    const [c3] = await ingest(s1, key, [faceEvent(s1, cam, face, Date.now() - 500)]);
+    assert.notEqual(c3.customer_id, c1.customer_id, 'the erased customer is not matched on instance 1');
+
+    // The listener's connection dies: it reconnects, clients are told to
+    // reload, events flow again.
+    s1.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'footfall-listener' AND datname = current_database()");
+    await on1.waitFor((m) => m.data.type === 'stream.reset' && m.data.data.reason === 'missed_events', 'a reset on instance 1', 15000);
+    await on2.waitFor((m) => m.data.type === 'stream.reset', 'a reset on instance 2', 15000);
+    assert.ok(await metric(s1, 'footfall_realtime_listener_reconnects_total') >= 1);
+    const [after] = await ingest(s1, key, [faceEvent(s1, cam)]);
+    for (const c of [on1, on2]) await c.waitFor((m) => m.data.data?.visit_id === after.visit_id, 'an event after the reconnect');
+    on1.close();
+    on2.close();
+  } finally {
+    await s2.stop();
+    await s1.stop();
+    s2.cleanup();
+    s1.cleanup();
+  }
 });
