@@ -22,7 +22,8 @@
  * Leftovers are errors of the run (and the footfall_retention_leftovers
  * metric); unreferenced ones are deleted at once, so the next run is clean.
  * On the database side, a visit still pointing to a picture past its expiry
- * after the run is a leftover too.
+ * after the run is a leftover too, and a visit pointing to a picture the
+ * store does not have is reported and its reference cleared (find_missing).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -141,13 +142,16 @@ struct verify {
   struct db_conn *c;
   struct db_rows *tenants; /* id, retention_days */
   int64_t leftovers;
+  int64_t
+      *seen; /* per tenant row: kept visit pictures found, of visits unchanged since the start */
 };
 
-static int retention_of(const struct verify *v, int64_t tenant) {
+/* The tenant's row in v->tenants, or -1. */
+static int tenant_row(const struct verify *v, int64_t tenant) {
   for (int i = 0; i < db_rows_count(v->tenants); i++)
     if (db_rows_int(v->tenants, i, 0) == tenant)
-      return (int)db_rows_int(v->tenants, i, 1);
-  return 0;
+      return i;
+  return -1;
 }
 
 /* The capture day named by a visit picture's key, as the end of that UTC
@@ -161,19 +165,21 @@ static int64_t key_day_end(const char *rest) {
   return (tz_days_from_civil(y, m, d) + 1) * DAY_MS;
 }
 
-/* What refers to the key: 1 a visit (with *expires), 2 a staff face, 3 a
- * queued deletion, 0 nothing; < 0 on error. */
-static int referrer(struct db_conn *c, const char *key, int64_t *expires, struct ff_error *err) {
+/* What refers to the key: 1 a visit (with *expires and *updated), 2 a
+ * staff face, 3 a queued deletion, 0 nothing; < 0 on error. */
+static int referrer(struct db_conn *c, const char *key, int64_t *expires, int64_t *updated,
+                    struct ff_error *err) {
   struct db_rows *rows = NULL;
   int rc = db_query(c,
-                    "SELECT 1, picture_expires_at FROM visits WHERE picture_key = $1 UNION ALL "
-                    "SELECT 2, 0 FROM staff_faces WHERE picture_key = $1 UNION ALL "
-                    "SELECT 3, 0 FROM picture_deletions WHERE picture_key = $1",
+                    "SELECT 1, picture_expires_at, updated_at FROM visits WHERE picture_key = $1 "
+                    "UNION ALL SELECT 2, 0, 0 FROM staff_faces WHERE picture_key = $1 "
+                    "UNION ALL SELECT 3, 0, 0 FROM picture_deletions WHERE picture_key = $1",
                     DB_ARGS(db_text(key)), &rows, err);
   if (rc)
     return rc;
   int kind = db_rows_count(rows) ? (int)db_rows_int(rows, 0, 0) : 0;
   *expires = db_rows_int(rows, 0, 1);
+  *updated = db_rows_int(rows, 0, 2);
   db_rows_free(rows);
   return kind;
 }
@@ -201,7 +207,8 @@ static int verify_key(void *ctx, const struct store_entry *e) {
     remove_leftover(v, 0, e->key, "not under a tenant");
     return FF_OK;
   }
-  int days = retention_of(v, tenant);
+  int row = tenant_row(v, tenant);
+  int days = row < 0 ? 0 : (int)db_rows_int(v->tenants, row, 1);
   if (!days) {
     remove_leftover(v, 0, e->key, "a tenant that does not exist");
     return FF_OK;
@@ -210,9 +217,9 @@ static int verify_key(void *ctx, const struct store_entry *e) {
   int64_t limit = now - days * DAY_MS; /* anything captured before this is past retention */
   int64_t day_end = key_day_end(e->key + used);
   int old = day_end ? day_end <= limit : (e->modified_ms && e->modified_ms <= limit);
-  int64_t expires = 0;
+  int64_t expires = 0, updated = 0;
   struct ff_error err = {0};
-  int kind = referrer(v->c, e->key, &expires, &err);
+  int kind = referrer(v->c, e->key, &expires, &updated, &err);
   if (kind < 0) {
     job_error(v->run, tenant, "verifying %s: %s", e->key, err.message);
     return FF_OK;
@@ -224,6 +231,8 @@ static int verify_key(void *ctx, const struct store_entry *e) {
               days);
   } else if (kind == 2 || kind == 1) {
     job_count(v->run, tenant, kind == 1 ? "pictures_kept" : "staff_pictures_kept", 1);
+    if (kind == 1 && updated < now)
+      v->seen[row]++;
   } else if (kind == 3) {
     job_count(v->run, tenant, "deletions_pending", 1);
   } else if (old) {
@@ -238,9 +247,64 @@ static int verify_key(void *ctx, const struct store_entry *e) {
   return FF_OK;
 }
 
+/* The other direction: a visit that points to a picture the store does not
+ * have. The walk counted, per tenant, the kept pictures it found of visits
+ * unchanged since the run began; when the database holds more such visits,
+ * each is looked up and a dangling reference is cleared and reported. (A
+ * picture changed during the walk can only hide a missing one until the next
+ * run, never invent one.) */
+static void find_missing(struct verify *v, int row, struct ff_error *err) {
+  struct job_run *run = v->run;
+  int64_t tenant = db_rows_int(v->tenants, row, 0), now = job_now(run), after = 0;
+  struct db_rows *rows = NULL;
+  if (db_query(v->c,
+               "SELECT COUNT(*) FROM visits WHERE tenant_id = $1 AND picture_key IS NOT NULL AND "
+               "updated_at < $2 AND picture_expires_at > $2",
+               DB_ARGS(db_int(tenant), db_int(now)), &rows, err)) {
+    job_error(run, tenant, "counting kept pictures: %s", err->message);
+    return;
+  }
+  int64_t expected = db_rows_int(rows, 0, 0);
+  db_rows_free(rows);
+  if (expected <= v->seen[row])
+    return;
+  for (int n = 1000; n == 1000 && !job_stopping(run);) {
+    rows = NULL;
+    if (db_query(v->c,
+                 "SELECT id, picture_key FROM visits WHERE tenant_id = $1 AND picture_key IS NOT "
+                 "NULL AND updated_at < $2 AND picture_expires_at > $2 AND id > $3 "
+                 "ORDER BY id LIMIT 1000",
+                 DB_ARGS(db_int(tenant), db_int(now), db_int(after)), &rows, err)) {
+      job_error(run, tenant, "looking for missing pictures: %s", err->message);
+      return;
+    }
+    n = db_rows_count(rows);
+    for (int i = 0; i < n; i++) {
+      const char *key = db_rows_text(rows, i, 1);
+      int64_t visit = db_rows_int(rows, i, 0), changes = 0;
+      uint64_t size;
+      after = visit;
+      if (store_head(job_server(run)->store, key, &size, NULL) != FF_ENOTFOUND)
+        continue;
+      /* Cleared only if the visit still points to that key. */
+      db_exec(v->c,
+              "UPDATE visits SET picture_key = NULL, updated_at = $3 WHERE id = $1 AND "
+              "picture_key = $2",
+              DB_ARGS(db_int(visit), db_text(key), db_int(now)), &changes, NULL);
+      job_count(run, tenant, "missing_pictures", 1);
+      job_error(run, tenant, "visit %lld pointed to %s, which the store does not have%s",
+                (long long)visit, key, changes ? "; reference cleared" : "");
+    }
+    db_rows_free(rows);
+  }
+}
+
 static int verify(struct job_run *run, struct db_conn *c, struct db_rows *tenants,
                   struct ff_error *err) {
   struct verify v = {.run = run, .c = c, .tenants = tenants};
+  v.seen = calloc((size_t)db_rows_count(tenants) + 1, sizeof *v.seen);
+  if (!v.seen)
+    return ff_fail(err, FF_ENOMEM, "out of memory");
   int64_t now = job_now(run);
   /* The database: no visit may still point to a picture past its expiry. */
   for (int i = 0; i < db_rows_count(tenants); i++) {
@@ -250,8 +314,10 @@ static int verify(struct job_run *run, struct db_conn *c, struct db_rows *tenant
                       "SELECT COUNT(*) FROM visits WHERE tenant_id = $1 AND picture_key IS NOT "
                       "NULL AND (picture_expires_at <= $2 OR picture_expires_at IS NULL)",
                       DB_ARGS(db_int(tenant), db_int(now)), &rows, err);
-    if (rc)
+    if (rc) {
+      free(v.seen);
       return rc;
+    }
     int64_t stale = db_rows_int(rows, 0, 0);
     db_rows_free(rows);
     if (stale) {
@@ -262,6 +328,9 @@ static int verify(struct job_run *run, struct db_conn *c, struct db_rows *tenant
   }
   /* The store: every object, judged by its key, its age and its referrer. */
   int rc = store_list_all(job_server(run)->store, "t/", verify_key, &v, err);
+  for (int i = 0; !rc && i < db_rows_count(tenants) && !job_stopping(run); i++)
+    find_missing(&v, i, err);
+  free(v.seen);
   if (rc == FF_EBUSY && job_stopping(run))
     return FF_OK;
   if (!rc)

@@ -259,6 +259,20 @@ test('the verification pass catches a planted leftover, reports it as an error a
   assert.equal((await call(server, 'GET', `/v1/visits/${fresh[0].visit_id}/picture`, { token: A.admin.token })).status, 200);
 });
 
+test('the verification also finds a visit whose picture vanished from the store, and clears it', async () => {
+  const [seen] = await post(A, [event(A)]);
+  const key = server.sql(`SELECT picture_key FROM visits WHERE id = ${seen.visit_id}`).trim();
+  assert.ok(server.listPictures(`t/${A.tenant.id}/visits/`).includes(key));
+  server.deletePicture(key);
+  let run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'error', JSON.stringify(run));
+  assert.equal(run.tenants[String(A.tenant.id)].missing_pictures, 1);
+  assert.ok(run.errors.some((e) => e.message.includes(key) && e.message.includes('reference cleared')));
+  assert.equal((await call(server, 'GET', `/v1/visits/${seen.visit_id}`, { token: A.admin.token })).json.has_picture, false);
+  run = await call(server, 'POST', '/v1/jobs/retention/run', { token: w.sys }).then((r) => r.json);
+  assert.equal(run.outcome, 'ok', JSON.stringify(run));
+});
+
 test('the event ledger: replays inside the horizon answer the same, entries past it are dropped', async () => {
   const e = event(A);
   const [first] = await post(A, [e]);

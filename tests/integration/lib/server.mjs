@@ -2,7 +2,7 @@
 // free port, against SQLite (a temp folder) or a fresh database on the test
 // PostgreSQL (CTest fixture `postgres`). Every test file gets its own server.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, mkdirSync, writeFileSync, utimesSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { randomBytes, createHash, createHmac } from 'node:crypto';
@@ -96,6 +96,14 @@ export class Server {
     execFileSync('curl', ['-sf', '-X', 'PUT', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS}:${S3_KEYS}`,
       '-H', `x-amz-content-sha256: ${sha}`, '-H', 'Content-Type: image/jpeg', '--data-binary', '@-',
       `${this.s3Endpoint}/${S3_BUCKET}/${key}`], { input: bytes });
+  }
+
+  /** Deletes an object straight from the folder or the bucket. */
+  deletePicture(key) {
+    if (STORE !== 's3') return unlinkSync(join(this.dir, 'pictures', key));
+    execFileSync('curl', ['-sf', '-X', 'DELETE', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS}:${S3_KEYS}`,
+      '-H', 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      `${this.s3Endpoint}/${S3_BUCKET}/${key}`]);
   }
 
   async start(extraArgs = []) {
