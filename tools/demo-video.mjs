@@ -11,6 +11,8 @@
 //
 // Writes OUT/demo.mp4 (1280x720, 25 fps, 90 s, H.264; the worker loops it),
 // OUT/people/*.jpg and OUT/demo.json: who passes when, and who is staff.
+// With --people-only yes, only the people (crops and demo.json, no video):
+// tests compose their own videos from them.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -121,10 +123,12 @@ schedule.forEach((s, k) => {
     `:shortest=0[bg${k + 1}]`;
 });
 const video = join(out, 'demo.mp4');
-execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', graph,
-  '-map', `[bg${schedule.length}]`, '-t', String(LOOP_S), '-r', '25', '-c:v', 'libx264', '-preset', 'veryfast',
-  '-g', '50', '-pix_fmt', 'yuv420p', `${video}.tmp.mp4`]);
-renameSync(`${video}.tmp.mp4`, video);
+if (args['people-only'] !== 'yes') {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', graph,
+    '-map', `[bg${schedule.length}]`, '-t', String(LOOP_S), '-r', '25', '-c:v', 'libx264', '-preset', 'veryfast',
+    '-g', '50', '-pix_fmt', 'yuv420p', `${video}.tmp.mp4`]);
+  renameSync(`${video}.tmp.mp4`, video);
+}
 
 const manifest = {
   video, loop_seconds: LOOP_S, pass_seconds: PASS_S,
