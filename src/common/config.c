@@ -103,6 +103,8 @@ static const struct option_def options[] = {
      "Default lifetime of a worker command; an undelivered command then expires."},
     {"fleet-command-attempts", OPT_INT, F(fleet_command_attempts), "3", SRV, 0,
      "How many times a command is sent before it fails as not acknowledged."},
+    {"fleet-history-days", OPT_INT, F(fleet_history_days), "30", SRV, 0,
+     "Finished worker commands are kept this long (the fleet-history job deletes older ones)."},
 
     {"server-url", OPT_STRING, F(server_url), NULL, CONFIG_WORKER, 0,
      "Server the worker sends events to, e.g. http://server:8080; unset = events wait in "

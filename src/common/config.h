@@ -77,6 +77,7 @@ struct config {
   int fleet_ack_timeout_ms;
   int fleet_command_ttl_s;
   int fleet_command_attempts;
+  int fleet_history_days;
 
   /* worker */
   char *server_url;

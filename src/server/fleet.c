@@ -11,6 +11,7 @@
 #include "access.h"
 #include "audit.h"
 #include "db.h"
+#include "jobs.h"
 #include "json_text.h"
 #include "lease.h"
 #include "log.h"
@@ -54,6 +55,17 @@ void fleet_set_listener(fleet_listener fn, void *ctx) {
 void fleet_set_frame_sink(fleet_frame_sink fn, void *ctx) {
   frame_sink_ctx = ctx;
   frame_sink = fn;
+}
+
+/* One command's change, raised at once (after its commit). */
+static void raise_command(struct server *s, int64_t tenant, int64_t site, int64_t command,
+                          int64_t worker, const char *status) {
+  if (!listener)
+    return;
+  json_t *data = json_pack("{s:I,s:I,s:s}", "command_id", (json_int_t)command, "worker_id",
+                           (json_int_t)worker, "status", status);
+  listener(s, tenant, site, "command.updated", data, listener_ctx);
+  json_decref(data);
 }
 
 /* Changes collected inside a transaction, raised after it commits. */
@@ -586,12 +598,8 @@ static int apply_update(struct server *s, int64_t tenant, int64_t worker, int64_
   db_rows_free(r);
   rc = access_finish(c, rc, err);
   db_release(c);
-  if (rc == FF_OK && apply && listener) {
-    json_t *data = json_pack("{s:I,s:I,s:s}", "command_id", (json_int_t)id, "worker_id",
-                             (json_int_t)worker, "status", status);
-    listener(s, tenant, site, "command.updated", data, listener_ctx);
-    json_decref(data);
-  }
+  if (rc == FF_OK && apply)
+    raise_command(s, tenant, site, id, worker, status);
   if (rc == FF_OK && answer)
     *answer = out;
   else
@@ -1377,12 +1385,7 @@ static void send_command(struct request *rq, struct db_conn *c, int64_t tenant, 
     http_fail(rq, rc, &err);
     return;
   }
-  if (listener) {
-    json_t *data = json_pack("{s:I,s:I,s:s,s:s}", "command_id", (json_int_t)id, "worker_id",
-                             (json_int_t)worker, "type", type, "status", "pending");
-    listener(rq->server, tenant, site, "command.updated", data, listener_ctx);
-    json_decref(data);
-  }
+  raise_command(rq->server, tenant, site, id, worker, "pending");
   fleet_deliver(rq->server, worker);
   struct db_rows *r = NULL;
   c = db_acquire(rq->server->db, 5000);
@@ -1471,7 +1474,8 @@ void workers_list_commands(struct request *rq) {
 }
 
 /* The visible command of the path (row in *out), or 0 after answering. */
-static int64_t visible_command(struct request *rq, struct db_conn *c, struct db_rows **out) {
+static int64_t visible_command(struct request *rq, struct db_conn *c, struct db_rows **out,
+                               int64_t *site_out) {
   int64_t id = http_param_id(rq, "id");
   char sql[700];
   snprintf(sql, sizeof sql, "%s WHERE id = $1", command_select);
@@ -1493,6 +1497,8 @@ static int64_t visible_command(struct request *rq, struct db_conn *c, struct db_
     http_error(rq, 404, "not_found", "no such command");
     return 0;
   }
+  if (site_out)
+    *site_out = w && db_rows_count(w) ? db_rows_int(w, 0, 0) : 0;
   db_rows_free(w);
   *out = r;
   return id;
@@ -1503,7 +1509,7 @@ void commands_get(struct request *rq) {
   if (!c)
     return;
   struct db_rows *r = NULL;
-  int64_t id = visible_command(rq, c, &r);
+  int64_t id = visible_command(rq, c, &r, NULL);
   db_release(c);
   if (!id)
     return;
@@ -1516,7 +1522,8 @@ void commands_cancel(struct request *rq) {
   if (!c)
     return;
   struct db_rows *r = NULL;
-  int64_t id = visible_command(rq, c, &r);
+  int64_t site = 0;
+  int64_t id = visible_command(rq, c, &r, &site);
   if (!id) {
     access_abandon(c);
     return;
@@ -1551,12 +1558,7 @@ void commands_cancel(struct request *rq) {
     return;
   }
   atomic_fetch_add(&n_command_final[3], 1);
-  if (listener) {
-    json_t *data = json_pack("{s:I,s:I,s:s}", "command_id", (json_int_t)id, "worker_id",
-                             (json_int_t)worker, "status", "cancelled");
-    listener(rq->server, tenant, 0, "command.updated", data, listener_ctx);
-    json_decref(data);
-  }
+  raise_command(rq->server, tenant, site, id, worker, "cancelled");
   http_json(rq, 200, command_json(r, 0));
   db_rows_free(r);
 }
@@ -2015,4 +2017,44 @@ char *fleet_metrics_text(struct server *s) {
   db_release(c);
   fclose(f);
   return out;
+}
+
+/* --- the history job ------------------------------------------------------------------- */
+
+int fleet_history_job(struct job_run *run, struct ff_error *err) {
+  struct server *s = job_server(run);
+  int64_t horizon = job_now(run) - (int64_t)s->cfg.fleet_history_days * 86400000;
+  static const char finished[] = "status IN ('completed', 'failed', 'expired', 'cancelled') AND "
+                                 "finished_at < $1";
+  char sql[400];
+  struct db_conn *c = db_acquire(s->db, 10000);
+  if (!c)
+    return ff_fail(err, FF_EBUSY, "no database connection");
+  int rc = FF_OK;
+  while (rc == FF_OK && !job_stopping(run)) {
+    /* One batch per transaction: its counts per tenant, then the rows. */
+    struct db_rows *r = NULL;
+    if ((rc = db_begin(c, DB_TX_WRITE, err)))
+      break;
+    snprintf(sql, sizeof sql,
+             "SELECT tenant_id, COUNT(*) FROM (SELECT id, tenant_id FROM worker_commands WHERE %s "
+             "ORDER BY id LIMIT 500) b GROUP BY tenant_id",
+             finished);
+    rc = db_query(c, sql, DB_ARGS(db_int(horizon)), &r, err);
+    int batches = rc == FF_OK ? db_rows_count(r) : 0;
+    snprintf(sql, sizeof sql,
+             "DELETE FROM worker_commands WHERE id IN (SELECT id FROM worker_commands WHERE %s "
+             "ORDER BY id LIMIT 500)",
+             finished);
+    if (rc == FF_OK && batches)
+      rc = db_exec(c, sql, DB_ARGS(db_int(horizon)), NULL, err);
+    rc = access_finish(c, rc, err);
+    for (int i = 0; rc == FF_OK && i < batches; i++)
+      job_count(run, db_rows_int(r, i, 0), "commands_deleted", db_rows_int(r, i, 1));
+    db_rows_free(r);
+    if (!batches)
+      break;
+  }
+  db_release(c);
+  return rc;
 }

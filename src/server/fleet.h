@@ -65,6 +65,12 @@ void fleet_deliver(struct server *s, int64_t worker_id);
  *  "state", "reason", "state_at_ms"}, or null when never placed. */
 json_t *fleet_camera_status(struct db_conn *c, int64_t camera_id);
 
+/* The scheduler job "fleet-history" (jobs.h): deletes commands finished
+ * more than fleet-history-days ago, counted per tenant. The fast fleet work
+ * (status, lease expiry, command expiry and retries) is the sweeper's. */
+struct job_run;
+int fleet_history_job(struct job_run *run, struct ff_error *err);
+
 /* Figures for /metrics (Prometheus text appended to the caller's buffer). */
 char *fleet_metrics_text(struct server *s);
 

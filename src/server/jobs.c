@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "db.h"
+#include "fleet.h"
 #include "housekeeping.h"
 #include "hub.h"
 #include "log.h"
@@ -31,6 +32,8 @@ const struct job_def jobs_table[] = {
     {"rollups", 21600, rollups_job, JOB_TENANTS,
      "recomputes the report rollups of the last 35 days from the visits, repairs and reports "
      "any difference"},
+    {"fleet-history", 3600, fleet_history_job, JOB_TENANTS,
+     "deletes worker commands that finished more than fleet-history-days ago"},
     {"expiry", 3600, expiry_job, JOB_SYSTEM,
      "deletes spent stream tickets, dead refresh-token sessions and event-ledger entries past "
      "the replay horizon"},

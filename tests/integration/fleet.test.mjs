@@ -331,6 +331,38 @@ describe('a server restart', () => {
   });
 });
 
+describe('command history', () => {
+  test('the fleet-history job deletes commands finished more than fleet-history-days ago, and nothing else', async () => {
+    const s = await new Server({ args: ['--test-clock', '1', '--fleet-sweep-ms', '100', '--fleet-history-days', '30'] }).start();
+    S1 = s;
+    try {
+      const A = await world(s, 'fh');
+      const w = new FakeWorker(s, A.key);
+      await w.register();
+      const send = async (body) => (await call(s, 'POST', `/v1/workers/${w.id}/commands`, { token: A.token, body })).json;
+      const old = await send({ type: 'status_report' });
+      assert.equal((await call(s, 'POST', `/v1/commands/${old.id}/cancel`, { token: A.token })).status, 200);
+      const open = await send({ type: 'refresh_staff', expires_in_s: 604800 });
+      const advanced = await call(s, 'POST', '/v1/admin/clock', { token: A.sys, body: { advance_ms: 31 * 86400000 } });
+      assert.equal(advanced.status, 200, advanced.text);
+      // Tokens issued before the jump have expired: sign in again.
+      A.token = (await login(s, 'fh-owner', 'owner-password')).access_token;
+      A.sys = (await login(s, 'admin', s.adminPassword)).access_token;
+      const recent = await send({ type: 'status_report' });
+      assert.equal((await call(s, 'POST', `/v1/commands/${recent.id}/cancel`, { token: A.token })).status, 200);
+      const run = await call(s, 'POST', '/v1/jobs/fleet-history/run', { token: A.sys });
+      assert.equal(run.status, 200, run.text);
+      assert.equal(run.json.counts.commands_deleted, 1, JSON.stringify(run.json));
+      assert.equal((await call(s, 'GET', `/v1/commands/${old.id}`, { token: A.token })).status, 404, 'finished 31 days ago: gone');
+      assert.equal((await call(s, 'GET', `/v1/commands/${recent.id}`, { token: A.token })).status, 200, 'finished now: kept');
+      const still = (await call(s, 'GET', `/v1/commands/${open.id}`, { token: A.token })).json;
+      assert.equal(still.status, 'expired', 'it expired after the jump: finished now, kept');
+      const again = await call(s, 'POST', '/v1/jobs/fleet-history/run', { token: A.sys });
+      assert.equal(again.json.counts.commands_deleted ?? 0, 0, 'safe to run again');
+    } finally { await s.stop(); s.cleanup(); }
+  });
+});
+
 // --- two real workers ---------------------------------------------------------------------------------
 
 const freePort = () => new Promise((resolve) => {
