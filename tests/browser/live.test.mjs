@@ -1,0 +1,211 @@
+// The live parts of the dashboard in Chromium against the real server: today's
+// figures and the visit feed over Server-Sent Events (a visit sent through the
+// worker protocol appears without a reload), worker and camera health, the
+// workers page with a worker registered through POST /v1/worker/register
+// (details, per-camera figures, commands sent, completed and cancelled,
+// maintenance, forget), Vietnamese, and what a viewer may not do.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Server, checkPrerequisites, clearFailedShots, faceEvent, launchChromium, openPage, person, sendEvents, shot, signIn, stepper, testCrop, until, utcDate, watchErrors } from './lib.mjs';
+
+const T = 15000;
+let srv, browser, page, errors, alice, key, crop;
+const seed = {};
+const worker = { uuid: randomUUID(), name: 'till-pc' };
+const step = stepper(test, () => page);
+
+before(async () => {
+  checkPrerequisites();
+  clearFailedShots();
+  srv = new Server();
+  seed.acme = srv.admin('create-tenant', '--name', 'Acme Retail').tenant_id;
+  // A site in UTC, so "today" is the same local day for the browser (in UTC) and the site.
+  seed.main = srv.admin('create-site', '--tenant-id', String(seed.acme), '--name', 'Main Store', '--timezone', 'UTC').site_id;
+  srv.admin('create-user', '--username', 'alice', '--password', 'alice-password-1', '--role', 'tenant_admin', '--tenant-id', String(seed.acme));
+  srv.admin('create-user', '--username', 'vera', '--password', 'vera-password-1', '--role', 'viewer', '--tenant-id', String(seed.acme));
+  await srv.start();
+  alice = await srv.token('alice', 'alice-password-1');
+  const cam = await srv.api('POST', '/v1/cameras', { token: alice, body: { site_id: seed.main, name: 'Front door', kind: 'file', url: '/videos/door.mp4' } });
+  assert.equal(cam.status, 201, JSON.stringify(cam.body));
+  seed.cam = cam.body.id;
+  key = srv.admin('create-api-key', '--tenant-id', String(seed.acme), '--site-id', String(seed.main), '--name', 'store worker').secret;
+  crop = testCrop(srv.dir);
+  // One visit earlier today (a minute ago), so today's figures start above zero.
+  await sendEvents(srv, key, [faceEvent({ camera: seed.cam, descriptor: person(1), at: Date.now() - 60000, crop })]);
+  browser = await launchChromium();
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, timezoneId: 'UTC', locale: 'en-GB' });
+  page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  errors = watchErrors(page);
+});
+
+after(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+const statText = (p, id) => p.getByTestId(id).locator('.ant-statistic-content').innerText();
+const today = async () => {
+  const r = await srv.api('GET', `/v1/reports/summary?from=${utcDate(0)}&to=${utcDate(0)}`, { token: alice });
+  assert.equal(r.status, 200);
+  return r.body;
+};
+const hello = (extra = {}) => ({ worker_id: worker.uuid, status: 'processing', heartbeat_interval_ms: 30000, capabilities: { max_cameras: 4 }, ...extra });
+const workerRow = () => page.locator('.ant-table-row', { hasText: worker.name });
+
+step('the dashboard shows today\'s figures from the reports API and the feed goes live', async () => {
+  await signIn(page, srv.url, 'alice', 'alice-password-1');
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  const s = await today();
+  assert.equal(s.visits, 1);
+  await until(async () => (await statText(page, 'stat-today-visits').catch(() => '')) === '1', T, "today's visits");
+  assert.equal(await statText(page, 'stat-today-unique'), String(s.unique_visitors));
+  assert.equal(await statText(page, 'stat-today-new'), String(s.new_visitors));
+  assert.equal(await statText(page, 'stat-today-returning'), String(s.returning_visitors));
+  assert.match(await page.getByTestId('today-note').innerText(), new RegExp(utcDate(0)));
+  await page.locator('[data-testid="feed-state"][data-state="open"]').waitFor({ timeout: T });
+  assert.match(await page.getByTestId('health').innerText(), /No workers have registered yet/);
+});
+
+step('a visit sent by a worker appears in the live feed and in today\'s figures without a reload', async () => {
+  const url = page.url();
+  const [r] = await sendEvents(srv, key, [faceEvent({ camera: seed.cam, descriptor: person(2), at: Date.now(), crop, gender: 'male' })]);
+  const item = page.locator(`[data-testid="live-visit"][data-visit-id="${r.visit_id}"]`);
+  await item.waitFor({ timeout: T });
+  const text = await item.innerText();
+  assert.match(text, /New/);
+  assert.match(text, /Main Store/);
+  assert.match(text, /Front door/);
+  assert.match(text, new RegExp(`Customer #${r.customer_id}`));
+  assert.match(text, /\(UTC\)/);
+  await until(async () => (await statText(page, 'stat-today-visits')) === '2', T, "today's visits to become 2");
+  assert.equal((await today()).visits, 2);
+  // The same person again later today: a returning visit? No — same customer within the gap extends the visit.
+  assert.equal(page.url(), url, 'no navigation happened');
+  await shot(page, '30-dashboard-live');
+});
+
+step('a worker registered through the worker protocol shows in the health card and on the workers page', async () => {
+  const reg = await srv.api('POST', '/v1/worker/register', { token: key, body: hello({ name: worker.name, version: 'footfall-worker/1' }) });
+  assert.equal(reg.status, 200, JSON.stringify(reg.body));
+  worker.id = reg.body.id;
+  await page.getByTestId('health-worker').filter({ hasText: worker.name }).waitFor({ timeout: T });
+  // The balancer leases the site's camera to it; the next heartbeat reports the camera's figures.
+  const lease = await until(async () => {
+    const hb = await srv.api('POST', '/v1/worker/heartbeat', { token: key, body: hello() });
+    return hb.body.leases?.find((l) => l.camera_id === seed.cam);
+  }, T, 'the camera leased to the worker');
+  const hb = await srv.api('POST', '/v1/worker/heartbeat', { token: key, body: hello({
+    leases: [{ camera_id: seed.cam, generation: lease.generation }],
+    cameras: [{ id: seed.cam, state: 'streaming', reason: null, frames_in: 1520, processed: 300, skipped: 0, faces: 12, events: 2, staff_events: 0, errors: 0,
+      last_frame_at: new Date().toISOString(), reconnects: 1, last_error: null, processing: true, local: false }],
+  }) });
+  assert.equal(hb.status, 200, JSON.stringify(hb.body));
+  await page.getByRole('link', { name: 'Workers', exact: true }).first().click();
+  await page.getByRole('heading', { name: 'Workers', exact: true }).waitFor();
+  await workerRow().waitFor({ timeout: T });
+  const w = (await srv.api('GET', `/v1/workers/${worker.id}`, { token: alice })).body;
+  const rowText = await workerRow().innerText();
+  assert.match(rowText, /Processing/);
+  assert.equal(w.status, 'processing');
+  assert.match(rowText, /Main Store/);
+  await until(async () => (await workerRow().innerText()).includes('Front door'), T, 'the leased camera in the row');
+  await shot(page, '31-workers');
+});
+
+step('worker details show the per-camera figures and the lease', async () => {
+  await page.getByRole('button', { name: `Details of ${worker.name}` }).click();
+  const drawer = page.getByTestId('worker-details');
+  await drawer.getByText(worker.uuid).waitFor({ timeout: T });
+  const figures = await drawer.getByTestId('worker-cameras').locator('.ant-table-row').innerText();
+  for (const v of ['Front door', 'streaming', '1,520', '300', '12']) assert.ok(figures.includes(v), `${v} in ${figures}`);
+  assert.match(await drawer.getByTestId('worker-leases').locator('.ant-table-row').innerText(), /Front door/);
+  await shot(page, '32-worker-details');
+});
+
+step('commands: sent, delivered in a heartbeat, completed by the worker; another cancelled', async () => {
+  const drawer = page.getByTestId('worker-details');
+  await drawer.getByRole('button', { name: 'Send' }).click();
+  const cmdRow = drawer.getByTestId('commands').locator('.ant-table-row', { hasText: 'Status report' });
+  await cmdRow.waitFor({ timeout: T });
+  const [cmd] = (await srv.api('GET', `/v1/workers/${worker.id}/commands`, { token: alice })).body.items;
+  assert.equal(cmd.type, 'status_report');
+  const hb = await srv.api('POST', '/v1/worker/heartbeat', { token: key, body: hello() });
+  assert.ok(hb.body.commands.some((c) => c.id === cmd.id), 'the command handed out in the heartbeat answer');
+  const done = await srv.api('POST', `/v1/worker/commands/${cmd.id}`, { token: key, body: { worker_id: worker.uuid, status: 'completed', result: { uptime_s: 42 } } });
+  assert.equal(done.status, 200, JSON.stringify(done.body));
+  // command.updated over SSE refreshes the history.
+  await until(async () => (await cmdRow.innerText()).includes('Completed'), T, 'the command completed in the page');
+  assert.match(await cmdRow.innerText(), /uptime_s/);
+
+  await pick(drawer.getByRole('combobox', { name: 'Command' }), 'Refresh staff list');
+  await drawer.getByRole('button', { name: 'Send' }).click();
+  const second = drawer.getByTestId('commands').locator('.ant-table-row', { hasText: 'Refresh staff list' });
+  await second.waitFor({ timeout: T });
+  const id = (await srv.api('GET', `/v1/workers/${worker.id}/commands`, { token: alice })).body.items[0].id;
+  await second.getByRole('button', { name: `Cancel command ${id}` }).click();
+  await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Cancel command' }).click();
+  await until(async () => (await second.innerText()).includes('Cancelled'), T, 'the command cancelled');
+  assert.equal((await srv.api('GET', `/v1/commands/${id}`, { token: alice })).body.status, 'cancelled');
+  await shot(page, '33-worker-commands');
+  await page.keyboard.press('Escape');
+});
+
+async function pick(combobox, text) {
+  await combobox.click();
+  await page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: text }).first().click();
+}
+
+step('maintenance on and off', async () => {
+  const sw = page.getByRole('switch', { name: `Maintenance of ${worker.name}` });
+  await sw.click();
+  await until(async () => (await srv.api('GET', `/v1/workers/${worker.id}`, { token: alice })).body.maintenance === true, T, 'maintenance on');
+  await until(async () => (await workerRow().innerText()).includes('Maintenance'), T, 'the maintenance status');
+  await sw.click();
+  await until(async () => (await srv.api('GET', `/v1/workers/${worker.id}`, { token: alice })).body.maintenance === false, T, 'maintenance off');
+});
+
+step('Vietnamese on the workers page and the dashboard', async () => {
+  await page.getByText('VI', { exact: true }).click();
+  await page.getByRole('heading', { name: 'Máy xử lý', exact: true }).waitFor({ timeout: T });
+  assert.match(await workerRow().innerText(), /Đang xử lý|Trực tuyến|Rảnh/);
+  await shot(page, '34-workers-vi');
+  await openPage(page, 'Tổng quan');
+  await page.getByText('Lượt ghé thăm trực tiếp').waitFor({ timeout: T });
+  assert.match(await page.getByTestId('feed-state').innerText(), /Trực tiếp|Đang kết nối/);
+  await shot(page, '35-dashboard-vi');
+  await page.getByText('EN', { exact: true }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout: T });
+});
+
+step('a viewer sees the fleet but none of the admin actions', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, timezoneId: 'UTC', locale: 'en-GB' });
+  const p = await ctx.newPage();
+  const verrs = watchErrors(p);
+  await signIn(p, srv.url, 'vera', 'vera-password-1');
+  await p.getByTestId('health-worker').filter({ hasText: worker.name }).waitFor({ timeout: T });
+  await openPage(p, 'Workers');
+  const row = p.locator('.ant-table-row', { hasText: worker.name });
+  await row.waitFor({ timeout: T });
+  assert.equal(await row.getByRole('button', { name: `Forget ${worker.name}` }).count(), 0);
+  assert.equal(await p.getByRole('switch', { name: `Maintenance of ${worker.name}` }).isDisabled(), true);
+  await p.getByRole('button', { name: `Details of ${worker.name}` }).click();
+  await p.getByTestId('worker-details').getByTestId('commands').locator('.ant-table-row').first().waitFor({ timeout: T });
+  assert.equal(await p.getByTestId('worker-details').getByRole('button', { name: 'Send' }).count(), 0);
+  assert.equal(await p.getByTestId('worker-details').getByRole('button', { name: /^Cancel command/ }).count(), 0);
+  const menu = await p.getByRole('menu').innerText();
+  for (const admin of ['Users', 'API keys', 'Audit log', 'Jobs']) assert.doesNotMatch(menu, new RegExp(admin));
+  await shot(p, '36-workers-viewer');
+  assert.deepEqual(verrs, []);
+  await ctx.close();
+});
+
+step('forgetting a worker removes it', async () => {
+  await page.getByRole('menu').getByRole('link', { name: 'Workers', exact: true }).click();
+  await workerRow().getByRole('button', { name: `Forget ${worker.name}` }).click();
+  await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Forget' }).click();
+  await workerRow().waitFor({ state: 'detached', timeout: T });
+  assert.equal((await srv.api('GET', `/v1/workers/${worker.id}`, { token: alice })).status, 404);
+  assert.deepEqual(errors, []);
+});
