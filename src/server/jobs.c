@@ -294,7 +294,9 @@ static void finish(struct job_run *run, int scheduled, int rc, const struct ff_e
                   "UPDATE job_state SET running_by = NULL, running_until = NULL, "
                   "next_run_at = CASE WHEN $3 = 1 THEN $4 ELSE next_run_at END "
                   "WHERE job = $1 AND running_by = $2",
-                  DB_ARGS(db_text(run->def->name), db_text(sched.instance), db_int(scheduled),
+                  /* An interrupted run is due again at once (on the next leader). */
+                  DB_ARGS(db_text(run->def->name), db_text(sched.instance),
+                          db_int(scheduled && strcmp(outcome, "interrupted")),
                           db_int(ff_real_ms() + (int64_t)run->def->interval_s * 1000)),
                   NULL, &err);
   if (c) {
