@@ -17,7 +17,9 @@
  *   - an object referenced by no visit, staff face or queued deletion is an
  *     orphan (a failed delete after a rolled-back batch or a replaced crop):
  *     removed once it is older than ORPHAN_GRACE_MS by its write time (a
- *     batch in flight writes its pictures before it commits);
+ *     batch in flight writes its pictures before it commits, so younger
+ *     unreferenced objects are left alone, old key or not);
+ *   - a visit changed since the run began is left to the next run;
  *   - an object of no existing tenant is a leftover.
  * Leftovers are errors of the run (and the footfall_retention_leftovers
  * metric); unreferenced ones are deleted at once, so the next run is clean.
@@ -224,7 +226,11 @@ static int verify_key(void *ctx, const struct store_entry *e) {
     job_error(v->run, tenant, "verifying %s: %s", e->key, err.message);
     return FF_OK;
   }
-  if (kind == 1 && (old || expires <= now)) {
+  /* Written moments ago: a batch may still be committing it. */
+  int settled = e->modified_ms && e->modified_ms <= now - ORPHAN_GRACE_MS;
+  if (kind == 1 && updated >= now) {
+    job_count(v->run, tenant, "pictures_changing", 1); /* judged by the next run */
+  } else if (kind == 1 && (old || expires <= now)) {
     v->leftovers++;
     job_count(v->run, tenant, "leftovers", 1);
     job_error(v->run, tenant, "picture %s of a visit outlived its retention (%d days)", e->key,
@@ -235,9 +241,11 @@ static int verify_key(void *ctx, const struct store_entry *e) {
       v->seen[row]++;
   } else if (kind == 3) {
     job_count(v->run, tenant, "deletions_pending", 1);
+  } else if (!settled) {
+    job_count(v->run, tenant, "objects_in_flight", 1);
   } else if (old) {
     remove_leftover(v, tenant, e->key, "older than the retention and referenced by nothing");
-  } else if (e->modified_ms && e->modified_ms <= now - ORPHAN_GRACE_MS) {
+  } else {
     /* An orphan younger than the retention: cleanup, not a breach. */
     if (store_delete(job_server(v->run)->store, e->key, &err))
       job_error(v->run, tenant, "orphan %s could not be deleted: %s", e->key, err.message);
@@ -312,7 +320,8 @@ static int verify(struct job_run *run, struct db_conn *c, struct db_rows *tenant
     struct db_rows *rows = NULL;
     int rc = db_query(c,
                       "SELECT COUNT(*) FROM visits WHERE tenant_id = $1 AND picture_key IS NOT "
-                      "NULL AND (picture_expires_at <= $2 OR picture_expires_at IS NULL)",
+                      "NULL AND (picture_expires_at <= $2 OR picture_expires_at IS NULL) AND "
+                      "updated_at < $2",
                       DB_ARGS(db_int(tenant), db_int(now)), &rows, err);
     if (rc) {
       free(v.seen);
