@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { BIN, Server, call, login, until } from './lib/server.mjs';
 import { WsClient } from './lib/ws.mjs';
 
-const INTERVAL = 400; // heartbeat interval of the protocol tests (ms)
+const INTERVAL = 1000; // heartbeat interval of the protocol tests (ms): slack for a loaded machine
 
 async function world(server, name) {
   const sys = (await login(server, 'admin', server.adminPassword)).access_token;
@@ -36,9 +36,10 @@ const server1 = () => S1;
 class FakeWorker {
   constructor(server, key, opts = {}) {
     this.server = server; this.key = key; this.uuid = opts.uuid || randomUUID(); this.capacity = opts.capacity ?? 4; this.local = opts.local || [];
+    this.interval = opts.interval || INTERVAL;
   }
   body(extra = {}) {
-    return { worker_id: this.uuid, heartbeat_interval_ms: INTERVAL, capabilities: { max_cameras: this.capacity }, local_cameras: this.local, ...extra };
+    return { worker_id: this.uuid, heartbeat_interval_ms: this.interval, capabilities: { max_cameras: this.capacity }, local_cameras: this.local, ...extra };
   }
   async register(extra) {
     const r = await call(this.server, 'POST', '/v1/worker/register', { token: this.key, body: this.body(extra) });
@@ -74,7 +75,7 @@ describe('the worker protocol', () => {
     for (const n of ['c1', 'c2', 'c3']) cams.push(await camera(A, n));
     const w1 = new FakeWorker(S1, A.key, { capacity: 2 }), w2 = new FakeWorker(S1, A.key, { capacity: 2 });
     const r1 = await w1.register({ name: 'till 1', version: '1.0' });
-    const beat = setInterval(() => w1.heartbeat().catch(() => {}), INTERVAL / 2);
+    const beat = setInterval(() => w1.heartbeat().catch(() => {}), INTERVAL / 4);
     try {
     assert.equal(r1.worker_id, w1.uuid);
     assert.equal(r1.site_id, A.site.id, 'the site comes from the key');
@@ -317,7 +318,7 @@ describe('a server restart', () => {
     try {
       const A = await world(s, 'fr');
       const c = await camera(A, 'door');
-      const w = new FakeWorker(s, A.key);
+      const w = new FakeWorker(s, A.key, { interval: 60000 }); // stays online across the restart
       const r = await w.register();
       assert.deepEqual(leased(r), [c.id]);
       const cmd = (await call(s, 'POST', `/v1/workers/${w.id}/commands`, { token: A.token, body: { type: 'status_report' } })).json;
