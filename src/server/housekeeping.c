@@ -57,6 +57,12 @@ int expiry_job(struct job_run *run, struct ff_error *err) {
                         "event_id FROM face_events WHERE received_at < $1 AND "
                         "(captured_at IS NULL OR captured_at < $1) LIMIT $2)",
                         horizon, err);
+  /* The scheduler's own records. */
+  if (!rc)
+    rc = delete_batches(run, c, "job_runs",
+                        "DELETE FROM job_runs WHERE id IN (SELECT id FROM job_runs WHERE "
+                        "finished_at < $1 LIMIT $2)",
+                        now - JOB_RUNS_KEEP_MS, err);
   db_release(c);
   return rc;
 }

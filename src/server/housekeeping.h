@@ -12,6 +12,8 @@
 #define LEDGER_MARGIN_MS (86400 * 1000LL)
 /* A refresh-token session is deleted this long after its last token expired. */
 #define SESSION_MARGIN_MS (86400 * 1000LL)
+/* Finished job runs are kept this long. */
+#define JOB_RUNS_KEEP_MS (90 * 86400 * 1000LL)
 
 /* housekeeping.c */
 int expiry_job(struct job_run *run, struct ff_error *err);

@@ -35,8 +35,8 @@ const struct job_def jobs_table[] = {
     {"fleet-history", 3600, fleet_history_job, JOB_TENANTS,
      "deletes worker commands that finished more than fleet-history-days ago"},
     {"expiry", 3600, expiry_job, JOB_SYSTEM,
-     "deletes spent stream tickets, dead refresh-token sessions and event-ledger entries past "
-     "the replay horizon"},
+     "deletes spent stream tickets, dead refresh-token sessions, event-ledger entries past "
+     "the replay horizon and job runs older than 90 days"},
 };
 const int jobs_count = sizeof jobs_table / sizeof jobs_table[0];
 

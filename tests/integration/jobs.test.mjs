@@ -290,6 +290,9 @@ test('the event ledger: replays inside the horizon answer the same, entries past
   run = await call(server, 'POST', '/v1/jobs/expiry/run', { token: w.sys }).then((r) => r.json);
   assert.ok(run.counts.ledger_entries >= 1, JSON.stringify(run));
   assert.equal(count(`SELECT COUNT(*) FROM face_events WHERE event_id = '${e.id}'`), 0);
+  // The clock is now more than 90 days past the first runs: their records go too.
+  assert.ok(run.counts.job_runs >= 1, JSON.stringify(run));
+  assert.equal(count(`SELECT COUNT(*) FROM job_runs WHERE finished_at < ${now() - 90 * DAY}`), 0);
   // Past the horizon the same event is too old to be taken again: nothing counts twice.
   const [late] = await post(A, [e]);
   assert.equal(late.outcome, 'rejected');
