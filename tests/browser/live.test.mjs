@@ -194,12 +194,91 @@ step('a viewer sees the fleet but none of the admin actions', async () => {
   await p.getByTestId('worker-details').getByTestId('commands').locator('.ant-table-row').first().waitFor({ timeout: T });
   assert.equal(await p.getByTestId('worker-details').getByRole('button', { name: 'Send' }).count(), 0);
   assert.equal(await p.getByTestId('worker-details').getByRole('button', { name: /^Cancel command/ }).count(), 0);
+  await p.keyboard.press('Escape');
+  await p.locator('.ant-drawer-mask').waitFor({ state: 'detached', timeout: T }).catch(() => undefined);
   const menu = await p.getByRole('menu').innerText();
   for (const admin of ['Users', 'API keys', 'Audit log', 'Jobs']) assert.doesNotMatch(menu, new RegExp(admin));
+  await openPage(p, 'Cameras');
+  await p.getByTestId(`placement-${seed.cam}`).waitFor({ timeout: T });
+  assert.equal(await p.getByRole('button', { name: 'Commands for Front door' }).count(), 0);
+  assert.equal(await p.getByRole('button', { name: 'Placement of Front door' }).count(), 0);
   await shot(p, '36-workers-viewer');
   assert.deepEqual(verrs, []);
   await ctx.close();
 });
+
+step('cameras: the worker and state of each camera, commands, placement by hand, an error shown live', async () => {
+  // After maintenance the camera was placed again: the worker reports it streaming.
+  const lease = await until(async () => {
+    const hb = await srv.api('POST', '/v1/worker/heartbeat', { token: key, body: hello() });
+    return hb.body.leases?.find((l) => l.camera_id === seed.cam);
+  }, T, 'the camera leased again');
+  await beat(lease.generation, 'streaming', null);
+  await openPage(page, 'Cameras');
+  const placement = page.getByTestId(`placement-${seed.cam}`);
+  await until(async () => /Streaming/.test(await placement.innerText()) && (await placement.innerText()).includes(worker.name), T, 'the camera streaming on the worker');
+  await page.getByRole('button', { name: 'Commands for Front door' }).click();
+  await page.locator('.ant-dropdown:visible').getByText('Start streaming', { exact: true }).click();
+  await toast('Start streaming: command queued');
+  const cmds = (await srv.api('GET', `/v1/workers/${worker.id}/commands`, { token: alice })).body.items;
+  assert.equal(cmds[0].type, 'start_streaming');
+  assert.equal(cmds[0].params.camera_id, seed.cam);
+
+  await page.getByRole('button', { name: 'Placement of Front door' }).click();
+  const dialog = page.getByRole('dialog');
+  await pick(dialog.getByRole('combobox', { name: 'Worker' }), worker.name);
+  await dialog.getByRole('button', { name: 'Give to this worker' }).click();
+  await until(async () => (await srv.api('GET', `/v1/cameras/${seed.cam}`, { token: alice })).body.status?.manual === true, T, 'a manual lease');
+  await until(async () => (await placement.innerText()).includes('set by hand'), T, 'the manual lease shown');
+  await page.getByRole('button', { name: 'Placement of Front door' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Back to automatic placement' }).click();
+  await until(async () => (await srv.api('GET', `/v1/cameras/${seed.cam}`, { token: alice })).body.status?.manual === false, T, 'automatic placement');
+
+  // The worker reports a device conflict: the camera.status event updates the row.
+  const now = (await srv.api('GET', `/v1/cameras/${seed.cam}`, { token: alice })).body.status;
+  await beat(now.lease_generation, 'error', 'device conflict: /dev/video0 is held by another process');
+  await until(async () => /Error/.test(await placement.innerText()) && (await placement.innerText()).includes('device conflict'), T, 'the error and its reason');
+  await shot(page, '37-cameras-placement');
+});
+
+step('jobs: a tenant admin reads jobs and runs; a system admin runs one now', async () => {
+  await openPage(page, 'Jobs');
+  const api = (await srv.api('GET', '/v1/jobs', { token: alice })).body;
+  const rows = await page.getByTestId('jobs').locator('.ant-table-tbody').innerText();
+  for (const j of api.jobs) assert.ok(rows.includes(j.name), `${j.name} in ${rows}`);
+  assert.equal(await page.getByRole('button', { name: /^Run .* now$/ }).count(), 0, 'a tenant admin cannot run jobs');
+  await page.getByText('VI', { exact: true }).click();
+  await page.getByRole('heading', { name: 'Tác vụ nền' }).waitFor({ timeout: T });
+  await page.getByText('EN', { exact: true }).click();
+
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, timezoneId: 'UTC', locale: 'en-GB' });
+  const p = await ctx.newPage();
+  const perrs = watchErrors(p);
+  await signIn(p, srv.url, 'admin', srv.adminPassword);
+  await openPage(p, 'Jobs');
+  await p.getByRole('button', { name: 'Run fleet-history now' }).click();
+  await p.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Run now' }).click();
+  await p.locator('.ant-message').getByText(/fleet-history: /).waitFor({ timeout: T });
+  const admin = await srv.token('admin', srv.adminPassword);
+  const [run] = (await srv.api('GET', '/v1/jobs?job=fleet-history', { token: admin })).body.runs;
+  assert.equal(run.trigger, 'manual');
+  const runRow = p.getByTestId('job-runs').locator('.ant-table-row').filter({ hasText: 'By hand' }).first();
+  await runRow.waitFor({ timeout: T });
+  assert.match(await runRow.innerText(), run.outcome === 'ok' ? /OK/ : /Found problems|Failed/);
+  await shot(p, '38-jobs');
+  assert.deepEqual(perrs, []);
+  await ctx.close();
+});
+
+async function beat(generation, state, reason) {
+  const hb = await srv.api('POST', '/v1/worker/heartbeat', { token: key, body: hello({
+    leases: [{ camera_id: seed.cam, generation }],
+    cameras: [{ id: seed.cam, state, reason, frames_in: 10, processed: 5, faces: 0, events: 0, errors: state === 'error' ? 1 : 0, reconnects: 0 }],
+  }) });
+  assert.equal(hb.status, 200, JSON.stringify(hb.body));
+}
+
+const toast = (text) => page.locator('.ant-message').getByText(text).first().waitFor({ timeout: T });
 
 step('forgetting a worker removes it', async () => {
   await page.getByRole('menu').getByRole('link', { name: 'Workers', exact: true }).click();

@@ -1,15 +1,55 @@
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Form, Input, InputNumber, Modal, Popconfirm, Radio, Select, Space, Switch, Table, Tag, Typography } from 'antd';
-import { DeleteOutlined, EditOutlined, LockOutlined, PlusOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Dropdown, Form, Input, InputNumber, Modal, Popconfirm, Radio, Select, Space, Switch, Table, Tag, Typography } from 'antd';
+import { ClusterOutlined, DeleteOutlined, DownOutlined, EditOutlined, LockOutlined, PlusOutlined, SendOutlined } from '@ant-design/icons';
 import { api, errorMessage, listAll, unwrap, type Schemas } from '../../api';
 import { useMe } from '../../auth/AuthProvider';
-import { MANAGERS, allowed } from '../../auth/roles';
+import { ADMINS, MANAGERS, allowed } from '../../auth/roles';
+import { useEventStream } from '../../api/events';
+import { CameraStateTag, useCameraStatuses, useWorkers } from '../../components/fleet';
 import { PageHead, QueryError, SiteSelect, siteName, useSites } from '../../components/common';
-import { useI18n } from '../../i18n';
+import { useI18n, type MessageKey } from '../../i18n';
 
 type Camera = Schemas['Camera'];
 type Kind = Camera['kind'];
+type CameraCommand = 'start_streaming' | 'stop_streaming' | 'start_processing' | 'stop_processing';
+const CAMERA_COMMANDS: CameraCommand[] = ['start_streaming', 'stop_streaming', 'start_processing', 'stop_processing'];
+
+/** Hand a camera to a chosen worker of its site (admins), or back to automatic placement. */
+function LeaseDialog({ camera, onClose }: { camera: Camera; onClose: () => void }) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const qc = useQueryClient();
+  const workers = useWorkers();
+  const [workerId, setWorkerId] = useState<number | undefined>(camera.status?.worker_id ?? undefined);
+  const done = () => { qc.invalidateQueries({ queryKey: ['cameras'] }); qc.invalidateQueries({ queryKey: ['workers'] }); onClose(); };
+  const lease = useMutation({
+    mutationFn: () => unwrap(api.client.PUT('/v1/cameras/{id}/lease', { params: { path: { id: camera.id } }, body: { worker_id: workerId! } })),
+    onSuccess: () => { message.success(t('cameras.leased')); done(); },
+    onError: (e) => message.error(errorMessage(e)),
+  });
+  const release = useMutation({
+    mutationFn: () => unwrap(api.client.DELETE('/v1/cameras/{id}/lease', { params: { path: { id: camera.id } } })),
+    onSuccess: () => { message.success(t('cameras.released')); done(); },
+    onError: (e) => message.error(errorMessage(e)),
+  });
+  const eligible = (workers.data ?? []).filter((w) => w.site_id === camera.site_id);
+  return (
+    <Modal open title={t('cameras.placementOf', { name: camera.name })} onCancel={onClose} okText={t('cameras.lease')} cancelText={t('common.cancel')}
+      okButtonProps={{ disabled: workerId === undefined, loading: lease.isPending }} onOk={() => lease.mutate()}
+      footer={(orig) => (
+        <Space>
+          {camera.status?.manual && <Button loading={release.isPending} onClick={() => release.mutate()}>{t('cameras.release')}</Button>}
+          {orig}
+        </Space>
+      )}>
+      <Typography.Paragraph type="secondary">{t('cameras.leaseHelp')}</Typography.Paragraph>
+      <Select<number> aria-label={t('cameras.worker')} style={{ width: '100%' }} value={workerId} onChange={setWorkerId} loading={workers.isLoading}
+        placeholder={t('cameras.chooseWorker')} notFoundContent={t('cameras.noWorkers')}
+        options={eligible.map((w) => ({ value: w.id!, label: `${w.name} (${t(`workers.status.${w.status}` as MessageKey)})` }))} />
+    </Modal>
+  );
+}
 const KINDS: Kind[] = ['rtsp', 'mjpeg', 'file', 'v4l2'];
 
 // What each kind needs (mirrors the server's rules in the OpenAPI document).
@@ -98,6 +138,20 @@ export default function CamerasPage() {
   const [editing, setEditing] = useState<Camera | null>(null);
   const [open, setOpen] = useState(false);
   const canManage = allowed(me.role, MANAGERS);
+  const canAdmin = allowed(me.role, ADMINS);
+  const [leasing, setLeasing] = useState<Camera | null>(null);
+  const workers = useWorkers();
+  useEventStream({
+    enabled: me.tenant_id !== null,
+    topics: ['camera'],
+    onEvent: () => qc.invalidateQueries({ queryKey: ['cameras'] }),
+    onReset: () => qc.invalidateQueries({ queryKey: ['cameras'] }),
+  });
+  const command = useMutation({
+    mutationFn: (v: { id: number; type: CameraCommand }) => unwrap(api.client.POST('/v1/cameras/{id}/commands', { params: { path: { id: v.id } }, body: { type: v.type } })),
+    onSuccess: (_, v) => { message.success(t('cameras.commandQueued', { type: t(`commands.type.${v.type}` as MessageKey) })); qc.invalidateQueries({ queryKey: ['commands'] }); },
+    onError: (e) => message.error(errorMessage(e)),
+  });
   const cameras = useQuery({
     queryKey: ['cameras', siteId ?? 'all'],
     queryFn: () => listAll((cursor) => unwrap(api.client.GET('/v1/cameras', { params: { query: { limit: 200, cursor, site_id: siteId ?? undefined } } }))),
@@ -112,6 +166,8 @@ export default function CamerasPage() {
     onSuccess: () => { message.success(t('common.deleted')); qc.invalidateQueries({ queryKey: ['cameras'] }); },
     onError: (e) => message.error(errorMessage(e)),
   });
+  const placed = useCameraStatuses(cameras.data);
+  const workerName = (id: number | null | undefined) => (id ? workers.data?.find((w) => w.id === id)?.name ?? `#${id}` : null);
   const toggling = (id: number) => patch.isPending && patch.variables?.id === id;
   return (
     <>
@@ -130,7 +186,7 @@ export default function CamerasPage() {
       <Table<Camera>
         rowKey="id"
         loading={cameras.isLoading}
-        dataSource={cameras.data}
+        dataSource={placed}
         pagination={{ pageSize: 20, hideOnSinglePage: true }}
         locale={{ emptyText: t('cameras.empty') }}
         scroll={{ x: true }}
@@ -160,9 +216,26 @@ export default function CamerasPage() {
             ),
           },
           { title: t('cameras.entrance'), dataIndex: 'entrance', render: (v: boolean) => (v ? t('common.yes') : t('common.no')) },
+          {
+            title: t('cameras.placement'), key: 'placement', render: (_, c) => (
+              <Space size={4} wrap data-testid={`placement-${c.id}`}>
+                <CameraStateTag camera={c} />
+                {workerName(c.status?.worker_id) && <Typography.Text>{workerName(c.status?.worker_id)}</Typography.Text>}
+                {c.status?.manual && <Tag>{t('cameras.manual')}</Tag>}
+                {c.status?.reason && <Typography.Text type="danger">{c.status.reason}</Typography.Text>}
+              </Space>
+            ),
+          },
           ...(canManage ? [{
             title: t('common.actions'), key: 'actions', render: (_: unknown, c: Camera) => (
-              <Space>
+              <Space wrap>
+                <Dropdown trigger={['click']} disabled={!c.status?.worker_id}
+                  menu={{ items: CAMERA_COMMANDS.map((k) => ({ key: k, label: t(`commands.type.${k}` as MessageKey) })), onClick: ({ key }) => command.mutate({ id: c.id, type: key as CameraCommand }) }}>
+                  <Button size="small" icon={<SendOutlined />} aria-label={t('cameras.commandsFor', { name: c.name })} title={c.status?.worker_id ? undefined : t('cameras.noWorkerYet')}>
+                    {t('commands.title')} <DownOutlined />
+                  </Button>
+                </Dropdown>
+                {canAdmin && <Button size="small" icon={<ClusterOutlined />} aria-label={t('cameras.placementOf', { name: c.name })} onClick={() => setLeasing(c)}>{t('cameras.placementShort')}</Button>}
                 <Button size="small" icon={<EditOutlined />} aria-label={t('common.editNamed', { name: c.name })} onClick={() => { setEditing(c); setOpen(true); }}>{t('common.edit')}</Button>
                 <Popconfirm title={t('cameras.deleteConfirm', { name: c.name })} okText={t('common.delete')} cancelText={t('common.cancel')}
                   okButtonProps={{ danger: true }} onConfirm={() => del.mutateAsync(c.id).catch(() => undefined)}>
@@ -173,6 +246,7 @@ export default function CamerasPage() {
           }] : []),
         ]}
       />
+      {leasing && <LeaseDialog camera={leasing} onClose={() => setLeasing(null)} />}
       {open && <CameraDialog key={editing?.id ?? 'new'} camera={editing} siteId={siteId} open onClose={() => setOpen(false)} />}
     </>
   );
