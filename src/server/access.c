@@ -116,6 +116,27 @@ int access_finish(struct db_conn *c, int rc, struct ff_error *err) {
   return db_commit(c, err);
 }
 
+struct db_rows *access_row(struct request *rq, const char *sql, int64_t id, const char *what) {
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return NULL;
+  struct db_rows *rows = NULL;
+  struct ff_error err = {0};
+  int rc = db_query(c, sql, DB_ARGS(db_int(id)), &rows, &err);
+  db_release(c);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return NULL;
+  }
+  if (db_rows_count(rows) != 1 ||
+      !access_sees(rq, db_rows_int(rows, 0, 0), db_rows_int(rows, 0, 1))) {
+    db_rows_free(rows);
+    http_error(rq, 404, "not_found", "no such %s", what);
+    return NULL;
+  }
+  return rows;
+}
+
 void access_list_page(struct request *rq, const char *sql, const struct db_value *params,
                       int nparams, int limit, access_item_fn item) {
   struct db_conn *c = access_db(rq);

@@ -39,6 +39,11 @@ void access_abandon(struct db_conn *c);
  * Returns the final status. */
 int access_finish(struct db_conn *c, int rc, struct ff_error *err);
 
+/* One row by id ($1) whose first two columns are its tenant_id and site_id,
+ * when the caller may see it; otherwise replies (404 "no such <what>", or the
+ * database's error) and returns NULL. The caller frees the rows. */
+struct db_rows *access_row(struct request *rq, const char *sql, int64_t id, const char *what);
+
 /* One page of a list: runs sql with its parameters and replies
  * {"items": [item(rq, rows, i), ...], "next_cursor": id | null}, where id is
  * column 0 of the last row of a full page (limit rows). */

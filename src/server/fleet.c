@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "json_text.h"
 #include "lease.h"
+#include "live.h"
 #include "log.h"
 #include "server.h"
 #include "vault.h"
@@ -749,6 +750,7 @@ static const struct field worker_fields[] = {
     {"cameras", FIELD_ARRAY, 0, 0, 0},
     {"local_cameras", FIELD_ARRAY, 0, 0, 0},
     {"endpoint_url", FIELD_STRING, 0, 512, 1},
+    {"endpoint_secret", FIELD_STRING, 0, 96, 1},
     {"last_error", FIELD_STRING, 0, 1024, 1},
     {"leases", FIELD_ARRAY, 0, 0, 0},
 };
@@ -1036,6 +1038,8 @@ static void worker_contact(struct request *rq, int heartbeat) {
     return;
   }
   atomic_fetch_add(heartbeat ? &n_heartbeats : &n_registrations, 1);
+  /* For live views through the worker's endpoint; kept in memory only. */
+  live_remember_secret(id, json_string_value(json_object_get(b, "endpoint_secret")));
   http_json(rq, 200,
             json_pack("{s:I,s:s,s:o,s:s,s:I,s:o,s:o,s:I,s:I}", "id", (json_int_t)id, "worker_id",
                       uuid, "site_id", site ? json_integer(site) : json_null(), "status",

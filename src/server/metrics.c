@@ -8,6 +8,7 @@
 #include "fleet.h"
 #include "http.h"
 #include "hub.h"
+#include "live.h"
 #include "server.h"
 
 const int metrics_status_codes[METRICS_STATUSES] = {200, 201, 204, 301, 304, 400, 401, 403, 404,
@@ -219,6 +220,21 @@ char *metrics_render(struct server *s) {
       (unsigned long long)hs.oversized, (unsigned long long)hs.publish_failures, hs.subscribers,
       (unsigned long long)hs.dropped, (unsigned long long)hs.resets, hs.outbox,
       hs.listener_reconnects, http_stream_count(s));
+
+  struct live_stats ls;
+  live_stats_get(&ls);
+  put(&t,
+      "# HELP footfall_live_upstreams Live camera views being read, by how.\n"
+      "# TYPE footfall_live_upstreams gauge\n"
+      "footfall_live_upstreams{mode=\"proxy\"} %d\n"
+      "footfall_live_upstreams{mode=\"relay\"} %d\n"
+      "# HELP footfall_live_viewers Viewers of live camera views now.\n"
+      "# TYPE footfall_live_viewers gauge\n"
+      "footfall_live_viewers %d\n"
+      "# HELP footfall_live_frames_total Live frames received from workers.\n"
+      "# TYPE footfall_live_frames_total counter\n"
+      "footfall_live_frames_total %llu\n",
+      ls.proxies, ls.relays, ls.viewers, (unsigned long long)ls.frames);
 
   struct db_stats ds;
   db_stats_get(s->db, &ds);

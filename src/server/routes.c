@@ -16,6 +16,7 @@
 #include "privacy.h"
 #include "http.h"
 #include "reports.h"
+#include "live.h"
 #include "realtime.h"
 #include "tenants.h"
 #include "users.h"
@@ -141,6 +142,8 @@ const struct route http_routes[] = {
     /* realtime */
     {"GET", "/v1/events", realtime_events, ANY_USER, BODY_NONE, ROUTE_TICKET},
     {"GET", "/v1/ws", realtime_ws, ANY_USER, BODY_NONE, ROUTE_TICKET | ROUTE_WEBSOCKET},
+    {"GET", "/v1/cameras/{id}/live.mjpeg", live_mjpeg, ANY_USER, BODY_NONE, ROUTE_TICKET},
+    {"GET", "/v1/workers/{id}/logs", live_worker_logs, MANAGERS, BODY_NONE, 0},
 
     /* audit */
     {"GET", "/v1/audit", audit_list, ADMINS, BODY_NONE, 0},

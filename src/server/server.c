@@ -19,6 +19,7 @@
 #include "faces.h"
 #include "fleet.h"
 #include "hub.h"
+#include "live.h"
 #include "recognizer.h"
 #include "users.h"
 #include "vault.h"
@@ -186,7 +187,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
   }
   if (auth_cache_init(s))
     return ff_fail(err, FF_ENOMEM, "out of memory");
-  if ((rc = hub_init(s, err)) || (rc = recognizer_init(s, err)))
+  if ((rc = hub_init(s, err)) || (rc = recognizer_init(s, err)) || (rc = live_init(s, err)))
     return rc;
   if (ratelimit_init(&s->login_limit, s->cfg.login_max_failures,
                      (int64_t)s->cfg.login_window_s * 1000) ||
@@ -217,7 +218,8 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
 static void stop(struct server *s) {
   jobs_stop(s); /* the running job ends at its next safe point */
   fleet_stop(s);
-  http_stop(s, s->cfg.shutdown_grace_ms);
+  http_stop(s, s->cfg.shutdown_grace_ms); /* ends the live views too */
+  live_stop(s);
   hub_stop(s); /* its threads use the database */
   server_free(s);
 }

@@ -369,8 +369,11 @@ static json_t *hello_body(struct fleet_client *fc, int registering, const char *
       json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I}", "worker_id", w->worker_id, "status", status,
                 "cameras", cams, "leases", leases, "local_cameras", local, "capabilities", caps,
                 "heartbeat_interval_ms", (json_int_t)w->cfg.heartbeat_interval_ms);
-  if (fc->endpoint[0])
+  if (fc->endpoint[0]) {
     json_object_set_new(body, "endpoint_url", json_string(fc->endpoint));
+    /* so the server can read the endpoint for live views (kept in its memory only) */
+    json_object_set_new(body, "endpoint_secret", json_string(w->endpoint_secret));
+  }
   if (registering) {
     char host[128] = "worker";
     gethostname(host, sizeof host - 1);

@@ -149,6 +149,8 @@ function matrix() {
     'GET /v1/audit/export.csv': [() => ({ path: '/v1/audit/export.csv' }), adminsLists],
     'GET /v1/events': [() => ({ path: '/v1/events', stream: true }), usersOnly],
     'GET /v1/ws': [() => ({ path: '/v1/ws' }), usersOnly],
+    'GET /v1/cameras/{id}/live.mjpeg': [() => ({ path: `/v1/cameras/${targets.camera}/live.mjpeg`, stream: true }), { ...unauth, worker: F, viewer: ok, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
+    'GET /v1/workers/{id}/logs': [() => ({ path: '/v1/workers/999999/logs' }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
   };
 }
 
