@@ -9,7 +9,6 @@
 #include "access.h"
 #include "audit.h"
 #include "db.h"
-#include "fleet.h"
 #include "server.h"
 #include "vault.h"
 
@@ -156,9 +155,16 @@ void camera_source_mask(const char *source, char *out, size_t size) {
 
 /* --- handlers ----------------------------------------------------------------- */
 
+/* With the camera's placement (fleet.c): a derived table named like the
+ * real one, so the callers' WHERE clauses stay unqualified. */
 static const char camera_select[] =
     "SELECT id, tenant_id, site_id, name, kind, source_masked, enabled, processing, sample_fps, "
-    "entrance, created_at, updated_at, source_sealed FROM cameras";
+    "entrance, created_at, updated_at, source_sealed, lease_worker, lease_generation, "
+    "lease_expires, lease_manual, lease_state, lease_reason, lease_state_at FROM (SELECT c.*, "
+    "l.worker_id AS lease_worker, l.generation AS lease_generation, l.expires_at AS lease_expires, "
+    "l.manual AS lease_manual, l.state AS lease_state, l.reason AS lease_reason, "
+    "l.state_at AS lease_state_at FROM cameras c LEFT JOIN camera_leases l "
+    "ON l.camera_id = c.id) cameras";
 
 static json_t *camera_json(const struct server *s, const struct db_rows *r, int i) {
   const char *kind = db_rows_text(r, i, 4);
@@ -175,6 +181,17 @@ static json_t *camera_json(const struct server *s, const struct db_rows *r, int 
   char *plain = vault_open(s, db_rows_text(r, i, 12));
   json_object_set_new(o, "has_credentials", json_boolean(plain && strcmp(plain, masked)));
   free(plain);
+  /* Where it runs and what its worker reported; null when never placed. */
+  json_t *status = json_null();
+  if (!db_rows_is_null(r, i, 14))
+    status =
+        json_pack("{s:o,s:I,s:I,s:b,s:s?,s:s?,s:o}", "worker_id",
+                  db_rows_is_null(r, i, 13) ? json_null() : json_integer(db_rows_int(r, i, 13)),
+                  "lease_generation", (json_int_t)db_rows_int(r, i, 14), "lease_expires_at_ms",
+                  (json_int_t)db_rows_int(r, i, 15), "manual", (int)db_rows_int(r, i, 16), "state",
+                  db_rows_text(r, i, 17), "reason", db_rows_text(r, i, 18), "state_at_ms",
+                  db_rows_is_null(r, i, 19) ? json_null() : json_integer(db_rows_int(r, i, 19)));
+  json_object_set_new(o, "status", status);
   return o;
 }
 
@@ -197,7 +214,7 @@ void cameras_list(struct request *rq) {
       return;
     }
   }
-  char sql[600];
+  char sql[1200];
   snprintf(sql, sizeof sql,
            "%s WHERE ($1 = 0 OR tenant_id = $1) AND ($2 = 0 OR site_id = $2) AND "
            "($3 = 0 OR site_id = $3) AND id > $4 ORDER BY id LIMIT $5",
@@ -209,7 +226,7 @@ void cameras_list(struct request *rq) {
 }
 
 static struct db_rows *load_camera(struct request *rq, struct db_conn *c, int64_t id) {
-  char sql[400];
+  char sql[1200];
   snprintf(sql, sizeof sql, "%s WHERE id = $1", camera_select);
   struct db_rows *rows = NULL;
   struct ff_error err = {0};
@@ -232,12 +249,9 @@ void cameras_get(struct request *rq) {
   if (!c)
     return;
   struct db_rows *rows = load_camera(rq, c, http_param_id(rq, "id"));
-  json_t *status = rows ? fleet_camera_status(c, db_rows_int(rows, 0, 0)) : NULL;
   db_release(c);
   if (rows) {
-    json_t *o = camera_json(rq->server, rows, 0);
-    json_object_set_new(o, "status", status);
-    http_json(rq, 200, o);
+    http_json(rq, 200, camera_json(rq->server, rows, 0));
     db_rows_free(rows);
   }
 }

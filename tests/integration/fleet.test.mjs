@@ -102,6 +102,11 @@ describe('the worker protocol', () => {
     assert.equal(cam0.status.worker_id, w1.id);
     assert.equal(cam0.status.state, 'error');
     assert.match(cam0.status.reason, /in use/);
+    const listed = (await call(S1, 'GET', `/v1/cameras?site_id=${A.site.id}`, { token: A.token })).json.items;
+    assert.deepEqual(listed.find((c) => c.id === cam0.id).status, cam0.status, 'the list shows the same status');
+    const unplaced = await camera(A, 'elsewhere', '/tmp/none.mp4', A.other.id);
+    assert.equal(unplaced.status, null, 'a camera of a site without workers is not placed');
+    await call(S1, 'DELETE', `/v1/cameras/${unplaced.id}`, { token: A.token });
 
     // w2 stops beating: offline after three intervals. w1 is full (capacity 2), so its camera waits
     // unassigned; w1 keeps beating.
