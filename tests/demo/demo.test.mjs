@@ -96,6 +96,14 @@ test('footfall demo: visits, a returning visitor, staff passes apart, within two
   assert.ok(visits.length >= seen.customers.length + 1, 'a returning visitor has a second visit');
   const sites = (await call(server, 'GET', '/v1/sites', { token })).json.items;
   assert.equal(sites[0].timezone, 'Asia/Ho_Chi_Minh');
+  // The reports fill in: yesterday and today in the store's zone hold every
+  // visit so far, and the staff passes apart from them.
+  const day = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh' }).format(new Date(ms));
+  const summary = await call(server, 'GET', `/v1/reports/summary?from=${day(Date.now() - 86400000)}&to=${day(Date.now())}`, { token });
+  assert.equal(summary.status, 200, summary.text);
+  assert.ok(summary.json.visits >= visits.length && summary.json.visits > 0, summary.text);
+  assert.ok(summary.json.staff_passes >= 2, summary.text);
+  assert.ok(summary.json.unique_visitors >= 4 && summary.json.unique_visitors <= visitors, summary.text);
   const staff = (await call(server, 'GET', '/v1/staff', { token })).json.items;
   assert.deepEqual(staff.map((s) => s.name).sort(), manifest.people.filter((p) => p.staff).map((p) => p.name).sort());
   await stopDemo(demo);
