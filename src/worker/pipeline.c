@@ -49,6 +49,8 @@ struct pending {
   int camera_id, track_id;
 };
 
+#define LATENCY_RING 512
+
 struct pipeline {
   const struct face_engine *engine;
   struct pipeline_options options;
@@ -67,6 +69,10 @@ struct pipeline {
   int round_robin;
   struct pending pending[PENDING_MAX];
   int pending_next;
+  /* From a face's last analysed frame to its event in the outbox, ms: the
+   * latest LATENCY_RING passes, for /status and the benchmark. */
+  int32_t latency[LATENCY_RING];
+  uint64_t latency_count;
 };
 
 void pipeline_options_default(struct pipeline_options *o) {
@@ -167,7 +173,9 @@ static void emit(struct pipeline *p, struct scratch *s, struct camera *c, struct
       if (ev.staff_id)
         snprintf(t->label, sizeof t->label, "%s", staff_name);
     }
+  int64_t latency = monotonic_ms() - e->last_ms;
   pthread_mutex_lock(&p->lock);
+  p->latency[p->latency_count++ % LATENCY_RING] = (int32_t)(latency < 0 ? 0 : latency);
   c->stats.events++;
   if (ev.staff_id)
     c->stats.staff_events++;
@@ -658,4 +666,23 @@ void pipeline_on_result(void *arg, const struct upload_result *r) {
     break;
   }
   pthread_mutex_unlock(&p->lock);
+}
+
+static int compare_int32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+void pipeline_event_latency(struct pipeline *p, struct pipeline_latency *out) {
+  int32_t sorted[LATENCY_RING];
+  pthread_mutex_lock(&p->lock);
+  int n = p->latency_count < LATENCY_RING ? (int)p->latency_count : LATENCY_RING;
+  memcpy(sorted, p->latency, (size_t)n * sizeof sorted[0]);
+  out->count = p->latency_count;
+  pthread_mutex_unlock(&p->lock);
+  qsort(sorted, (size_t)n, sizeof sorted[0], compare_int32);
+  out->window = n;
+  out->p50_ms = n ? sorted[n / 2] : 0;
+  out->p95_ms = n ? sorted[(n * 95) / 100 < n ? (n * 95) / 100 : n - 1] : 0;
+  out->max_ms = n ? sorted[n - 1] : 0;
 }

@@ -92,6 +92,15 @@ int pipeline_camera_ids(struct pipeline *p, int *ids, int capacity);
 int pipeline_camera_get(struct pipeline *p, int camera_id, struct pipeline_camera_stats *stats,
                         struct camera_source_stats *source_stats,
                         struct pipeline_camera_options *options);
+/* From a face's last analysed frame to its event in the outbox, over the
+ * latest passes (window of them; count: all passes so far). */
+struct pipeline_latency {
+  uint64_t count;
+  int window;
+  int p50_ms, p95_ms, max_ms;
+};
+void pipeline_event_latency(struct pipeline *p, struct pipeline_latency *out);
+
 /* The boxes of the last processed frame (for overlays). */
 int pipeline_overlay(struct pipeline *p, int camera_id, struct overlay_box *boxes, int capacity,
                      int *count);

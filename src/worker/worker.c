@@ -401,6 +401,11 @@ static json_t *status_json(struct worker *w, int detailed) {
                              "bytes", (json_int_t)ob.bytes, "pushed", (json_int_t)ob.pushed,
                              "acked", (json_int_t)ob.acked, "dropped", (json_int_t)ob.dropped,
                              "oldest_at", oldest[0] ? oldest : NULL);
+  struct pipeline_latency lat;
+  pipeline_event_latency(w->pipeline, &lat);
+  json_object_set_new(outbox, "latency_ms",
+                      json_pack("{s:i, s:i, s:i, s:i}", "p50", lat.p50_ms, "p95", lat.p95_ms, "max",
+                                lat.max_ms, "window", lat.window));
   json_t *uploader = json_null();
   if (w->uploader) {
     struct uploader_stats us;
