@@ -578,7 +578,7 @@ static void stream_free(void *cls) {
   free(st);
 }
 
-struct http_stream *http_stream(struct request *rq, const char *content_type,
+struct http_stream *http_stream(struct request *rq, const char *content_type, int send_buffer,
                                 const struct http_stream_ops *ops, void *state) {
   struct server *s = rq->server;
   struct http_stream *st = calloc(1, sizeof *st);
@@ -592,7 +592,7 @@ struct http_stream *http_stream(struct request *rq, const char *content_type,
   st->state = state;
   st->fd = stream_socket(rq);
   if (st->fd >= 0) {
-    int size = HTTP_STREAM_SNDBUF;
+    int size = send_buffer > 0 ? send_buffer : HTTP_STREAM_SNDBUF;
     setsockopt(st->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   }
   if (ulfius_set_stream_response(rq->res, 200, stream_read, stream_free, U_STREAM_SIZE_UNKNOWN,

@@ -128,9 +128,9 @@ int http_validate(struct request *rq, const struct field *fields, int count);
  * counted and logged then and holds no database connection; the stream's
  * read function then runs on the connection's own thread (one thread per
  * connection) and may block until it has bytes to send. The socket's send
- * buffer is kept small (HTTP_STREAM_SNDBUF), so a client that stops reading
- * shows up as a backlog in the producer's bounded queue instead of megabytes
- * of kernel memory. On SIGTERM every stream is woken (ops->wake) and ended
+ * buffer is kept small (send_buffer bytes; 0 = HTTP_STREAM_SNDBUF), so a
+ * client that stops reading shows up as a backlog in the producer's bounded
+ * queue instead of megabytes of kernel memory. On SIGTERM every stream is woken (ops->wake) and ended
  * before the framework stops; read() sees http_stream_closing().
  */
 struct http_stream;
@@ -147,7 +147,7 @@ struct http_stream_ops {
 #define HTTP_STREAM_SNDBUF (32 * 1024)
 /* Answers 200 with a stream; on failure (out of memory) replies 500 and
  * releases state. Returns the stream (valid until ops->release runs). */
-struct http_stream *http_stream(struct request *rq, const char *content_type,
+struct http_stream *http_stream(struct request *rq, const char *content_type, int send_buffer,
                                 const struct http_stream_ops *ops, void *state);
 /* Closes the stream's connection now (a client too slow to keep up): the
  * socket is shut down, the framework then ends the response. Any thread,

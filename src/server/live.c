@@ -19,6 +19,7 @@
 #define SECRETS_MAX 1024
 #define FRAME_MAX_BYTES (4 * 1024 * 1024)
 #define VIEWER_WAIT_MS 1000
+#define VIEWER_SNDBUF (256 * 1024)
 #define VIEWER_IDLE_S 15 /* no frame for this long: the view ends */
 #define RELAY_FPS 5
 #define PROXY_CONNECT_TIMEOUT_S 3
@@ -454,7 +455,9 @@ void live_mjpeg(struct request *rq) {
     http_error(rq, 500, "internal", "out of memory");
     return;
   }
-  http_stream(rq, "multipart/x-mixed-replace; boundary=footfall", &viewer_ops, v);
+  /* Frames are skipped, never queued, so the buffer only needs to carry one
+   * frame at the link's pace. */
+  http_stream(rq, "multipart/x-mixed-replace; boundary=footfall", VIEWER_SNDBUF, &viewer_ops, v);
 }
 
 /* --- the worker's log tail ------------------------------------------------------------------ */

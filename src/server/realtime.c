@@ -232,7 +232,7 @@ void realtime_events(struct request *rq) {
     http_error(rq, 500, "internal", "out of memory");
     return;
   }
-  atomic_store(&c->stream, http_stream(rq, "text/event-stream; charset=utf-8", &sse_ops, c));
+  atomic_store(&c->stream, http_stream(rq, "text/event-stream; charset=utf-8", 0, &sse_ops, c));
 }
 
 /* --- the WebSocket ---------------------------------------------------------------------- */
