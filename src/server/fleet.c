@@ -1809,6 +1809,18 @@ static pthread_mutex_t sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sweeper_wake = PTHREAD_COND_INITIALIZER;
 static int sweeper_stop;
 
+/* A worker's site (0 when none), for the events of a command. */
+static int64_t worker_site(struct db_conn *c, int64_t worker) {
+  struct db_rows *r = NULL;
+  int64_t site = 0;
+  if (db_query(c, "SELECT site_id FROM workers WHERE id = $1", DB_ARGS(db_int(worker)), &r, NULL) ==
+          FF_OK &&
+      db_rows_count(r))
+    site = db_rows_int(r, 0, 0);
+  db_rows_free(r);
+  return site;
+}
+
 static void sweep_once(struct server *s) {
   struct db_conn *c = db_acquire(s->db, 2000);
   if (!c)
@@ -1879,7 +1891,7 @@ static void sweep_once(struct server *s) {
                  DB_ARGS(db_int(now)), &r, &err);
   for (int i = 0; rc == FF_OK && i < db_rows_count(r); i++) {
     atomic_fetch_add(&n_command_final[2], 1);
-    news_add(&news, db_rows_int(r, i, 1), 0, "command.updated",
+    news_add(&news, db_rows_int(r, i, 1), worker_site(c, db_rows_int(r, i, 2)), "command.updated",
              json_pack("{s:I,s:I,s:s}", "command_id", (json_int_t)db_rows_int(r, i, 0), "worker_id",
                        (json_int_t)db_rows_int(r, i, 2), "status", "expired"));
   }
@@ -1898,7 +1910,7 @@ static void sweep_once(struct server *s) {
     news_notify(&news, db_rows_int(r, i, 2));
     if (!strcmp(db_rows_text(r, i, 3), "failed")) {
       atomic_fetch_add(&n_command_final[1], 1);
-      news_add(&news, db_rows_int(r, i, 1), 0, "command.updated",
+      news_add(&news, db_rows_int(r, i, 1), worker_site(c, db_rows_int(r, i, 2)), "command.updated",
                json_pack("{s:I,s:I,s:s}", "command_id", (json_int_t)db_rows_int(r, i, 0),
                          "worker_id", (json_int_t)db_rows_int(r, i, 2), "status", "failed"));
     }
