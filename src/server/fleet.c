@@ -1923,12 +1923,39 @@ static void sweep_once(struct server *s) {
   news_publish(s, &news, rc == FF_OK);
 }
 
+/* Commands waiting for a worker whose channel this instance holds. A
+ * command sent through this instance reaches its own channels at once
+ * (fleet_deliver); one sent through another instance of the same database
+ * is found here, within a sweep. */
+static void deliver_waiting(struct server *s) {
+  pthread_mutex_lock(&channels_lock);
+  int held = 0;
+  for (int i = 0; i < nchannels && !held; i++)
+    held = ws_is_open(channels[i].conn);
+  pthread_mutex_unlock(&channels_lock);
+  if (!held)
+    return;
+  struct db_conn *c = db_acquire(s->db, 2000);
+  if (!c)
+    return;
+  struct db_rows *r = NULL;
+  int rc = db_query(c,
+                    "SELECT DISTINCT worker_id FROM worker_commands WHERE status = 'pending' "
+                    "AND expires_at > $1",
+                    DB_ARGS(db_int(server_now_ms(s))), &r, NULL);
+  db_release(c);
+  for (int i = 0; rc == FF_OK && i < db_rows_count(r); i++)
+    fleet_deliver(s, db_rows_int(r, i, 0)); /* nothing when the channel is elsewhere */
+  db_rows_free(r);
+}
+
 static void *sweeper_main(void *arg) {
   struct server *s = arg;
   pthread_mutex_lock(&sweeper_lock);
   while (!sweeper_stop) {
     pthread_mutex_unlock(&sweeper_lock);
     sweep_once(s);
+    deliver_waiting(s);
     pthread_mutex_lock(&sweeper_lock);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);

@@ -165,7 +165,7 @@ test('Server-Sent Events and the worker WebSocket pass through nginx, across the
   const worker = (await call(plain, 'GET', '/v1/workers', { token: switched })).json.items.find((w) => w.uuid === uuid);
   assert.ok(worker, 'the worker is listed');
   const cmd = await call(plain, 'POST', `/v1/workers/${worker.id}/commands`, { token: switched, body: { type: 'status_report' } });
-  assert.equal(cmd.status, 201, cmd.text);
+  assert.ok(cmd.status >= 200 && cmd.status < 300, cmd.text);
   const frame = await ws.next((m) => JSON.stringify(m).includes('status_report'), 15000);
   assert.ok(frame, 'the command arrives over the channel, through nginx');
   ws.close();
