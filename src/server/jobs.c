@@ -525,8 +525,8 @@ void jobs_list(struct request *rq) {
     return;
   struct ff_error err = {0};
   struct db_rows *state = NULL, *runs = NULL, *leader = NULL;
-  int rc =
-      db_query(c, "SELECT job, next_run_at, running_by FROM job_state", DB_NOARGS, &state, &err);
+  int rc = db_query(c, "SELECT job, next_run_at, running_by, running_until FROM job_state",
+                    DB_NOARGS, &state, &err);
   char visible[512] = "";
   size_t used = 0;
   for (int i = 0; i < jobs_count; i++)
@@ -569,7 +569,10 @@ void jobs_list(struct request *rq) {
     for (int k = 0; k < db_rows_count(state); k++)
       if (!strcmp(db_rows_text(state, k, 0), d->name)) {
         json_object_set_new(j, "next_run_at_ms", json_integer(db_rows_int(state, k, 1)));
-        json_object_set_new(j, "running", json_boolean(db_rows_text(state, k, 2) != NULL));
+        /* A claim past its time belongs to an instance that died mid-run. */
+        json_object_set_new(
+            j, "running",
+            json_boolean(db_rows_text(state, k, 2) && db_rows_int(state, k, 3) > ff_real_ms()));
       }
     json_array_append_new(jobs, j);
   }
