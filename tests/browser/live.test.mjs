@@ -6,6 +6,7 @@
 // maintenance, forget), Vietnamese, and what a viewer may not do.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Server, checkPrerequisites, clearFailedShots, faceEvent, launchChromium, openPage, person, sendEvents, shot, signIn, stepper, testCrop, until, utcDate, watchErrors } from './lib.mjs';
 
@@ -277,6 +278,52 @@ async function beat(generation, state, reason) {
   }) });
   assert.equal(hb.status, 200, JSON.stringify(hb.body));
 }
+
+step('customers: not the same person, a visit moved, visits split off, the subject-access export', async () => {
+  await openPage(page, 'Customers');
+  const customers = (await srv.api('GET', '/v1/customers?limit=200', { token: alice })).body.items.sort((a, b) => a.id - b.id);
+  assert.equal(customers.length, 2);
+  const [a, b] = customers;
+  await page.getByRole('button', { name: `Details of customer #${a.id}` }).click();
+  const drawer = page.getByTestId('customer-drawer');
+  const similar = drawer.getByTestId('similar-customer').filter({ hasText: `Customer #${b.id}` });
+  await similar.getByRole('button', { name: `Customer #${b.id} is not the same person` }).click();
+  await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Not the same person' }).click();
+  await similar.getByText('marked as a different person').waitFor({ timeout: T });
+  const sim = (await srv.api('GET', `/v1/customers/${a.id}/similar`, { token: alice })).body.items.find((x) => x.customer_id === b.id);
+  assert.equal(sim.not_same_person, true);
+  await page.keyboard.press('Escape');
+  await page.locator('.ant-drawer-mask').waitFor({ state: 'detached', timeout: T }).catch(() => undefined);
+
+  // Move b's visit to a, then split it off again into a new customer.
+  const bVisit = (await srv.api('GET', `/v1/visits?customer_id=${b.id}`, { token: alice })).body.items[0];
+  await page.getByRole('button', { name: `Details of customer #${b.id}` }).click();
+  const row = page.getByTestId('customer-drawer').locator(`[data-testid="customer-visit"][data-visit-id="${bVisit.id}"]`);
+  await row.getByLabel(`Customer to move visit ${bVisit.id} to`).fill(String(a.id));
+  await row.getByRole('button', { name: `Move visit ${bVisit.id}` }).click();
+  await toast(`Visit moved to customer #${a.id}`);
+  assert.equal((await srv.api('GET', `/v1/visits/${bVisit.id}`, { token: alice })).body.customer_id, a.id);
+  await page.keyboard.press('Escape');
+  await page.locator('.ant-drawer-mask').waitFor({ state: 'detached', timeout: T }).catch(() => undefined);
+
+  await page.getByRole('button', { name: `Details of customer #${a.id}` }).click();
+  const moved = page.getByTestId('customer-drawer').locator(`[data-testid="customer-visit"][data-visit-id="${bVisit.id}"]`);
+  await moved.getByLabel(`Select visit ${bVisit.id}`).check();
+  await page.getByRole('button', { name: 'Split selected visits off (1)' }).click();
+  await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Split off' }).click();
+  await toast(/Customer #\d+ created from 1 visit/);
+  const after = (await srv.api('GET', `/v1/visits/${bVisit.id}`, { token: alice })).body.customer_id;
+  assert.notEqual(after, a.id);
+  assert.ok(after > b.id, 'a new customer');
+
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.getByRole('button', { name: 'Download their data' }).click()]);
+  const zip = readFileSync(await download.path());
+  assert.equal(zip.subarray(0, 2).toString(), 'PK');
+  assert.ok(zip.includes(Buffer.from('customer.json')), 'customer.json in the archive');
+  assert.match(download.url(), /\/v1\/customers\/\d+\/export\?ticket=/);
+  await shot(page, '39-customer-tools');
+  await page.keyboard.press('Escape');
+});
 
 const toast = (text) => page.locator('.ant-message').getByText(text).first().waitFor({ timeout: T });
 

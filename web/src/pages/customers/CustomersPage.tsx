@@ -1,13 +1,15 @@
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Descriptions, Drawer, Form, Input, InputNumber, List, Modal, Popconfirm, Radio, Select, Space, Table, Tag, Typography } from 'antd';
-import { DeleteOutlined, EditOutlined, MergeCellsOutlined, ProfileOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Checkbox, Descriptions, Drawer, Form, Input, InputNumber, List, Modal, Popconfirm, Radio, Select, Space, Table, Tag, Typography, Upload } from 'antd';
+import { DeleteOutlined, DisconnectOutlined, DownloadOutlined, EditOutlined, MergeCellsOutlined, ProfileOutlined, ScissorOutlined, SearchOutlined, SwapOutlined } from '@ant-design/icons';
 import { api, errorMessage, listAll, unwrap, type Schemas } from '../../api';
 import { useMe } from '../../auth/AuthProvider';
 import { ADMINS, MANAGERS, allowed } from '../../auth/roles';
 import { PageHead, QueryError, siteName, useSites } from '../../components/common';
 import { useI18n } from '../../i18n';
 import { VisitPicture } from '../visits/AuthImage';
+import { downloadWithTicket } from '../../api/download';
+import { readAsDataUrl } from '../staff/files';
 
 type Customer = Schemas['Customer'];
 type Gender = 'male' | 'female';
@@ -80,8 +82,59 @@ function MergeDialog({ customers, onClose, onMerged }: { customers: Customer[]; 
   );
 }
 
+/** Moves one visit to another customer (both customers' figures are recomputed by the server). */
+function ReassignButton({ visitId, from }: { visitId: number; from: number }) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const qc = useQueryClient();
+  const [to, setTo] = useState<number | null>(null);
+  const move = useMutation({
+    mutationFn: () => unwrap(api.client.POST('/v1/visits/{id}/reassign', { params: { path: { id: visitId } }, body: { customer_id: to! } })),
+    onSuccess: () => { message.success(t('customers.reassigned', { id: to ?? '' })); qc.invalidateQueries({ queryKey: ['customers'] }); qc.invalidateQueries({ queryKey: ['visits'] }); },
+    onError: (e) => message.error(errorMessage(e)),
+  });
+  return (
+    <Space.Compact size="small">
+      <InputNumber<number> size="small" min={1} placeholder={t('customers.customerId')} aria-label={t('customers.reassignTo', { id: visitId })} value={to} onChange={setTo} style={{ width: 110 }} />
+      <Button size="small" icon={<SwapOutlined />} disabled={!to || to === from} loading={move.isPending} onClick={() => move.mutate()} aria-label={t('customers.reassignNamed', { id: visitId })}>{t('customers.reassign')}</Button>
+    </Space.Compact>
+  );
+}
+
 function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: () => void }) {
   const { t, dateTime, num } = useI18n();
+  const { message } = App.useApp();
+  const me = useMe();
+  const qc = useQueryClient();
+  const canEdit = allowed(me.role, MANAGERS);
+  const isAdmin = allowed(me.role, ADMINS);
+  const [splitIds, setSplitIds] = useState<number[]>([]);
+  const [exporting, setExporting] = useState(false);
+  const split = useMutation({
+    mutationFn: () => unwrap(api.client.POST('/v1/customers/{id}/split', { params: { path: { id: customer.id } }, body: { visit_ids: splitIds } })),
+    onSuccess: (c) => {
+      message.success(t('customers.splitDone', { id: c.id, n: splitIds.length }));
+      setSplitIds([]);
+      qc.invalidateQueries({ queryKey: ['customers'] });
+      qc.invalidateQueries({ queryKey: ['visits'] });
+    },
+    onError: (e) => message.error(errorMessage(e)),
+  });
+  const notSame = useMutation({
+    mutationFn: (other: number) => unwrap(api.client.POST('/v1/customers/{id}/not-same-person', { params: { path: { id: customer.id } }, body: { other_customer_id: other } })),
+    onSuccess: () => { message.success(t('customers.notSameDone')); qc.invalidateQueries({ queryKey: ['customers', 'similar', customer.id] }); },
+    onError: (e) => message.error(errorMessage(e)),
+  });
+  async function exportData() {
+    setExporting(true);
+    try {
+      await downloadWithTicket(`/v1/customers/${customer.id}/export`, `footfall-customer-${customer.id}.zip`);
+    } catch (e) {
+      message.error(errorMessage(e));
+    } finally {
+      setExporting(false);
+    }
+  }
   const sites = useSites();
   const visits = useQuery({
     queryKey: ['visits', 'customer', customer.id],
@@ -92,7 +145,8 @@ function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: ()
     queryFn: () => unwrap(api.client.GET('/v1/customers/{id}/similar', { params: { path: { id: customer.id }, query: { limit: 5 } } })),
   });
   return (
-    <Drawer open width={560} title={customerLabel(customer, t)} onClose={onClose}>
+    <Drawer open size={640} title={customerLabel(customer, t)} onClose={onClose} data-testid="customer-drawer"
+      extra={isAdmin && <Button icon={<DownloadOutlined />} loading={exporting} onClick={exportData}>{t('customers.export')}</Button>}>
       <Descriptions column={1} size="small" bordered>
         <Descriptions.Item label={t('customers.visits')}>{num(customer.visit_count)}</Descriptions.Item>
         <Descriptions.Item label={t('customers.firstSeen')}>{dateTime(customer.first_seen_at_ms) || '—'}</Descriptions.Item>
@@ -103,15 +157,27 @@ function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: ()
         <Descriptions.Item label={t('customers.notes')}>{customer.notes || '—'}</Descriptions.Item>
       </Descriptions>
       <Typography.Title level={5} style={{ marginTop: 16 }}>{t('customers.visits')}</Typography.Title>
+      {canEdit && (
+        <Space wrap style={{ marginBottom: 8 }}>
+          <Popconfirm title={t('customers.splitConfirm', { n: splitIds.length })} description={t('customers.splitNote')} okText={t('customers.split')} cancelText={t('common.cancel')}
+            disabled={splitIds.length === 0} onConfirm={() => split.mutateAsync().catch(() => undefined)}>
+            <Button icon={<ScissorOutlined />} disabled={splitIds.length === 0} loading={split.isPending}>{t('customers.splitSelected', { n: splitIds.length })}</Button>
+          </Popconfirm>
+          <Typography.Text type="secondary">{t('customers.splitHelp')}</Typography.Text>
+        </Space>
+      )}
       {visits.error && <QueryError error={visits.error} />}
       <List loading={visits.isLoading} dataSource={visits.data?.items ?? []} locale={{ emptyText: t('visits.empty') }} data-testid="customer-visits"
         renderItem={(v) => (
-          <List.Item>
+          <List.Item data-testid="customer-visit" data-visit-id={v.id}>
             <Space align="start">
+              {canEdit && <Checkbox checked={splitIds.includes(v.id)} aria-label={t('customers.selectVisit', { id: v.id })}
+                onChange={(e) => setSplitIds((ids) => (e.target.checked ? [...ids, v.id] : ids.filter((x) => x !== v.id)))} />}
               {v.has_picture && <VisitPicture visitId={v.id} alt={t('visits.pictureOf', { id: v.id })} size={56} />}
               <div>
                 <div>{siteName(sites.data, v.site_id)}</div>
                 <Typography.Text type="secondary">{dateTime(v.first_seen_at_ms, v.timezone)}</Typography.Text>
+                {canEdit && <div style={{ marginTop: 4 }}><ReassignButton visitId={v.id} from={customer.id} /></div>}
               </div>
             </Space>
           </List.Item>
@@ -120,11 +186,16 @@ function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: ()
       {similar.error && <QueryError error={similar.error} />}
       <List size="small" loading={similar.isLoading} dataSource={similar.data?.items ?? []} locale={{ emptyText: t('customers.noSimilar') }}
         renderItem={(s) => (
-          <List.Item>
-            <Space>
+          <List.Item data-testid="similar-customer">
+            <Space wrap>
               <span>{t('customers.anonymous', { id: s.customer_id ?? 0 })}</span>
               <Typography.Text type="secondary">{t('customers.distance', { d: (s.distance ?? 0).toFixed(3) })}</Typography.Text>
-              {s.not_same_person && <Tag>{t('customers.notSamePerson')}</Tag>}
+              {s.not_same_person ? <Tag>{t('customers.notSamePerson')}</Tag> : canEdit && (
+                <Popconfirm title={t('customers.notSameConfirm', { a: customer.id, b: s.customer_id ?? 0 })} okText={t('customers.notSame')} cancelText={t('common.cancel')}
+                  onConfirm={() => notSame.mutateAsync(s.customer_id!).catch(() => undefined)}>
+                  <Button size="small" icon={<DisconnectOutlined />} aria-label={t('customers.notSameNamed', { id: s.customer_id ?? 0 })}>{t('customers.notSame')}</Button>
+                </Popconfirm>
+              )}
             </Space>
           </List.Item>
         )} />
@@ -141,6 +212,49 @@ function genderText(c: Customer, t: ReturnType<typeof useI18n>['t']): string {
 function ageText(c: Customer, t: ReturnType<typeof useI18n>['t']): string {
   if (c.age === null || c.age === undefined) return '—';
   return c.age_source === 'manual' ? String(Math.round(c.age)) : `${Math.round(c.age)} (${t('customers.estimated')})`;
+}
+
+interface SearchFace { box?: { x: number; y: number; width: number; height: number }; score?: number; matches?: { customer_id: number; distance: number; match: boolean; visit_count: number; last_seen_at_ms: number; last_visits: { visit_id: number; site_id: number; first_seen_at_ms: number }[] }[] }
+
+/** "Has this person been here?": a photo, and per face the nearest customers. */
+function PhotoSearch({ onOpen }: { onOpen: (id: number) => void }) {
+  const { t, dateTime, num } = useI18n();
+  const sites = useSites();
+  const [result, setResult] = useState<{ faces: SearchFace[]; threshold?: number } | null>(null);
+  const search = useMutation({
+    mutationFn: async (file: File) => unwrap(api.client.POST('/v1/customers/search', { body: { image: await readAsDataUrl(file) } })),
+    onSuccess: (r) => setResult({ faces: (r.faces ?? []) as SearchFace[], threshold: r.threshold }),
+  });
+  return (
+    <>
+      <Upload accept="image/jpeg,image/png" showUploadList={false} beforeUpload={(f) => { search.mutate(f); return false; }}>
+        <Button icon={<SearchOutlined />} loading={search.isPending}>{t('customers.searchPhoto')}</Button>
+      </Upload>
+      {(result || search.error) && (
+        <Modal open title={t('customers.searchTitle')} footer={null} onCancel={() => { setResult(null); search.reset(); }} width={640}>
+          {search.error && <Alert type="error" showIcon role="alert" message={errorMessage(search.error)} />}
+          {result && result.faces.length === 0 && <Alert type="info" showIcon message={t('customers.searchNoFace')} />}
+          {result?.faces.map((f, i) => (
+            <div key={i} data-testid="search-face" style={{ marginBottom: 16 }}>
+              <Typography.Text strong>{t('customers.searchFace', { n: i + 1 })}</Typography.Text>
+              <List size="small" dataSource={f.matches ?? []} locale={{ emptyText: t('customers.searchNone') }}
+                renderItem={(m) => (
+                  <List.Item data-testid="search-match" actions={[<Button key="open" size="small" onClick={() => onOpen(m.customer_id)}>{t('customers.details')}</Button>]}>
+                    <Space wrap>
+                      <Tag color={m.match ? 'green' : 'default'}>{m.match ? t('customers.searchMatch') : t('customers.searchNear')}</Tag>
+                      <span>{t('customers.anonymous', { id: m.customer_id })}</span>
+                      <Typography.Text type="secondary">{t('customers.distance', { d: m.distance.toFixed(3) })}</Typography.Text>
+                      <Typography.Text type="secondary">{t('customers.visitsN', { n: num(m.visit_count) })}</Typography.Text>
+                      {m.last_visits[0] && <Typography.Text type="secondary">{siteName(sites.data, m.last_visits[0].site_id)} · {dateTime(m.last_visits[0].first_seen_at_ms)}</Typography.Text>}
+                    </Space>
+                  </List.Item>
+                )} />
+            </div>
+          ))}
+        </Modal>
+      )}
+    </>
+  );
 }
 
 export default function CustomersPage() {
@@ -174,11 +288,14 @@ export default function CustomersPage() {
   return (
     <>
       <PageHead title={t('nav.customers')}>
-        {isAdmin && (
-          <Button icon={<MergeCellsOutlined />} disabled={picked.length < 2} onClick={() => setMerging(true)}>
-            {t('customers.mergeSelected', { n: picked.length })}
-          </Button>
-        )}
+        <Space wrap>
+          {canEdit && <PhotoSearch onOpen={(id) => { const c = customers.data?.find((x) => x.id === id); if (c) setViewing(c); }} />}
+          {isAdmin && (
+            <Button icon={<MergeCellsOutlined />} disabled={picked.length < 2} onClick={() => setMerging(true)}>
+              {t('customers.mergeSelected', { n: picked.length })}
+            </Button>
+          )}
+        </Space>
       </PageHead>
       <Typography.Paragraph type="secondary">{t('customers.intro')}</Typography.Paragraph>
       {customers.error && <QueryError error={customers.error} retry={() => customers.refetch()} />}
@@ -215,7 +332,7 @@ export default function CustomersPage() {
         ]}
       />
       {editing && <EditDialog key={editing.id} customer={editing} onClose={() => setEditing(null)} />}
-      {viewing && <CustomerDrawer key={viewing.id} customer={viewing} onClose={() => setViewing(null)} />}
+      {viewing && <CustomerDrawer key={viewing.id} customer={customers.data?.find((c) => c.id === viewing.id) ?? viewing} onClose={() => setViewing(null)} />}
       {merging && picked.length >= 2 && <MergeDialog customers={picked} onClose={() => setMerging(false)} onMerged={() => { setMerging(false); setSelected([]); }} />}
     </>
   );
