@@ -355,10 +355,7 @@ static int rebalance_site(struct server *s, struct db_conn *c, int64_t tenant, i
     if (rc == FF_OK && to) {
       rc = fleet_command_insert(
           s, c, tenant, to, "assign_camera",
-          json_pack("{s:o,s:I}", "camera",
-                    camera_spec_json(s, cam[k].id, db_rows_text(cr, k, 6), db_rows_text(cr, k, 7),
-                                     db_rows_real(cr, k, 8)),
-                    "generation", (json_int_t)gen),
+          json_pack("{s:I,s:I}", "camera_id", (json_int_t)cam[k].id, "generation", (json_int_t)gen),
           2, ttl, 0, NULL, err);
       news_notify(news, to);
     }
@@ -451,10 +448,26 @@ static json_t *command_item(const struct request *rq, const struct db_rows *r, i
   return command_json(r, i);
 }
 
-/* What the worker gets: id, type, params, priority, expiry. */
-static json_t *command_message(const struct db_rows *r, int i) {
+/* What the worker gets: id, type, params, priority, expiry. An
+ * assign_camera is stored with the camera id only (the source URL may carry
+ * credentials: sealed at rest, never in the command history); the camera's
+ * definition is added here, on its way to the worker. */
+static json_t *command_message(struct server *s, struct db_conn *c, const struct db_rows *r,
+                               int i) {
+  json_t *params = json_parse(db_rows_text(r, i, 4));
+  if (!strcmp(db_rows_text(r, i, 3), "assign_camera")) {
+    int64_t camera = json_integer_value(json_object_get(params, "camera_id"));
+    struct db_rows *cr = NULL;
+    if (db_query(c, "SELECT kind, source_sealed, sample_fps FROM cameras WHERE id = $1",
+                 DB_ARGS(db_int(camera)), &cr, NULL) == FF_OK &&
+        db_rows_count(cr))
+      json_object_set_new(params, "camera",
+                          camera_spec_json(s, camera, db_rows_text(cr, 0, 0),
+                                           db_rows_text(cr, 0, 1), db_rows_real(cr, 0, 2)));
+    db_rows_free(cr);
+  }
   return json_pack("{s:I,s:s,s:o,s:s,s:I}", "id", (json_int_t)db_rows_int(r, i, 0), "type",
-                   db_rows_text(r, i, 3), "params", json_parse(db_rows_text(r, i, 4)), "priority",
+                   db_rows_text(r, i, 3), "params", params, "priority",
                    priority_name((int)db_rows_int(r, i, 5)), "expires_at_ms",
                    (json_int_t)db_rows_int(r, i, 16));
 }
@@ -523,7 +536,8 @@ void fleet_deliver(struct server *s, int64_t worker) {
       int claimed = 0;
       if (mark_sent(c, id, now, &claimed, NULL) || !claimed)
         continue; /* another delivery took it */
-      json_t *frame = json_pack("{s:s,s:o}", "type", "command", "command", command_message(r, i));
+      json_t *frame =
+          json_pack("{s:s,s:o}", "type", "command", "command", command_message(s, c, r, i));
       int rc = ws_send_json(conn, frame);
       json_decref(frame);
       if (rc) { /* queue full or closed: back to pending for the next carrier */
@@ -1011,7 +1025,7 @@ static void worker_contact(struct request *rq, int heartbeat) {
       int claimed = 0;
       rc = mark_sent(c, db_rows_int(r, i, 0), now, &claimed, &err);
       if (rc == FF_OK && claimed) {
-        json_array_append_new(commands, command_message(r, i));
+        json_array_append_new(commands, command_message(s, c, r, i));
         atomic_fetch_add(&n_commands_by_heartbeat, 1);
       }
     }
@@ -1661,19 +1675,11 @@ void cameras_lease_set(struct request *rq) {
             2, ttl, rq->who.user_id, NULL, &err);
         news_notify(&news, holder);
       }
-      struct db_rows *cr = NULL;
-      if (rc == FF_OK)
-        rc = db_query(c, "SELECT kind, source_sealed, sample_fps FROM cameras WHERE id = $1",
-                      DB_ARGS(db_int(camera)), &cr, &err);
       if (rc == FF_OK)
         rc = fleet_command_insert(
             rq->server, c, tenant, to, "assign_camera",
-            json_pack("{s:o,s:I}", "camera",
-                      camera_spec_json(rq->server, camera, db_rows_text(cr, 0, 0),
-                                       db_rows_text(cr, 0, 1), db_rows_real(cr, 0, 2)),
-                      "generation", (json_int_t)gen),
+            json_pack("{s:I,s:I}", "camera_id", (json_int_t)camera, "generation", (json_int_t)gen),
             2, ttl, rq->who.user_id, NULL, &err);
-      db_rows_free(cr);
       news_notify(&news, to);
       news_add(&news, tenant, site, "camera.status",
                json_pack("{s:I,s:I,s:I}", "camera_id", (json_int_t)camera, "worker_id",

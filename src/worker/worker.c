@@ -154,6 +154,8 @@ static int spec_from_json(json_t *camera, struct camera_spec *spec, struct ff_er
 static int command_assign(struct worker *w, json_t *params, json_t **result, struct ff_error *err) {
   json_t *camera = json_object_get(params, "camera");
   json_t *gen_v = json_object_get(params, "generation");
+  if (!camera && gen_v)
+    return ff_fail(err, FF_ENOTFOUND, "the camera of this lease no longer exists");
   if (!camera)
     camera = params;
   else if (!json_is_integer(gen_v) || json_integer_value(gen_v) < 0)

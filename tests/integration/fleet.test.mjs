@@ -157,6 +157,17 @@ describe('the worker protocol', () => {
     const rel = (await prev.heartbeat()).json;
     assert.deepEqual(leased(rel), []);
     assert.ok(rel.commands.some((k) => k.type === 'release_camera' && k.params.camera_id === c.id));
+    // A source with credentials reaches the worker that holds the lease, and nothing else keeps it.
+    const secret = (await call(S1, 'POST', '/v1/cameras', { token: A.token, body: { site_id: A.site.id, name: 'vault', kind: 'rtsp', url: 'rtsp://u:topsecret@10.0.0.9/s' } })).json;
+    const got = await until(async () => {
+      const cmds = [...(await w1.heartbeat()).json.commands, ...(await w2.heartbeat()).json.commands];
+      return cmds.find((k) => k.type === 'assign_camera' && k.params.camera_id === secret.id);
+    }, 5000, 'the assignment of the camera with credentials');
+    assert.equal(got.params.camera.url, 'rtsp://u:topsecret@10.0.0.9/s');
+    for (const w of [w1, w2])
+      assert.doesNotMatch((await call(S1, 'GET', `/v1/workers/${w.id}/commands`, { token: A.token })).text, /topsecret/);
+    assert.doesNotMatch(S1.sql('SELECT params FROM worker_commands'), /topsecret/, 'not in the database either');
+    await call(S1, 'DELETE', `/v1/cameras/${secret.id}`, { token: A.token });
     // bad input: a worker of another site / tenant, unknown fields
     const bw = new FakeWorker(S1, B.key);
     await bw.register();
