@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,24 @@ async function stopDemo(demo) {
   demo.child.kill('SIGTERM');
   const code = await Promise.race([demo.exited, new Promise((r) => setTimeout(() => r('timeout'), 60000))]);
   assert.equal(code, 0, `the demo stops cleanly on SIGTERM\n${demo.out.slice(-3000)}`);
+}
+
+/** The first bytes of a live MJPEG view: status, type, and whether whole JPEG frames came. */
+function liveView(url) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      let buf = Buffer.alloc(0);
+      const done = () => { req.destroy(); resolve({ status: res.statusCode, type: res.headers['content-type'], buf }); };
+      const timer = setTimeout(done, 15000);
+      res.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        const jpegs = buf.toString('latin1').split('\xff\xd8').length - 1;
+        if (jpegs >= 3) { clearTimeout(timer); done(); }
+      });
+      res.on('end', () => { clearTimeout(timer); done(); });
+    });
+    req.on('error', reject);
+  });
 }
 
 const metric = (text, name) => Number((text.match(new RegExp(`^${name} (\\S+)$`, 'm')) || [])[1] || 0);
@@ -104,6 +123,15 @@ test('footfall demo: visits, a returning visitor, staff passes apart, within two
   assert.ok(summary.json.visits >= visits.length && summary.json.visits > 0, summary.text);
   assert.ok(summary.json.staff_passes >= 2, summary.text);
   assert.ok(summary.json.unique_visitors >= 4 && summary.json.unique_visitors <= visitors, summary.text);
+  // The live view with the overlay, through the server (proxied from the
+  // worker's local endpoint), with a single-use stream ticket.
+  const camera = (await call(server, 'GET', '/v1/cameras', { token })).json.items[0];
+  const path = `/v1/cameras/${camera.id}/live.mjpeg`;
+  const ticket = (await call(server, 'POST', '/v1/stream-tickets', { token, body: { path } })).json.ticket;
+  const live = await liveView(`${server.url}${path}?ticket=${encodeURIComponent(ticket)}&overlay=1`);
+  assert.equal(live.status, 200, live.buf.toString().slice(0, 300));
+  assert.match(live.type, /^multipart\/x-mixed-replace/);
+  assert.ok(live.buf.toString('latin1').split('\xff\xd8').length - 1 >= 3, 'JPEG frames arrive');
   const staff = (await call(server, 'GET', '/v1/staff', { token })).json.items;
   assert.deepEqual(staff.map((s) => s.name).sort(), manifest.people.filter((p) => p.staff).map((p) => p.name).sort());
   await stopDemo(demo);
