@@ -12,7 +12,7 @@
  * Stable codes: bad_request, invalid_field, missing_field, unknown_field,
  * unauthorized, forbidden, not_found, method_not_allowed, conflict,
  * payload_too_large, unsupported_media_type, rate_limited, unavailable,
- * internal.
+ * internal; reports add invalid_range and range_too_large.
  *
  * Memory: a struct request lives for one call of http_dispatch(); the body
  * JSON it holds is released at the end. http_json() takes ownership of the
