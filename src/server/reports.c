@@ -604,7 +604,7 @@ static int day_sets(struct report *r, struct report_site *sites, int nsites, int
     struct sql_buf b = {0};
     int lo = sql_arg(&b, db_int(c0)), hi = sql_arg(&b, db_int(c1));
     sql_add(&b,
-            "SELECT site_id, local_day, visitors FROM report_days WHERE local_day >= $%d AND "
+            "SELECT site_id, local_day, visitors FROM report_day_sets WHERE local_day >= $%d AND "
             "local_day < $%d AND site_id IN (",
             lo, hi);
     for (int i = 0; i < nsites; i++)
@@ -792,7 +792,7 @@ static void count_duration(uint32_t *hist, int64_t seconds) {
 }
 
 /* The median visit duration (in seconds, from whole seconds) over the sites'
- * ranges: the sorted durations of whole days from report_days, the edges
+ * ranges: the sorted durations of whole days from report_day_sets, the edges
  * from the raw visits; -1 without visits. */
 static int median_duration(struct report *r, int64_t visits, double *median) {
   *median = -1;
@@ -809,7 +809,7 @@ static int median_duration(struct report *r, int64_t visits, double *median) {
     struct db_rows *rows = NULL;
     if (p->first_day < p->end_day)
       rc = db_query(r->c,
-                    "SELECT durations FROM report_days WHERE site_id = $1 AND local_day >= $2 "
+                    "SELECT durations FROM report_day_sets WHERE site_id = $1 AND local_day >= $2 "
                     "AND local_day < $3",
                     DB_ARGS(db_int(s->id), db_int(p->first_day), db_int(p->end_day)), &rows,
                     &r->err);

@@ -151,8 +151,8 @@ static void add_prepare(void) {
     size_t size = sizeof hour_add_sql;
     const char *table = day ? "report_days" : "report_hours";
     int n = snprintf(sql, size, "INSERT INTO %s (tenant_id, site_id, local_day%s", table,
-                     day ? ", durations, visitors" : ", hour_start, local_hour, weekday");
-    int keys = day ? 5 : 6;
+                     day ? "" : ", hour_start, local_hour, weekday");
+    int keys = day ? 3 : 6;
     for (int i = 0; i < RC_COUNT; i++)
       n += snprintf(sql + n, size - (size_t)n, ", %s", rollup_counter_columns[i]);
     n += snprintf(sql + n, size - (size_t)n, ") VALUES ($1");
@@ -190,20 +190,17 @@ static int hour_add(struct db_conn *c, int64_t tenant, int64_t site, const struc
   return rc;
 }
 
-/* The same for the day's row; a new row gets the durations and visitors given. */
+/* The same for the day's row. */
 static int day_add(struct db_conn *c, int64_t tenant, int64_t site, int64_t day,
-                   const int64_t n[RC_COUNT], const void *durations, size_t durations_len,
-                   const void *visitors, size_t visitors_len, struct ff_error *err) {
+                   const int64_t n[RC_COUNT], struct ff_error *err) {
   pthread_once(&add_once, add_prepare);
-  struct db_value args[5 + RC_COUNT];
+  struct db_value args[3 + RC_COUNT];
   args[0] = db_int(tenant);
   args[1] = db_int(site);
   args[2] = db_int(day);
-  args[3] = db_blob(durations ? durations : "", durations_len);
-  args[4] = db_blob(visitors ? visitors : "", visitors_len);
   for (int i = 0; i < RC_COUNT; i++)
-    args[5 + i] = db_int(n[i]);
-  int rc = db_exec(c, day_add_sql, args, 5 + RC_COUNT, NULL, err);
+    args[3 + i] = db_int(n[i]);
+  int rc = db_exec(c, day_add_sql, args, 3 + RC_COUNT, NULL, err);
   if (!rc && (n[RC_VISITS] < 0 || n[RC_STAFF] < 0))
     rc = db_exec(c,
                  "DELETE FROM report_days WHERE site_id = $1 AND local_day = $2 AND visits = 0 "
@@ -212,10 +209,27 @@ static int day_add(struct db_conn *c, int64_t tenant, int64_t site, int64_t day,
   return rc;
 }
 
+/* Stores a day's two lists (no row when both are empty). */
+static int sets_put(struct db_conn *c, int64_t site, int64_t day, const void *durations,
+                    size_t durations_len, const void *visitors, size_t visitors_len,
+                    struct ff_error *err) {
+  if (!durations_len && !visitors_len)
+    return db_exec(c, "DELETE FROM report_day_sets WHERE site_id = $1 AND local_day = $2",
+                   DB_ARGS(db_int(site), db_int(day)), NULL, err);
+  return db_exec(c,
+                 "INSERT INTO report_day_sets (site_id, local_day, durations, visitors) VALUES "
+                 "($1, $2, $3, $4) ON CONFLICT (site_id, local_day) DO UPDATE SET durations = "
+                 "excluded.durations, visitors = excluded.visitors",
+                 DB_ARGS(db_int(site), db_int(day),
+                         db_blob(durations ? durations : "", durations_len),
+                         db_blob(visitors ? visitors : "", visitors_len)),
+                 NULL, err);
+}
+
 static int cell_add(struct db_conn *c, int64_t tenant, int64_t site, const struct rollup_cell *x,
                     struct ff_error *err) {
   int rc = hour_add(c, tenant, site, x, err);
-  return rc ? rc : day_add(c, tenant, site, x->local_day, x->n, NULL, 0, NULL, 0, err);
+  return rc ? rc : day_add(c, tenant, site, x->local_day, x->n, err);
 }
 
 /* --- durations: per site-day, whole seconds, sorted uint32 little-endian ---- */
@@ -263,23 +277,24 @@ int rollup_ids_next(const unsigned char **p, const unsigned char *end, int64_t *
 
 /* A day's two lists, changed in place: one duration `remove` taken out and
  * `add` put in (either may be -1: nothing), and customer `visitor` added to
- * the visitors if missing (0: nothing). The day's row exists when something
- * is added. */
+ * the visitors if missing (0: nothing). */
 static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_t remove,
                             int64_t add, int64_t visitor, struct ff_error *err) {
   if (remove == add && !visitor)
     return FF_OK;
   struct db_rows *rows = NULL;
   int rc = db_query(
-      c, "SELECT durations, visitors FROM report_days WHERE site_id = $1 AND local_day = $2",
+      c, "SELECT durations, visitors FROM report_day_sets WHERE site_id = $1 AND local_day = $2",
       DB_ARGS(db_int(site), db_int(day)), &rows, err);
-  if (rc || db_rows_count(rows) != 1) {
+  if (rc) {
     db_rows_free(rows);
     return rc;
   }
   size_t len = 0, vlen = 0;
   const unsigned char *old = db_rows_blob(rows, 0, 0, &len);
   const unsigned char *vold = db_rows_blob(rows, 0, 1, &vlen);
+  if (!vold) /* no row yet: both lists empty */
+    vold = (const unsigned char *)"";
   size_t n = len / 4, k = 0;
   unsigned char *out = malloc((n + 1) * 4);
   /* Visitors: at most one id per byte, plus room for the new one. */
@@ -318,11 +333,7 @@ static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_
     ids[nids++] = visitor;
   size_t vnew = rollup_ids_encode(ids, nids, vout);
   db_rows_free(rows);
-  rc = db_exec(c,
-               "UPDATE report_days SET durations = $3, visitors = $4 WHERE site_id = $1 AND "
-               "local_day = $2",
-               DB_ARGS(db_int(site), db_int(day), db_blob(out, k * 4), db_blob(vout, vnew)), NULL,
-               err);
+  rc = sets_put(c, site, day, out, k * 4, vout, vnew, err);
   free(out), free(ids), free(vout);
   return rc;
 }
@@ -587,8 +598,9 @@ static int rebuild_day(struct db_conn *c, const struct tz *tz, int64_t tenant, i
   for (int i = 0; !rc && i < t.count; i++)
     rc = hour_add(c, tenant, site, &t.cells[i], err);
   if (!rc && t.count)
-    rc = day_add(c, tenant, site, day, t.total, t.durations, t.durations_len, t.visitors,
-                 t.visitors_len, err);
+    rc = day_add(c, tenant, site, day, t.total, err);
+  if (!rc)
+    rc = sets_put(c, site, day, t.durations, t.durations_len, t.visitors, t.visitors_len, err);
   free(t.durations), free(t.visitors);
   return rc;
 }
@@ -650,6 +662,9 @@ int rollup_rebuild_site(struct server *s, struct db_conn *c, int64_t site_id,
   if (!rc)
     rc = db_exec(c, "DELETE FROM report_days WHERE site_id = $1", DB_ARGS(db_int(site_id)), NULL,
                  err);
+  if (!rc)
+    rc = db_exec(c, "DELETE FROM report_day_sets WHERE site_id = $1", DB_ARGS(db_int(site_id)),
+                 NULL, err);
 
   if (!rc)
     rc = db_query(c,
@@ -714,21 +729,31 @@ static int check_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int
   }
   db_rows_free(rows);
   rows = NULL;
-  /* The day's row: the hours' totals, the sorted durations, the visitors. */
-  select_counters(sql, sizeof sql, "tenant_id, durations, visitors",
+  /* The day's row: the hours' totals; its lists: durations and visitors. */
+  select_counters(sql, sizeof sql, "tenant_id",
                   "FROM report_days WHERE site_id = $1 AND local_day = $2");
   rc = db_query(c, sql, DB_ARGS(db_int(site), db_int(day)), &rows, err);
-  int64_t visitors = 0;
-  if (!rc) {
-    size_t len = 0, vlen = 0;
-    const void *blob = db_rows_blob(rows, 0, 1, &len);
-    const void *vblob = db_rows_blob(rows, 0, 2, &vlen);
-    int present = db_rows_count(rows) == 1;
+  int present = !rc && db_rows_count(rows) == 1;
+  if (!rc)
     differing +=
         !(present == (t.count > 0) &&
-          (!present || (db_rows_int(rows, 0, 0) == tenant && same_counters(rows, 0, 3, t.total) &&
-                        len == t.durations_len && (!len || !memcmp(blob, t.durations, len)))));
+          (!present || (db_rows_int(rows, 0, 0) == tenant && same_counters(rows, 0, 1, t.total))));
+  db_rows_free(rows);
+  rows = NULL;
+  int64_t visitors = 0;
+  if (!rc)
+    rc = db_query(c,
+                  "SELECT durations, visitors FROM report_day_sets WHERE site_id = $1 AND "
+                  "local_day = $2",
+                  DB_ARGS(db_int(site), db_int(day)), &rows, err);
+  if (!rc) {
+    size_t len = 0, vlen = 0;
+    const void *blob = db_rows_blob(rows, 0, 0, &len);
+    const void *vblob = db_rows_blob(rows, 0, 1, &vlen);
+    differing += !(len == t.durations_len && (!len || !memcmp(blob, t.durations, len)));
     visitors = !(vlen == t.visitors_len && (!vlen || !memcmp(vblob, t.visitors, vlen)));
+    /* A row holds something: empty lists have no row. */
+    differing += db_rows_count(rows) == 1 && !len && !vlen;
   }
   free(t.durations), free(t.visitors);
   db_rows_free(rows);

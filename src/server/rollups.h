@@ -1,17 +1,18 @@
 /* rollups.h — what reports read instead of raw visits, kept exact.
  *
- * Two tables (migration 0005), keyed by site and the site's LOCAL time (its
- * IANA zone at the time the rollup was computed):
- *   report_hours  one row per site and local hour that saw a visit or a staff
- *                 pass: additive counters (visits, anonymous visits, staff
- *                 passes, summed duration, gender and age bands). A visit
- *                 counts in the hour its first sighting fell in.
- *   report_days   the same counters per site and local day (what long ranges
- *                 read), the day's visit durations in whole seconds, sorted
- *                 (medians are exact), and the day's visitors: the distinct
- *                 customer ids (unique visitors are not additive across
- *                 hours, days or sites; reports count the union of these
- *                 sets, rollup_ids_*).
+ * Three tables (migration 0005), keyed by site and the site's LOCAL time
+ * (its IANA zone at the time the rollup was computed):
+ *   report_hours     one row per site and local hour that saw a visit or a
+ *                    staff pass: additive counters (visits, anonymous visits,
+ *                    staff passes, summed duration, gender and age bands). A
+ *                    visit counts in the hour its first sighting fell in.
+ *   report_days      the same counters per site and local day (what long
+ *                    ranges read; small rows).
+ *   report_day_sets  per site and local day, its visit durations in whole
+ *                    seconds, sorted (medians are exact), and its visitors:
+ *                    the distinct customer ids (unique visitors are not
+ *                    additive across hours, days or sites; reports count the
+ *                    union of these sets, rollup_ids_*).
  *
  * Maintenance happens inside the caller's write transaction: event ingestion
  * applies each visit's contribution (rollup_visit_apply: -1 for the visit as

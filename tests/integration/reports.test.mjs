@@ -77,7 +77,7 @@ function sqlRows(q) {
 }
 
 const rollupState = () => server.sql('SELECT COUNT(*), COALESCE(SUM(visits), 0), COALESCE(SUM(duration_ms), 0) FROM report_hours') +
-  server.sql('SELECT COUNT(*), COALESCE(SUM(visits), 0), COALESCE(SUM(LENGTH(visitors)), 0) FROM report_days');
+  server.sql('SELECT COUNT(*), COALESCE(SUM(visits), 0) FROM report_days') + server.sql('SELECT COUNT(*), COALESCE(SUM(LENGTH(visitors)), 0) FROM report_day_sets');
 
 before(async () => {
   server = await new Server().start();

@@ -29,12 +29,8 @@ CREATE TABLE report_hours (
   PRIMARY KEY (site_id, local_day, hour_start)
 );
 
--- The same counters per site and local day (what long ranges read); the
--- day's visit durations in whole seconds, sorted (little-endian uint32 each),
--- from which medians are exact; and the day's visitors: the distinct customer
--- ids, sorted, each as the LEB128 varint of its difference to the previous
--- one. Unique visitors are not additive across hours, days or sites, so
--- reports count them exactly as the union of these sets.
+-- The same counters per site and local day: what long ranges read, kept
+-- small (many rows to a page) by holding the lists apart, below.
 CREATE TABLE report_days (
   tenant_id BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
   site_id BIGINT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
@@ -54,8 +50,19 @@ CREATE TABLE report_days (
   age_55_64 BIGINT NOT NULL DEFAULT 0,
   age_65_plus BIGINT NOT NULL DEFAULT 0,
   age_unknown BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (site_id, local_day)
+);
+
+-- The lists of a site and local day: its visit durations in whole seconds,
+-- sorted (little-endian uint32 each), from which medians are exact; and its
+-- visitors, the distinct customer ids, sorted, each the LEB128 varint of its
+-- difference to the previous one. Unique visitors are not additive across
+-- hours, days or sites, so reports count them exactly as unions of these sets.
+-- No row: both lists are empty.
+CREATE TABLE report_day_sets (
+  site_id BIGINT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+  local_day BIGINT NOT NULL,
   durations BYTEA NOT NULL,
   visitors BYTEA NOT NULL,
   PRIMARY KEY (site_id, local_day)
 );
-
