@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Server, checkPrerequisites, clearFailedShots, faceEvent, launchChromium, openPage, person, sendEvents, shot, signIn, stepper, testCrop, until, utcDate, watchErrors } from './lib.mjs';
 
@@ -42,9 +43,36 @@ before(async () => {
 });
 
 after(async () => {
+  endpoint.server?.close();
+  endpoint.server?.closeAllConnections();
   await browser?.close();
   await srv?.stop();
 });
+
+// The worker's local endpoint (docs/PROTOCOL.md), played by a small HTTP
+// server: /cameras/{id}/mjpeg as multipart JPEG and /logs, behind the
+// endpoint secret the worker sends with its heartbeats. The server proxies it.
+const endpoint = { secret: `endpoint-secret-${process.pid}`, requests: [], logs: 'ts=2026-12-06T04:00:00Z level=info msg="camera 1 streaming" frames=1520\nts=2026-12-06T04:00:01Z level=warn msg="outbox retry" attempt=2\n' };
+function startEndpoint(jpeg) {
+  return new Promise((resolve) => {
+    endpoint.server = createServer((req, res) => {
+      endpoint.requests.push(req.url);
+      if (req.headers.authorization !== `Bearer ${endpoint.secret}`) { res.writeHead(401); res.end(); return; }
+      const u = new URL(req.url, 'http://x');
+      if (u.pathname === '/logs') { res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end(endpoint.logs); return; }
+      if (/^\/cameras\/\d+\/mjpeg$/.test(u.pathname)) {
+        res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=footfall' });
+        const frame = () => res.write(Buffer.concat([Buffer.from(`--footfall\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`), jpeg, Buffer.from('\r\n')]));
+        frame();
+        const iv = setInterval(frame, 200);
+        req.on('close', () => clearInterval(iv));
+        return;
+      }
+      res.writeHead(404); res.end();
+    });
+    endpoint.server.listen(0, '127.0.0.1', () => { endpoint.url = `http://127.0.0.1:${endpoint.server.address().port}`; resolve(); });
+  });
+}
 
 const statText = (p, id) => p.getByTestId(id).locator('.ant-statistic-content').innerText();
 const today = async () => {
@@ -206,6 +234,54 @@ step('a viewer sees the fleet but none of the admin actions', async () => {
   await shot(p, '36-workers-viewer');
   assert.deepEqual(verrs, []);
   await ctx.close();
+});
+
+step('live view: the grid streams the camera through the server, a fresh ticket per image; overlay; layouts; worker log lines', async () => {
+  await startEndpoint(Buffer.from(crop, 'base64'));
+  const lease = await until(async () => {
+    const hb = await srv.api('POST', '/v1/worker/heartbeat', { token: key, body: hello() });
+    return hb.body.leases?.find((l) => l.camera_id === seed.cam);
+  }, T, 'the camera leased');
+  const hb = await srv.api('POST', '/v1/worker/heartbeat', { token: key, body: hello({ endpoint_url: endpoint.url, endpoint_secret: endpoint.secret,
+    leases: [{ camera_id: seed.cam, generation: lease.generation }], cameras: [{ id: seed.cam, state: 'streaming', frames_in: 10, processed: 5 }] }) });
+  assert.equal(hb.status, 200, JSON.stringify(hb.body));
+  const streams = [];
+  const onRequest = (r) => { if (r.url().includes('/live.mjpeg')) streams.push(r.url()); };
+  page.on('request', onRequest);
+  await openPage(page, 'Live view');
+  assert.equal(await page.getByTestId('live-grid').getAttribute('data-layout'), '4');
+  const img = page.getByTestId('live-tile').filter({ hasText: 'Front door' }).locator('img[data-playing="1"]');
+  await img.waitFor({ timeout: T });
+  assert.equal(await img.evaluate((el) => el.naturalWidth), 200, 'the frames the worker endpoint serves');
+  assert.ok(endpoint.requests.some((u) => u === `/cameras/${seed.cam}/mjpeg`), 'the server proxied the worker endpoint');
+  assert.match(streams[0], new RegExp(`/v1/cameras/${seed.cam}/live\\.mjpeg\\?ticket=`));
+  assert.doesNotMatch(streams[0], /Bearer|access_token/);
+  await shot(page, '40-live-view');
+
+  await page.getByRole('switch', { name: 'Face boxes' }).click();
+  await until(() => streams.some((u) => u.includes('overlay=1')), T, 'the stream with the overlay');
+  const tickets = streams.map((u) => new URL(u).searchParams.get('ticket'));
+  assert.equal(new Set(tickets).size, tickets.length, 'a fresh ticket for every stream');
+  await until(() => endpoint.requests.includes(`/cameras/${seed.cam}/mjpeg?overlay=1`), T, 'the overlay asked of the worker');
+  await img.waitFor({ timeout: T });
+  await page.getByText('1', { exact: true }).click();
+  await until(async () => (await page.getByTestId('live-grid').getAttribute('data-layout')) === '1', T, 'the 1-camera layout');
+  await page.getByText('16', { exact: true }).click();
+  await until(async () => (await page.getByTestId('live-grid').getAttribute('data-layout')) === '16', T, 'the 16-camera layout');
+  await page.getByText('VI', { exact: true }).click();
+  await page.getByRole('heading', { name: 'Xem trực tiếp' }).waitFor({ timeout: T });
+  await page.getByText('EN', { exact: true }).click();
+  page.off('request', onRequest);
+
+  await openPage(page, 'Workers');
+  await page.getByRole('button', { name: `Details of ${worker.name}` }).click();
+  await page.getByTestId('worker-details').getByRole('button', { name: 'Show recent log lines' }).click();
+  const logs = page.getByTestId('worker-logs');
+  await logs.waitFor({ timeout: T });
+  assert.match(await logs.innerText(), /outbox retry/);
+  assert.ok(endpoint.requests.includes('/logs'));
+  await page.keyboard.press('Escape');
+  await page.locator('.ant-drawer-mask').waitFor({ state: 'detached', timeout: T }).catch(() => undefined);
 });
 
 step('cameras: the worker and state of each camera, commands, placement by hand, an error shown live', async () => {

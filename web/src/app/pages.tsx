@@ -4,7 +4,7 @@
 // added here when they exist and stay hidden on servers without them.
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import {
-  ApiOutlined, AuditOutlined, BarChartOutlined, ClusterOutlined, ScheduleOutlined, DashboardOutlined, FieldTimeOutlined, SmileOutlined, EnvironmentOutlined, IdcardOutlined, KeyOutlined, TeamOutlined, VideoCameraOutlined,
+  ApiOutlined, AuditOutlined, BarChartOutlined, ClusterOutlined, PlaySquareOutlined, ScheduleOutlined, DashboardOutlined, FieldTimeOutlined, SmileOutlined, EnvironmentOutlined, IdcardOutlined, KeyOutlined, TeamOutlined, VideoCameraOutlined,
 } from '@ant-design/icons';
 import type { MessageKey } from '../i18n';
 import { ADMINS, ANY_USER, SYSTEM, allowed, type Role } from '../auth/roles';
@@ -26,6 +26,7 @@ export const PAGES: readonly PageDef[] = [
   { path: '/reports', label: 'nav.reports', icon: <BarChartOutlined />, roles: ANY_USER, requires: ['getReportSummary', 'getReportSeries', 'getReportHeatmap', 'getReportDemographics', 'getReportNewReturning', 'getReportSites', 'listSites'], component: lazy(() => import('../pages/reports/ReportsPage')) },
   { path: '/sites', label: 'nav.sites', icon: <EnvironmentOutlined />, roles: ANY_USER, requires: ['listSites'], component: lazy(() => import('../pages/sites/SitesPage')) },
   { path: '/cameras', label: 'nav.cameras', icon: <VideoCameraOutlined />, roles: ANY_USER, requires: ['listCameras', 'listSites'], component: lazy(() => import('../pages/cameras/CamerasPage')) },
+  { path: '/live', label: 'nav.live', icon: <PlaySquareOutlined />, roles: ANY_USER, requires: ['cameraLive', 'getCamera', 'listCameras', 'listSites'], component: lazy(() => import('../pages/live/LivePage')) },
   { path: '/workers', label: 'nav.workers', icon: <ClusterOutlined />, roles: ANY_USER, requires: ['listWorkers', 'getWorker', 'listWorkerCommands', 'listCameras', 'listSites'], component: lazy(() => import('../pages/workers/WorkersPage')) },
   { path: '/visits', label: 'nav.visits', icon: <FieldTimeOutlined />, roles: ANY_USER, requires: ['listVisits', 'getVisitPicture'], component: lazy(() => import('../pages/visits/VisitsPage')) },
   { path: '/customers', label: 'nav.customers', icon: <SmileOutlined />, roles: ANY_USER, requires: ['listCustomers', 'getCustomer', 'listVisits'], component: lazy(() => import('../pages/customers/CustomersPage')) },

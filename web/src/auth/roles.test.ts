@@ -24,11 +24,11 @@ function operationRoles(): Map<string, readonly Role[]> {
 describe('roles and pages', () => {
   const visible = (role: Parameters<typeof allowed>[0]) => PAGES.filter((p) => allowed(role, p.roles)).map((p) => p.path);
   it('shows viewers only the pages every user may read', () => {
-    expect(visible('viewer')).toEqual(['/', '/reports', '/sites', '/cameras', '/workers', '/visits', '/customers', '/staff']);
-    expect(visible('site_manager')).toEqual(['/', '/reports', '/sites', '/cameras', '/workers', '/visits', '/customers', '/staff']);
+    expect(visible('viewer')).toEqual(['/', '/reports', '/sites', '/cameras', '/live', '/workers', '/visits', '/customers', '/staff']);
+    expect(visible('site_manager')).toEqual(['/', '/reports', '/sites', '/cameras', '/live', '/workers', '/visits', '/customers', '/staff']);
   });
   it('gives tenant admins everything but tenants, and system admins everything', () => {
-    expect(visible('tenant_admin')).toEqual(['/', '/reports', '/sites', '/cameras', '/workers', '/visits', '/customers', '/staff', '/users', '/api-keys', '/jobs', '/audit']);
+    expect(visible('tenant_admin')).toEqual(['/', '/reports', '/sites', '/cameras', '/live', '/workers', '/visits', '/customers', '/staff', '/users', '/api-keys', '/jobs', '/audit']);
     expect(visible('system_admin')).toHaveLength(PAGES.length);
   });
   // A page may also list a write operation only to know the server has it

@@ -405,7 +405,6 @@ export const en = {
   'workers.forgetConfirm': 'Forget the worker {name}?',
   'workers.forgetNote': 'Its cameras move to other workers and its commands are dropped; if it is still running it registers again.',
   'workers.forgotten': 'Worker forgotten',
-  'workers.logsNote': 'Log lines are read on the worker itself (its local endpoint /logs); the server does not relay them yet.',
   'commands.title': 'Commands',
   'commands.type': 'Command',
   'commands.priority': 'Priority',
@@ -510,6 +509,20 @@ export const en = {
   'customers.searchNone': 'No customer looks like this face',
   'customers.searchMatch': 'Same person',
   'customers.searchNear': 'Similar',
+
+  'nav.live': 'Live view',
+  'live.layout': 'Cameras per screen',
+  'live.overlay': 'Face boxes',
+  'live.of': 'Live view of {name}',
+  'live.reconnect': 'Reconnect {name}',
+  'live.connecting': 'Connecting…',
+  'live.unavailable': 'No live picture: no worker is running this camera now, or the stream ended.',
+  'live.noCameras': 'No enabled cameras',
+  'live.note': 'Pictures come from the worker running each camera; face boxes are drawn by the worker (green: staff, orange: a known customer, yellow: not yet recognised).',
+  'workers.logs': 'Recent log lines',
+  'workers.showLogs': 'Show recent log lines',
+  'workers.refreshLogs': 'Refresh',
+  'workers.noLogs': 'No log lines',
 } as const;
 
 export type MessageKey = keyof typeof en;

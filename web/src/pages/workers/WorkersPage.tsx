@@ -7,9 +7,11 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { App, Button, Descriptions, Drawer, Empty, Popconfirm, Select, Space, Switch, Table, Tag, Typography } from 'antd';
 import { DeleteOutlined, ReloadOutlined, SendOutlined, StopOutlined } from '@ant-design/icons';
 import { api, errorMessage, unwrap, type Schemas } from '../../api';
+import { toApiError } from '../../api/errors';
 import { useEventStream } from '../../api/events';
 import { useMe } from '../../auth/AuthProvider';
-import { ADMINS, allowed } from '../../auth/roles';
+import { ADMINS, MANAGERS, allowed } from '../../auth/roles';
+import { useCapabilities } from '../../api/capabilities';
 import { PageHead, QueryError, siteName, useSites } from '../../components/common';
 import { WorkerStatusTag, useCameras, useWorkerDetails, useWorkers, type Worker, type WorkerStatus } from '../../components/fleet';
 import { useI18n, type MessageKey } from '../../i18n';
@@ -105,6 +107,40 @@ function Commands({ worker, canAdmin }: { worker: Worker; canAdmin: boolean }) {
   );
 }
 
+/** The worker's recent log lines, fetched through the server from its endpoint (site managers and admins). */
+function WorkerLogs({ id }: { id: number }) {
+  const { t } = useI18n();
+  const me = useMe();
+  const caps = useCapabilities().data;
+  const [on, setOn] = useState(false);
+  const q = useQuery({
+    queryKey: ['workers', id, 'logs'],
+    enabled: on,
+    queryFn: async () => {
+      const { data, error, response } = await api.client.GET('/v1/workers/{id}/logs', { params: { path: { id } }, parseAs: 'text' });
+      if (!response.ok) throw toApiError(response.status, error, response.statusText);
+      return String(data ?? '');
+    },
+  });
+  if (!allowed(me.role, MANAGERS) || (caps && !caps.has('workerLogs'))) return null;
+  return (
+    <div>
+      <Typography.Title level={5}>{t('workers.logs')}</Typography.Title>
+      {!on ? <Button onClick={() => setOn(true)}>{t('workers.showLogs')}</Button> : (
+        <>
+          <Button size="small" icon={<ReloadOutlined />} loading={q.isFetching} onClick={() => q.refetch()} style={{ marginBottom: 8 }}>{t('workers.refreshLogs')}</Button>
+          {q.error && <QueryError error={q.error} retry={() => q.refetch()} />}
+          {q.data !== undefined && (
+            <pre data-testid="worker-logs" style={{ maxHeight: 320, overflow: 'auto', background: '#111', color: '#ddd', padding: 12, fontSize: 12, borderRadius: 6 }}>
+              {q.data.trim() || t('workers.noLogs')}
+            </pre>
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
 function WorkerDetails({ id, onClose, canAdmin }: { id: number; onClose: () => void; canAdmin: boolean }) {
   const { t, dateTime, num } = useI18n();
   const sites = useSites();
@@ -167,7 +203,7 @@ function WorkerDetails({ id, onClose, canAdmin }: { id: number; onClose: () => v
             <Typography.Title level={5}>{t('commands.title')}</Typography.Title>
             <Commands worker={w} canAdmin={canAdmin} />
           </div>
-          <Typography.Text type="secondary">{t('workers.logsNote')}</Typography.Text>
+          <WorkerLogs id={id} />
         </Space>
       )}
     </Drawer>
