@@ -98,6 +98,19 @@ test('staff enrolment: two pictures each, exactly one usable face, clear errors'
   const junk = await call(server, 'POST', `/v1/staff/${amy.id}/faces`, { token: A.token, body: { image: Buffer.from('GIF89a not really').toString('base64') } });
   assert.equal(junk.status, 422);
   assert.equal(junk.json.error.code, 'bad_image');
+  // Hostile pictures: a small file that decodes to 48 megapixels (over the
+  // 40 MP limit, refused from its header before any pixel is decoded), and a
+  // JPEG cut off in the middle.
+  const bomb = join(dir, 'bomb.jpg');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=black:s=8000x6000', '-frames:v', '1', '-q:v', '31', bomb]);
+  const huge = await call(server, 'POST', `/v1/staff/${amy.id}/faces`, { token: A.token, body: { image: readFileSync(bomb).toString('base64') } });
+  assert.equal(huge.status, 413, huge.text);
+  assert.equal(huge.json.error.code, 'payload_too_large');
+  assert.match(huge.json.error.message, /8000x6000 exceeds the limit/);
+  const cut = readFileSync(join(process.env.FOOTFALL_MODELS_DIR, '..', 'samples', 'sample2.jpg')).subarray(0, 20000);
+  const truncated = await call(server, 'POST', `/v1/staff/${amy.id}/faces`, { token: A.token, body: { image: cut.toString('base64') } });
+  assert.equal(truncated.status, 422, truncated.text);
+  assert.equal((await call(server, 'GET', `/v1/staff/${amy.id}`, { token: A.token })).json.faces?.length ?? 0, 0, 'nothing stored');
   const group = readFileSync(join(process.env.FOOTFALL_MODELS_DIR, '..', 'samples', 'sample1.jpg'));
   const several = await call(server, 'POST', `/v1/staff/${amy.id}/faces`, { token: A.token, body: { image: group.toString('base64') } });
   assert.equal(several.status, 422);

@@ -67,8 +67,10 @@ Test(commands, assign_release_status_and_refusals) {
   cr_assert_not_null(videos);
   char url[512];
   snprintf(url, sizeof url, "%s/testsrc.mp4", videos);
-  json_t *params = json_pack("{s:i, s:s, s:s, s:b, s:f}", "id", 5, "kind", "file", "url", url,
-                             "loop", 1, "fps", 2.0);
+  /* A lease from the server: the camera with its lease generation. */
+  json_t *spec = json_pack("{s:i, s:s, s:s, s:b, s:f}", "id", 5, "kind", "file", "url", url, "loop",
+                           1, "fps", 2.0);
+  json_t *params = json_pack("{s:O, s:i}", "camera", spec, "generation", 2);
   json_t *result;
   struct ff_error err = {0};
   cr_assert_eq(worker_command(&w, "assign_camera", params, &result, &err), FF_OK, "%s",
@@ -77,6 +79,14 @@ Test(commands, assign_release_status_and_refusals) {
   json_decref(result);
   int id = 5;
   cr_assert(wait_until(streaming, &id, 10000), "assigned camera not streaming");
+  /* The same lease again (a retried command): nothing changes. An older
+   * generation (a stale assignment) is refused. */
+  cr_assert_eq(worker_command(&w, "assign_camera", params, &result, &err), FF_OK, "%s",
+               err.message);
+  cr_assert(json_is_true(json_object_get(result, "already_running")));
+  json_decref(result);
+  json_decref(params);
+  params = json_pack("{s:O, s:i}", "camera", spec, "generation", 1);
   cr_assert_eq(worker_command(&w, "assign_camera", params, &result, &err), FF_ECONFLICT);
   json_decref(params);
 
@@ -88,20 +98,43 @@ Test(commands, assign_release_status_and_refusals) {
   json_t *bad = json_pack("{s:i, s:s, s:s}", "id", 6, "kind", "webcam", "url", "/dev/video9");
   cr_assert_eq(worker_command(&w, "assign_camera", bad, &result, &err), FF_EINVAL);
   json_decref(bad);
+  /* A stale release is refused; the current one stops the camera; again: not running. */
+  json_t *stale = json_pack("{s:i, s:i}", "camera_id", 5, "generation", 1);
+  cr_assert_eq(worker_command(&w, "release_camera", stale, &result, &err), FF_ECONFLICT);
+  json_decref(stale);
+  cr_assert_not_null(camera_status(5));
   json_t *release = json_pack("{s:i}", "camera_id", 5);
-  cr_assert_eq(worker_command(&w, "release_camera", release, &result, &err), FF_OK);
+  cr_assert_eq(worker_command(&w, "release_camera", release, &result, &err), FF_OK, "%s",
+               err.message);
   json_decref(result);
   cr_assert_null(camera_status(5));
   cr_assert_eq(worker_command(&w, "release_camera", release, &result, &err), FF_ENOTFOUND);
   json_decref(release);
+
   json_t *wrong = json_pack("{s:s}", "camera_id", "5");
   cr_assert_eq(worker_command(&w, "release_camera", wrong, &result, &err), FF_EINVAL);
   json_decref(wrong);
   cr_assert_eq(worker_command(&w, "refresh_staff", NULL, &result, &err), FF_EINVAL,
                "no server is configured");
-  cr_assert_eq(worker_command(&w, "restart", NULL, &result, &err), FF_EUNSUPPORTED);
+  /* restart and shutdown signal this process: the fleet test runs them on real workers. */
+  cr_assert_eq(worker_command(&w, "start_streaming", NULL, &result, &err), FF_EUNSUPPORTED,
+               "live frames need the server channel");
+  cr_assert_eq(worker_command(&w, "dance", NULL, &result, &err), FF_EUNSUPPORTED);
   cr_assert_null(result);
   cr_assert_eq(worker_command(&w, "status_report", NULL, &result, &err), FF_OK);
   cr_assert_str_eq(json_string_value(json_object_get(result, "status")), "idle");
   json_decref(result);
+
+  /* An operator's camera (a bare spec, no lease) stays like one from the
+   * command line: assigning it again changes nothing, releasing it is refused. */
+  json_object_set_new(spec, "id", json_integer(7));
+  cr_assert_eq(worker_command(&w, "assign_camera", spec, &result, &err), FF_OK, "%s", err.message);
+  json_decref(result);
+  cr_assert_eq(worker_command(&w, "assign_camera", spec, &result, &err), FF_OK);
+  cr_assert(json_is_true(json_object_get(result, "local")));
+  json_decref(result);
+  json_t *local = json_pack("{s:i}", "camera_id", 7);
+  cr_assert_eq(worker_command(&w, "release_camera", local, &result, &err), FF_ECONFLICT);
+  json_decref(local);
+  json_decref(spec);
 }
