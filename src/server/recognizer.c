@@ -216,12 +216,13 @@ void recognizer_changed(struct server *s, enum recognizer_change kind, int64_t t
 /* The faces of one customer, staff member or do-not-track entry, reloaded. */
 static int reload_entry(struct server *s, struct db_conn *c, char kind, int64_t tenant, int64_t id,
                         struct ff_error *err) {
+  /* (parenthesised: one statement per element, as clang's -Wstring-concatenation checks) */
   static const char *const sql[] = {
-      "SELECT f.id, f.customer_id, f.descriptor FROM customer_faces f JOIN customers c ON "
-      "c.id = f.customer_id WHERE f.customer_id = $1 AND f.tenant_id = $2 AND c.erased_at IS NULL "
-      "AND f.model = $3",
-      "SELECT f.id, f.staff_id, f.descriptor FROM staff_faces f JOIN staff m ON m.id = f.staff_id "
-      "WHERE f.staff_id = $1 AND f.tenant_id = $2 AND m.active = 1 AND f.model = $3",
+      ("SELECT f.id, f.customer_id, f.descriptor FROM customer_faces f JOIN customers c ON "
+       "c.id = f.customer_id WHERE f.customer_id = $1 AND f.tenant_id = $2 AND c.erased_at IS NULL "
+       "AND f.model = $3"),
+      ("SELECT f.id, f.staff_id, f.descriptor FROM staff_faces f JOIN staff m ON m.id = f.staff_id "
+       "WHERE f.staff_id = $1 AND f.tenant_id = $2 AND m.active = 1 AND f.model = $3"),
       "SELECT id, id, descriptor FROM do_not_track WHERE id = $1 AND tenant_id = $2 AND model = $3",
   };
   int k = kind == RECOGNIZER_CUSTOMERS ? 0 : kind == RECOGNIZER_STAFF ? 1 : 2;
