@@ -6,10 +6,12 @@
 // maintenance, forget), Vietnamese, and what a viewer may not do.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { Server, checkPrerequisites, clearFailedShots, faceEvent, launchChromium, openPage, person, sendEvents, shot, signIn, stepper, testCrop, until, utcDate, watchErrors } from './lib.mjs';
+import { MODELS_DIR, SHARED_DATA, Server, checkPrerequisites, clearFailedShots, faceEvent, launchChromium, openPage, person, sendEvents, shot, signIn, stepper, testCrop, until, utcDate, watchErrors } from './lib.mjs';
 
 const T = 15000;
 let srv, browser, page, errors, alice, key, crop;
@@ -400,6 +402,50 @@ step('customers: not the same person, a visit moved, visits split off, the subje
   await shot(page, '39-customer-tools');
   await page.keyboard.press('Escape');
 });
+
+// Enrolling a face needs the face models and a one-person photo (shared test data).
+const AMY = join(SHARED_DATA, 'faces-bbt', 'amy', 'amy1.png');
+const faceSkip = !existsSync(join(MODELS_DIR, 'ssd_mobilenetv1_model-weights_manifest.json')) ? 'no face models' : !existsSync(AMY) ? `no ${AMY}` : false;
+
+step('do not track: a photo without a face is refused with the server\'s reason', async () => {
+  await openPage(page, 'Do not track');
+  await page.getByText('Nobody on the list').waitFor({ timeout: T });
+  const pattern = join(srv.dir, 'pattern.jpg');
+  writeFileSync(pattern, Buffer.from(crop, 'base64'));
+  const said = await srv.api('POST', '/v1/do-not-track', { token: alice, body: { image: crop } });
+  assert.ok(said.status >= 400, `the pattern is refused (${said.status})`);
+  await page.getByRole('button', { name: 'Add a person' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.locator('input[type=file]').setInputFiles(pattern);
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.getByRole('alert').waitFor({ timeout: T });
+  assert.equal(await dialog.getByRole('alert').innerText(), said.body.error.message);
+  await shot(page, '41-do-not-track-refused');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByText('VI', { exact: true }).click();
+  await page.getByRole('heading', { name: 'Không theo dõi' }).waitFor({ timeout: T });
+  await page.getByText('EN', { exact: true }).click();
+});
+
+step('do not track: a person enrolled from a photo, then withdrawn', async () => {
+  const photo = join(srv.dir, 'amy.jpg');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', AMY, '-vf', 'pad=450:450:150:150:color=gray', photo]);
+  await page.getByRole('button', { name: 'Add a person' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.locator('input[type=file]').setInputFiles(photo);
+  await dialog.getByLabel('Reference').fill('REQ-2026-17');
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.getByText('Added: this face is no longer tracked.').waitFor({ timeout: 30000 });
+  await dialog.locator('.ant-modal-footer').getByRole('button', { name: 'Close' }).click();
+  const row = page.locator('.ant-table-row', { hasText: 'REQ-2026-17' });
+  await row.waitFor({ timeout: T });
+  const [entry] = (await srv.api('GET', '/v1/do-not-track', { token: alice })).body.items;
+  assert.equal(entry.note, 'REQ-2026-17');
+  await row.getByRole('button', { name: `Withdraw entry ${entry.id}` }).click();
+  await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Withdraw' }).click();
+  await row.waitFor({ state: 'detached', timeout: T });
+  assert.equal((await srv.api('GET', '/v1/do-not-track', { token: alice })).body.items.length, 0);
+}, { skip: faceSkip });
 
 const toast = (text) => page.locator('.ant-message').getByText(text).first().waitFor({ timeout: T });
 

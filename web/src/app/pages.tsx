@@ -4,7 +4,7 @@
 // added here when they exist and stay hidden on servers without them.
 import { lazy, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
 import {
-  ApiOutlined, AuditOutlined, BarChartOutlined, ClusterOutlined, PlaySquareOutlined, ScheduleOutlined, DashboardOutlined, FieldTimeOutlined, SmileOutlined, EnvironmentOutlined, IdcardOutlined, KeyOutlined, TeamOutlined, VideoCameraOutlined,
+  ApiOutlined, AuditOutlined, EyeInvisibleOutlined, BarChartOutlined, ClusterOutlined, PlaySquareOutlined, ScheduleOutlined, DashboardOutlined, FieldTimeOutlined, SmileOutlined, EnvironmentOutlined, IdcardOutlined, KeyOutlined, TeamOutlined, VideoCameraOutlined,
 } from '@ant-design/icons';
 import type { MessageKey } from '../i18n';
 import { ADMINS, ANY_USER, SYSTEM, allowed, type Role } from '../auth/roles';
@@ -33,6 +33,7 @@ export const PAGES: readonly PageDef[] = [
   { path: '/staff', label: 'nav.staff', icon: <IdcardOutlined />, roles: ANY_USER, requires: ['listStaff', 'getStaff', 'addStaffFace'], component: lazy(() => import('../pages/staff/StaffPage')) },
   { path: '/users', label: 'nav.users', icon: <TeamOutlined />, roles: ADMINS, requires: ['listUsers'], component: lazy(() => import('../pages/users/UsersPage')) },
   { path: '/api-keys', label: 'nav.apiKeys', icon: <KeyOutlined />, roles: ADMINS, requires: ['listApiKeys'], component: lazy(() => import('../pages/apikeys/ApiKeysPage')) },
+  { path: '/do-not-track', label: 'nav.doNotTrack', icon: <EyeInvisibleOutlined />, roles: ADMINS, requires: ['listDoNotTrack'], component: lazy(() => import('../pages/privacy/DoNotTrackPage')) },
   { path: '/jobs', label: 'nav.jobs', icon: <ScheduleOutlined />, roles: ADMINS, requires: ['listJobs'], component: lazy(() => import('../pages/jobs/JobsPage')) },
   { path: '/audit', label: 'nav.audit', icon: <AuditOutlined />, roles: ADMINS, requires: ['listAudit'], component: lazy(() => import('../pages/audit/AuditPage')) },
   { path: '/tenants', label: 'nav.tenants', icon: <ApiOutlined />, roles: SYSTEM, requires: ['listTenants'], globalOnly: true, component: lazy(() => import('../pages/tenants/TenantsPage')) },

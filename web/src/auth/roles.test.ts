@@ -28,7 +28,7 @@ describe('roles and pages', () => {
     expect(visible('site_manager')).toEqual(['/', '/reports', '/sites', '/cameras', '/live', '/workers', '/visits', '/customers', '/staff']);
   });
   it('gives tenant admins everything but tenants, and system admins everything', () => {
-    expect(visible('tenant_admin')).toEqual(['/', '/reports', '/sites', '/cameras', '/live', '/workers', '/visits', '/customers', '/staff', '/users', '/api-keys', '/jobs', '/audit']);
+    expect(visible('tenant_admin')).toEqual(['/', '/reports', '/sites', '/cameras', '/live', '/workers', '/visits', '/customers', '/staff', '/users', '/api-keys', '/do-not-track', '/jobs', '/audit']);
     expect(visible('system_admin')).toHaveLength(PAGES.length);
   });
   // A page may also list a write operation only to know the server has it

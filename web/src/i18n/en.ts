@@ -523,6 +523,27 @@ export const en = {
   'workers.showLogs': 'Show recent log lines',
   'workers.refreshLogs': 'Refresh',
   'workers.noLogs': 'No log lines',
+
+  'nav.doNotTrack': 'Do not track',
+  'dnt.intro': 'People who asked not to be counted. Their faces are refused at once: no visit, no picture, no descriptor is kept.',
+  'dnt.add': 'Add a person',
+  'dnt.help': 'A photo of the person alone (one face). Only a face descriptor is kept, not the photo.',
+  'dnt.photo': 'Photo',
+  'dnt.choosePhoto': 'Choose a photo',
+  'dnt.note': 'Reference',
+  'dnt.noteHelp': "A request number, not the person's name.",
+  'dnt.enrol': 'Add',
+  'dnt.enrolled': 'Added: this face is no longer tracked.',
+  'dnt.matches': 'Customers already recorded who look like this person (erase them if the person asks):',
+  'dnt.noMatches': 'No customer recorded so far looks like this person.',
+  'dnt.close': 'Close',
+  'dnt.empty': 'Nobody on the list',
+  'dnt.model': 'Face model',
+  'dnt.remove': 'Withdraw',
+  'dnt.removeNamed': 'Withdraw entry {id}',
+  'dnt.removeConfirm': 'Withdraw entry {id}?',
+  'dnt.removeNote': "The person's visits are counted again from now on.",
+  'dnt.removed': 'Entry withdrawn',
 } as const;
 
 export type MessageKey = keyof typeof en;
