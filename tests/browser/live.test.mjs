@@ -447,6 +447,33 @@ step('do not track: a person enrolled from a photo, then withdrawn', async () =>
   assert.equal((await srv.api('GET', '/v1/do-not-track', { token: alice })).body.items.length, 0);
 }, { skip: faceSkip });
 
+step('staff recognition test: a photo of an enrolled staff member is recognised', async () => {
+  const pad = (n) => {
+    const out = join(srv.dir, `amy${n}.jpg`);
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(SHARED_DATA, 'faces-bbt', 'amy', `amy${n}.png`), '-vf', 'pad=450:450:150:150:color=gray', out]);
+    return out;
+  };
+  const staff = await srv.api('POST', '/v1/staff', { token: alice, body: { name: 'Amy Farrah', home_site_id: seed.main } });
+  assert.equal(staff.status, 201, JSON.stringify(staff.body));
+  for (const n of [1, 2]) {
+    const r = await srv.api('POST', `/v1/staff/${staff.body.id}/faces`, { token: alice, body: { image: readFileSync(pad(n)).toString('base64') } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const probe = pad(3);
+  const said = await srv.api('POST', '/v1/staff/recognize', { token: alice, body: { image: readFileSync(probe).toString('base64') } });
+  assert.equal(said.status, 200);
+  assert.equal(said.body.faces[0].matches[0].name, 'Amy Farrah');
+  await openPage(page, 'Staff');
+  await page.locator('input[type=file]').first().setInputFiles(probe);
+  const face = page.getByRole('dialog').getByTestId('recognized-face').first();
+  await face.waitFor({ timeout: 30000 });
+  const text = await face.innerText();
+  assert.match(text, /Amy Farrah/);
+  assert.match(text, said.body.faces[0].matches[0].match ? /Recognised/ : /Similar/);
+  await shot(page, '42-staff-recognition');
+  await page.keyboard.press('Escape');
+}, { skip: faceSkip });
+
 const toast = (text) => page.locator('.ant-message').getByText(text).first().waitFor({ timeout: T });
 
 step('forgetting a worker removes it', async () => {

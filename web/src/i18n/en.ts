@@ -544,6 +544,10 @@ export const en = {
   'dnt.removeConfirm': 'Withdraw entry {id}?',
   'dnt.removeNote': "The person's visits are counted again from now on.",
   'dnt.removed': 'Entry withdrawn',
+
+  'staff.recognitionTest': 'Recognition test',
+  'staff.noMatch': 'No staff member looks like this face',
+  'staff.isMatch': 'Recognised',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -546,4 +546,8 @@ export const vi: Record<MessageKey, string> = {
   'dnt.removeConfirm': 'Rút lại mục {id}?',
   'dnt.removeNote': 'Lượt ghé thăm của người này sẽ được đếm lại từ bây giờ.',
   'dnt.removed': 'Đã rút lại mục',
+
+  'staff.recognitionTest': 'Thử nhận diện',
+  'staff.noMatch': 'Không nhân viên nào giống khuôn mặt này',
+  'staff.isMatch': 'Nhận ra',
 };

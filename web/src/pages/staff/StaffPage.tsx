@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Drawer, Form, Input, InputNumber, List, Modal, Popconfirm, Progress, Select, Space, Switch, Table, Tag, Typography } from 'antd';
-import { DeleteOutlined, EditOutlined, PictureOutlined, PlusOutlined, UploadOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Drawer, Form, Input, InputNumber, List, Modal, Popconfirm, Progress, Select, Space, Switch, Table, Tag, Typography, Upload } from 'antd';
+import { DeleteOutlined, EditOutlined, ExperimentOutlined, PictureOutlined, PlusOutlined, UploadOutlined } from '@ant-design/icons';
 import { api, errorMessage, listAll, unwrap, type Schemas } from '../../api';
 import { useMe } from '../../auth/AuthProvider';
 import { MANAGERS, allowed } from '../../auth/roles';
@@ -162,6 +162,46 @@ function FacesDrawer({ staffId, onClose }: { staffId: number; onClose: () => voi
   );
 }
 
+type Recognition = { threshold: number; faces: { score?: number; quality?: number; matches?: { staff_id?: number; name?: string | null; distance?: number; match?: boolean }[] }[] };
+
+/** Recognition test: a photo, and for every face in it the nearest staff members (a match under the threshold). */
+function RecognitionTest() {
+  const { t, num } = useI18n();
+  const [result, setResult] = useState<Recognition | null>(null);
+  const test = useMutation({
+    mutationFn: async (file: File) => unwrap(api.client.POST('/v1/staff/recognize', { body: { image: await readAsDataUrl(file) } })) as Promise<Recognition>,
+    onSuccess: setResult,
+  });
+  const close = () => { setResult(null); test.reset(); };
+  return (
+    <>
+      <Upload accept="image/jpeg,image/png" showUploadList={false} beforeUpload={(f) => { test.mutate(f); return false; }}>
+        <Button icon={<ExperimentOutlined />} loading={test.isPending}>{t('staff.recognitionTest')}</Button>
+      </Upload>
+      {(result || test.error) && (
+        <Modal open title={t('staff.recognitionTest')} footer={null} onCancel={close} width={560}>
+          {test.error && <Alert type="error" showIcon role="alert" message={errorMessage(test.error)} />}
+          {result?.faces.map((f, i) => (
+            <div key={i} data-testid="recognized-face" style={{ marginBottom: 12 }}>
+              <Typography.Text strong>{t('customers.searchFace', { n: i + 1 })}</Typography.Text>
+              <List size="small" dataSource={f.matches ?? []} locale={{ emptyText: t('staff.noMatch') }}
+                renderItem={(m) => (
+                  <List.Item>
+                    <Space wrap>
+                      <Tag color={m.match ? 'green' : 'default'}>{m.match ? t('staff.isMatch') : t('customers.searchNear')}</Tag>
+                      <span>{m.name ?? `#${m.staff_id}`}</span>
+                      <Typography.Text type="secondary">{t('customers.distance', { d: num(Math.round((m.distance ?? 0) * 1000) / 1000) })}</Typography.Text>
+                    </Space>
+                  </List.Item>
+                )} />
+            </div>
+          ))}
+        </Modal>
+      )}
+    </>
+  );
+}
+
 export default function StaffPage() {
   const { t, num } = useI18n();
   const { message } = App.useApp();
@@ -189,7 +229,12 @@ export default function StaffPage() {
   return (
     <>
       <PageHead title={t('nav.staff')}>
-        {canManage && <Button type="primary" icon={<PlusOutlined />} onClick={() => { setEditing(null); setOpen(true); }}>{t('staff.add')}</Button>}
+        {canManage && (
+          <Space wrap>
+            <RecognitionTest />
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => { setEditing(null); setOpen(true); }}>{t('staff.add')}</Button>
+          </Space>
+        )}
       </PageHead>
       {staff.error && <QueryError error={staff.error} retry={() => staff.refetch()} />}
       <Table<Staff>
