@@ -54,7 +54,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'footfall-deploy-'));
   const args = ['--vault-key', VAULT_KEY];
   A = await new Server({ generatedKeys: true, args }).start();
-  B = await new Server({ databaseUrl: A.databaseUrl, generatedKeys: true, args }).start();
+  B = await new Server({ databaseUrl: A.databaseUrl, bucket: A.bucket, generatedKeys: true, args }).start();
 
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
@@ -176,7 +176,11 @@ test('one server stops: nginx sends every request to the other', async () => {
   for (let i = 0; i < 8; i++) {
     const r = await https('GET', '/healthz');
     assert.equal(r.status, 200, r.text);
-    const l = await https('POST', '/v1/auth/login', { body: { username: 'admin', password: A.adminPassword } });
+    // A POST nginx had already written to the stopped server's last
+    // keep-alive connection is not repeated by nginx (it may have been
+    // applied): the client retries, as workers do.
+    let l = await https('POST', '/v1/auth/login', { body: { username: 'admin', password: A.adminPassword } });
+    if (l.status === 502) l = await https('POST', '/v1/auth/login', { body: { username: 'admin', password: A.adminPassword } });
     assert.equal(l.status, 200, l.text);
   }
 });

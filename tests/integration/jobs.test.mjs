@@ -365,7 +365,7 @@ test('SIGTERM during a run: it stops at a safe point, is recorded interrupted, a
 
 test('two servers on one database: one leader runs the scheduled jobs, the other takes over', async () => {
   const first = await new Server().start();
-  const second = new Server({ databaseUrl: first.databaseUrl });
+  const second = new Server({ databaseUrl: first.databaseUrl, bucket: first.bucket });
   second.jwtSecret = first.jwtSecret;
   await second.start();
   try {

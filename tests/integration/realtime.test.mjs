@@ -359,7 +359,7 @@ test('SIGTERM ends open streams and the server exits 0', async () => {
 test('two servers on one PostgreSQL: events, resume, the recognition index and a lost listener', { skip: DB !== 'postgres' && 'several servers need PostgreSQL (SQLite serves one)' }, async () => {
   const vault = randomBytes(32).toString('hex');
   const s1 = await new Server({ args: ['--vault-key', vault] }).start();
-  const s2 = new Server({ databaseUrl: s1.databaseUrl, args: ['--vault-key', vault] });
+  const s2 = new Server({ databaseUrl: s1.databaseUrl, bucket: s1.bucket, args: ['--vault-key', vault] });
   s2.jwtSecret = s1.jwtSecret;
   await s2.start();
   try {

@@ -11,7 +11,6 @@ export const BIN = process.env.FOOTFALL_BIN;
 export const DB = process.env.FOOTFALL_TEST_DB || 'sqlite';
 /** Where pictures go: 'folder' (default) or 's3' (the s3rver CTest fixture). */
 export const STORE = process.env.FOOTFALL_TEST_STORE || 'folder';
-const S3_BUCKET = 'footfall-test';
 const S3_KEYS = 'S3RVER';
 if (!BIN) throw new Error('FOOTFALL_BIN is not set (run through ctest)');
 
@@ -52,12 +51,20 @@ export class Server {
       const file = process.env.FOOTFALL_S3_ENDPOINT_FILE;
       if (!file || !existsSync(file)) throw new Error('the s3 fixture is not running');
       this.s3Endpoint = readFileSync(file, 'utf8').trim();
+      // A bucket of its own (made now, empty), so a retention pass over the
+      // whole store sees only this server's pictures; servers that share a
+      // database share their bucket (opts.bucket).
+      this.bucket = opts.bucket || `footfall-${randomBytes(6).toString('hex')}`;
+      if (!opts.bucket)
+        execFileSync('curl', ['-sf', '-X', 'PUT', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS}:${S3_KEYS}`,
+          '-H', 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+          `${this.s3Endpoint}/${this.bucket}`]);
     }
   }
 
   storeArgs() {
     return STORE === 's3'
-      ? ['--store-url', `s3://${S3_BUCKET}`, '--s3-endpoint', this.s3Endpoint, '--s3-region', 'us-east-1',
+      ? ['--store-url', `s3://${this.bucket}`, '--s3-endpoint', this.s3Endpoint, '--s3-region', 'us-east-1',
         '--s3-access-key', S3_KEYS, '--s3-secret-key', S3_KEYS]
       : [];
   }
@@ -76,7 +83,7 @@ export class Server {
       const q = new URLSearchParams({ 'list-type': '2', prefix, ...(token ? { 'continuation-token': token } : {}) });
       const xml = execFileSync('curl', ['-sf', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS}:${S3_KEYS}`,
         '-H', 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', // empty body
-        `${this.s3Endpoint}/${S3_BUCKET}?${q}`], { encoding: 'utf8' });
+        `${this.s3Endpoint}/${this.bucket}?${q}`], { encoding: 'utf8' });
       for (const m of xml.matchAll(/<Key>([^<]+)<\/Key>/g)) keys.push(m[1]);
       token = (xml.match(/<NextContinuationToken>([^<]+)<\/NextContinuationToken>/) || [])[1] || null;
     } while (token);
@@ -95,7 +102,7 @@ export class Server {
     const sha = createHash('sha256').update(bytes).digest('hex');
     execFileSync('curl', ['-sf', '-X', 'PUT', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS}:${S3_KEYS}`,
       '-H', `x-amz-content-sha256: ${sha}`, '-H', 'Content-Type: image/jpeg', '--data-binary', '@-',
-      `${this.s3Endpoint}/${S3_BUCKET}/${key}`], { input: bytes });
+      `${this.s3Endpoint}/${this.bucket}/${key}`], { input: bytes });
   }
 
   /** Deletes an object straight from the folder or the bucket. */
@@ -103,7 +110,7 @@ export class Server {
     if (STORE !== 's3') return unlinkSync(join(this.dir, 'pictures', key));
     execFileSync('curl', ['-sf', '-X', 'DELETE', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS}:${S3_KEYS}`,
       '-H', 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-      `${this.s3Endpoint}/${S3_BUCKET}/${key}`]);
+      `${this.s3Endpoint}/${this.bucket}/${key}`]);
   }
 
   async start(extraArgs = []) {
