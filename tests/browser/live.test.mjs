@@ -117,6 +117,30 @@ step('a visit sent by a worker appears in the live feed and in today\'s figures 
   await shot(page, '30-dashboard-live');
 });
 
+step('the feed reconnects after a server restart with a new ticket and the last event id, and carries on', async () => {
+  const streams = [];
+  const onRequest = (r) => { if (r.url().includes('/v1/events')) streams.push(r.url()); };
+  page.on('request', onRequest);
+  const port = new URL(srv.url).port;
+  srv.proc.kill('SIGTERM');
+  const ended = await srv.exited;
+  assert.equal(ended.code, 0);
+  await page.locator('[data-testid="feed-state"][data-state="retrying"]').waitFor({ timeout: T });
+  srv.out = '';
+  await srv.start(['--port', port]);
+  assert.equal(new URL(srv.url).port, port);
+  await page.locator('[data-testid="feed-state"][data-state="open"]').waitFor({ timeout: 45000 });
+  const [r] = await sendEvents(srv, key, [faceEvent({ camera: seed.cam, descriptor: person(7), at: Date.now(), crop })]);
+  await page.locator(`[data-testid="live-visit"][data-visit-id="${r.visit_id}"]`).waitFor({ timeout: T });
+  page.off('request', onRequest);
+  const resumed = streams.map((u) => new URL(u)).find((u) => u.searchParams.get('last_event_id'));
+  assert.ok(resumed, `a reconnect with last_event_id among ${streams.join(' ')}`);
+  const tickets = streams.map((u) => new URL(u).searchParams.get('ticket'));
+  assert.ok(tickets.every(Boolean));
+  assert.equal(new Set(tickets).size, tickets.length, 'a new ticket for every connection');
+  await until(async () => (await statText(page, 'stat-today-visits')) === '3', T, "today's visits to become 3");
+});
+
 step('a worker registered through the worker protocol shows in the health card and on the workers page', async () => {
   const reg = await srv.api('POST', '/v1/worker/register', { token: key, body: hello({ name: worker.name, version: 'footfall-worker/1' }) });
   assert.equal(reg.status, 200, JSON.stringify(reg.body));
@@ -360,7 +384,7 @@ async function beat(generation, state, reason) {
 step('customers: not the same person, a visit moved, visits split off, the subject-access export', async () => {
   await openPage(page, 'Customers');
   const customers = (await srv.api('GET', '/v1/customers?limit=200', { token: alice })).body.items.sort((a, b) => a.id - b.id);
-  assert.equal(customers.length, 2);
+  assert.equal(customers.length, 3, 'persons 1, 2 and 7');
   const [a, b] = customers;
   await page.getByRole('button', { name: `Details of customer #${a.id}` }).click();
   const drawer = page.getByTestId('customer-drawer');
