@@ -5,6 +5,7 @@
 # with nothing else running. Prints a Markdown section.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+. "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORKERS=${BENCH_FLEET_WORKERS:-200}
 CLIENTS=${BENCH_FLEET_SSE:-100}
@@ -15,8 +16,6 @@ TMP=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
 PORT=$(free_port)
 PASSWORD=bench-password-1

@@ -5,6 +5,7 @@
 # (wrk, keep-alive, loopback) to CPU 1. Prints a Markdown section.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+. "$(dirname "$0")/../lib.sh"
 SECONDS_PER_RUN=${BENCH_HTTP_SECONDS:-5}
 CONNECTION_COUNTS=${BENCH_HTTP_CONNECTIONS:-"1 2 8 32"}
 TMP=$(mktemp -d)
@@ -12,8 +13,6 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
 # wrk prints "Requests/sec: N"; keep N and the latency percentiles.
 measure() {
   local connections=$1 url=$2; shift 2

@@ -5,6 +5,7 @@
 # Prints a Markdown section.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+. "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SECONDS_PER_RUN=${BENCH_INGEST_SECONDS:-20}
@@ -13,8 +14,6 @@ TMP=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
 CROP=$TMP/crop.jpg
 ffmpeg -loglevel error -f lavfi -i "testsrc=size=112x112:duration=1" -frames:v 1 -q:v 4 "$CROP"

@@ -8,6 +8,7 @@
 # The anchor is the same worker with one camera. Prints a Markdown section.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+. "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 WARMUP=${BENCH_WORKER_WARMUP:-10}
@@ -18,7 +19,6 @@ TMP=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 node "$ROOT/tools/demo-video.mjs" --footfall "$BUILD/footfall" --samples "$ROOT/data/samples" \
   --models "$ROOT/data/models" --out "$TMP/camera" >/dev/null
