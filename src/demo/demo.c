@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,6 +76,7 @@ static int child_start(struct child *c, const char *tag, char **argv, const char
   int fds[2];
   if (pipe2(fds, O_CLOEXEC))
     return ff_fail(err, FF_EIO, "pipe: %s", strerror(errno));
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -85,6 +87,9 @@ static int child_start(struct child *c, const char *tag, char **argv, const char
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
     signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole group; the demo decides the order */
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* the demo killed outright: stop too, drain, exit */
+    if (getppid() != parent)
+      _exit(1); /* it died before the line above */
     if (env_name)
       setenv(env_name, env_value, 1);
     execv(argv[0], argv);
