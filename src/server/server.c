@@ -113,11 +113,15 @@ static int ensure_admin(struct server *s, struct ff_error *err) {
   if (rc)
     return rc;
   log_msg(LOG_INFO, "server.admin_created", "created system admin '%s'", spec.username);
-  printf("\n  First start: a system admin was created.\n"
-         "    username: %s\n    password: %s\n"
-         "  It is shown only this once; change it after signing in.\n\n",
-         spec.username, s->cfg.admin_password ? "(as configured)" : password);
-  fflush(stdout);
+  /* A configured password is already known to whoever configured it (the
+   * demo prints its own); only a generated one is shown, once. */
+  if (!s->cfg.admin_password) {
+    printf("\n  First start: a system admin was created.\n"
+           "    username: %s\n    password: %s\n"
+           "  It is shown only this once; change it after signing in.\n\n",
+           spec.username, password);
+    fflush(stdout);
+  }
   sodium_memzero(generated, sizeof generated);
   return FF_OK;
 }

@@ -14,9 +14,30 @@ after(async () => {
   server.cleanup();
 });
 
-test('first start prints the admin credentials once', () => {
-  assert.match(server.stdout, /First start: a system admin was created/);
-  assert.match(server.stdout, /username: admin/);
+test('a configured admin password is never printed; the creation is logged', () => {
+  assert.doesNotMatch(server.stdout, /First start/);
+  assert.ok(!server.stdout.includes(server.adminPassword));
+  assert.match(server.stderr, /event=server.admin_created/);
+});
+
+test('first start without a configured password prints a generated one once, and it signs in', async () => {
+  const s2 = new Server({ generatedAdmin: true });
+  const configured = s2.adminPassword;
+  await s2.start();
+  try {
+    assert.match(s2.stdout, /First start: a system admin was created/);
+    assert.match(s2.stdout, /username: admin/);
+    assert.notEqual(s2.adminPassword, configured, 'the password came from the server');
+    assert.match(s2.adminPassword, /^[A-Za-z0-9_-]{20}$/);
+    assert.equal((await call(s2, 'POST', '/v1/auth/login', { body: { username: 'admin', password: s2.adminPassword } })).status, 200);
+    await s2.stop();
+    s2.stdout = '';
+    await s2.start();
+    assert.doesNotMatch(s2.stdout, /First start/, 'shown only once');
+  } finally {
+    await s2.stop();
+    s2.cleanup();
+  }
 });
 
 test('login returns an access token, a refresh token and the user', async () => {

@@ -115,7 +115,7 @@ export class Server {
 
   async start(extraArgs = []) {
     const args = ['server', '--port', '0', '--data-dir', this.dir, '--database-url', this.databaseUrl,
-      ...(this.opts.generatedKeys ? [] : ['--jwt-secret', this.jwtSecret]), '--admin-password', this.adminPassword,
+      ...(this.opts.generatedKeys ? [] : ['--jwt-secret', this.jwtSecret]), ...(this.opts.generatedAdmin ? [] : ['--admin-password', this.adminPassword]),
       '--web-dir', this.opts.webDir || join(this.dir, 'no-web'), ...this.storeArgs(), ...(this.opts.args || []), ...extraArgs];
     this.stdout = '';
     this.killed = false;
@@ -128,6 +128,8 @@ export class Server {
     if (m === 'exit') throw new Error(`server exited: ${this.stderr}`);
     this.port = Number(m[1]);
     this.url = `http://127.0.0.1:${this.port}`;
+    const printed = this.stdout.match(/First start: a system admin was created\.\n\s+username: \S+\n\s+password: (\S+)/);
+    if (this.opts.generatedAdmin && printed) this.adminPassword = printed[1];
     return this;
   }
 
