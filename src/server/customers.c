@@ -1096,3 +1096,50 @@ void customers_similar(struct request *rq) {
   }
   http_json(rq, 200, json_pack("{s:o}", "items", items));
 }
+
+/* The customer's face exemplars, for a split by face: when each was captured
+ * (from the event ledger, while it keeps the event) and, when the exemplar's
+ * event is still a visit's best picture the caller may see, that visit. */
+void customers_faces(struct request *rq) {
+  int64_t id = http_param_id(rq, "id"), tenant = 0;
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  struct db_rows *rows = NULL;
+  int rc = visible_customer(rq, c, id, &tenant, &err);
+  if (!rc && access_site(rq)) {
+    rc = db_query(c, "SELECT 1 FROM visits WHERE customer_id = $1 AND site_id = $2 LIMIT 1",
+                  DB_ARGS(db_int(id), db_int(access_site(rq))), &rows, &err);
+    if (!rc && db_rows_count(rows) != 1)
+      rc = ff_fail(&err, FF_ENOTFOUND, "no such customer");
+    db_rows_free(rows);
+    rows = NULL;
+  }
+  if (!rc)
+    rc = db_query(c,
+                  "SELECT f.id, f.quality, f.created_at, e.captured_at, e.camera_id, "
+                  "(SELECT MIN(v.id) FROM visits v WHERE v.customer_id = f.customer_id AND "
+                  "v.best_event_id = f.event_id AND v.picture_key IS NOT NULL AND "
+                  "($3 = 0 OR v.site_id = $3)) FROM customer_faces f LEFT JOIN face_events e "
+                  "ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id "
+                  "WHERE f.customer_id = $1 AND f.tenant_id = $2 ORDER BY f.id",
+                  DB_ARGS(db_int(id), db_int(tenant), db_int(access_site(rq))), &rows, &err);
+  db_release(c);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  json_t *items = json_array();
+  for (int i = 0; i < db_rows_count(rows); i++) {
+    json_t *o = json_pack("{s:I,s:f,s:I}", "id", (json_int_t)db_rows_int(rows, i, 0), "quality",
+                          db_rows_real(rows, i, 1), "created_at_ms",
+                          (json_int_t)db_rows_int(rows, i, 2));
+    json_object_set_new(o, "captured_at_ms", opt_int(rows, i, 3));
+    json_object_set_new(o, "camera_id", opt_int(rows, i, 4));
+    json_object_set_new(o, "picture_visit_id", opt_int(rows, i, 5));
+    json_array_append_new(items, o);
+  }
+  db_rows_free(rows);
+  http_json(rq, 200, json_pack("{s:o}", "items", items));
+}

@@ -16,6 +16,7 @@ void customers_search_photo(struct request *rq);
 void customers_not_same(struct request *rq);
 void customers_split(struct request *rq);
 void customers_similar(struct request *rq);
+void customers_faces(struct request *rq);
 void visits_picture(struct request *rq);
 void visits_delete(struct request *rq);
 void visits_reassign(struct request *rq);

@@ -87,6 +87,7 @@ const struct route http_routes[] = {
     {"POST", "/v1/customers/{id}/split", customers_split, MANAGERS, BODY_JSON, 0},
     {"POST", "/v1/customers/{id}/not-same-person", customers_not_same, MANAGERS, BODY_JSON, 0},
     {"GET", "/v1/customers/{id}/similar", customers_similar, ANY_USER, BODY_NONE, 0},
+    {"GET", "/v1/customers/{id}/faces", customers_faces, ANY_USER, BODY_NONE, 0},
     {"GET", "/v1/customers/{id}/export", privacy_export, ADMINS, BODY_NONE, ROUTE_TICKET},
     {"GET", "/v1/visits", visits_list, ANY_USER, BODY_NONE, 0},
     {"GET", "/v1/visits/{id}", visits_get, ANY_USER, BODY_NONE, 0},

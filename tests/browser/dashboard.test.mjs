@@ -344,6 +344,22 @@ step('visits: cards with pictures and site-local times, infinite scroll, filter,
     await page.getByTestId('visits-end').scrollIntoViewIfNeeded();
     await page.getByText(`All ${total - 1} visits shown`).waitFor();
   });
+
+  // Reassign: the dialog shows the customer the visit goes to before it moves; then put it back.
+  const [v1, v2] = (await listAll('/v1/visits', acmeToken)).slice(-2);
+  await page.getByRole('button', { name: `Move visit ${v1.id}`, exact: true }).click();
+  const input = dialog().getByLabel(`Customer to move visit ${v1.id} to`);
+  await input.fill('999999');
+  await dialog().getByRole('alert').getByText('no such customer').waitFor();
+  assert.equal(await dialog().getByRole('button', { name: 'Move the visit' }).isDisabled(), true);
+  await input.fill(String(v2.customer_id));
+  await dialog().getByTestId('reassign-target').getByText(`Customer #${v2.customer_id}`).waitFor();
+  await shot(page, '21b-visit-reassign');
+  await dialog().getByRole('button', { name: 'Move the visit' }).click();
+  await toast().getByText(`Visit moved to customer #${v2.customer_id}`).waitFor();
+  assert.equal((await srv.api('GET', `/v1/visits/${v1.id}`, { token: acmeToken })).body.customer_id, v2.customer_id);
+  const back = await srv.api('POST', `/v1/visits/${v1.id}/reassign`, { token: acmeToken, body: { customer_id: v1.customer_id } });
+  assert.equal(back.status, 200, JSON.stringify(back.body));
 });
 
 step('customers: details with visits, edit, merge two, erase one with a receipt', async () => {
@@ -384,6 +400,27 @@ step('customers: details with visits, edit, merge two, erase one with a receipt'
   assert.equal((await srv.api('GET', `/v1/customers/${b}`, { token: acmeToken })).status, 404);
   await until(async () => (await page.getByRole('button', { name: `Details of customer #${b}`, exact: true }).count()) === 0);
   await shot(page, '22-customers');
+
+  // Split by face: the merged gallery holds both faces; one goes off to a new customer.
+  const facesOf = async (id) => (await srv.api('GET', `/v1/customers/${id}/faces`, { token: acmeToken })).body.items;
+  const merged = await facesOf(a);
+  assert.equal(merged.length, 2, JSON.stringify(merged));
+  await page.getByRole('button', { name: `Details of customer #${a}`, exact: true }).click();
+  const gallery = page.getByTestId('customer-faces');
+  await until(async () => (await gallery.getByTestId('customer-face').count()) === 2);
+  await gallery.locator(`[data-face-id="${merged[0].id}"] img`).waitFor();
+  await shot(page, '23b-customer-faces');
+  await gallery.getByLabel(`Select face ${merged[1].id}`).check();
+  await page.getByRole('button', { name: 'Split selected off (1)' }).click();
+  await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Split off' }).click();
+  await toast().getByText(/Customer #\d+ created from 1 face\(s\) and 0 visit\(s\)/).waitFor();
+  await until(async () => (await gallery.getByTestId('customer-face').count()) === 1);
+  assert.deepEqual((await facesOf(a)).map((f) => f.id), [merged[0].id]);
+  const fresh = (await listAll('/v1/customers', acmeToken)).find((x) => x.id > Math.max(a, b, c) && x.exemplar_count === 1 && x.visit_count === 0);
+  assert.ok(fresh, 'a new customer holds the face split off');
+  assert.deepEqual((await facesOf(fresh.id)).map((f) => f.id), [merged[1].id]);
+  await page.getByTestId('customer-drawer').getByRole('button', { name: 'Close' }).click();
+  await page.getByTestId('customer-drawer').waitFor({ state: 'hidden' });
 
   await page.getByRole('button', { name: `Erase customer #${c}`, exact: true }).click();
   await page.locator('.ant-popconfirm').getByRole('button', { name: 'Erase' }).click();

@@ -306,6 +306,11 @@ step('live view: the grid streams the camera through the server, a fresh ticket 
   await logs.waitFor({ timeout: T });
   assert.match(await logs.innerText(), /outbox retry/);
   assert.ok(endpoint.requests.includes('/logs'));
+  // Following: a line the worker writes now shows without a click.
+  await page.getByTestId('worker-logs-state').getByText('Live').waitFor({ timeout: T });
+  endpoint.logs += 'ts=2026-12-06T04:00:02Z level=info msg="followed line" n=3\n';
+  await until(async () => /followed line/.test(await logs.innerText()), T, 'the new log line while following');
+  await shot(page, '35-worker-logs');
   await page.keyboard.press('Escape');
   await page.locator('.ant-drawer-mask').waitFor({ state: 'detached', timeout: T }).catch(() => undefined);
 });
@@ -411,9 +416,9 @@ step('customers: not the same person, a visit moved, visits split off, the subje
   await page.getByRole('button', { name: `Details of customer #${a.id}` }).click();
   const moved = page.getByTestId('customer-drawer').locator(`[data-testid="customer-visit"][data-visit-id="${bVisit.id}"]`);
   await moved.getByLabel(`Select visit ${bVisit.id}`).check();
-  await page.getByRole('button', { name: 'Split selected visits off (1)' }).click();
+  await page.getByRole('button', { name: 'Split selected off (1)' }).click();
   await page.locator('.ant-popconfirm:visible').getByRole('button', { name: 'Split off' }).click();
-  await toast(/Customer #\d+ created from 1 visit/);
+  await toast(/Customer #\d+ created from 0 face\(s\) and 1 visit/);
   const after = (await srv.api('GET', `/v1/visits/${bVisit.id}`, { token: alice })).body.customer_id;
   assert.notEqual(after, a.id);
   assert.ok(after > b.id, 'a new customer');

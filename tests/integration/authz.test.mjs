@@ -102,6 +102,7 @@ function matrix() {
     'POST /v1/customers/{id}/split': [() => ({ path: '/v1/customers/999999/split', body: { visit_ids: [1] } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'POST /v1/customers/{id}/not-same-person': [() => ({ path: '/v1/customers/999999/not-same-person', body: { other_customer_id: 1 } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'GET /v1/customers/{id}/similar': [() => ({ path: '/v1/customers/999999/similar' }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
+    'GET /v1/customers/{id}/faces': [() => ({ path: '/v1/customers/999999/faces' }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'DELETE /v1/visits/{id}': [() => ({ path: '/v1/visits/999999' }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'POST /v1/visits/{id}/reassign': [() => ({ path: '/v1/visits/999999/reassign', body: { customer_id: 1 } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'GET /v1/visits/{id}/picture': [() => ({ path: '/v1/visits/999999/picture' }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],

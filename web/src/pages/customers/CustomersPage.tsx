@@ -109,12 +109,14 @@ function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: ()
   const canEdit = allowed(me.role, MANAGERS);
   const isAdmin = allowed(me.role, ADMINS);
   const [splitIds, setSplitIds] = useState<number[]>([]);
+  const [faceIds, setFaceIds] = useState<number[]>([]);
   const [exporting, setExporting] = useState(false);
   const split = useMutation({
-    mutationFn: () => unwrap(api.client.POST('/v1/customers/{id}/split', { params: { path: { id: customer.id } }, body: { visit_ids: splitIds } })),
+    mutationFn: () => unwrap(api.client.POST('/v1/customers/{id}/split', { params: { path: { id: customer.id } }, body: { exemplar_ids: faceIds, visit_ids: splitIds } })),
     onSuccess: (c) => {
-      message.success(t('customers.splitDone', { id: c.id, n: splitIds.length }));
+      message.success(t('customers.splitDone', { id: c.id, f: faceIds.length, v: splitIds.length }));
       setSplitIds([]);
+      setFaceIds([]);
       qc.invalidateQueries({ queryKey: ['customers'] });
       qc.invalidateQueries({ queryKey: ['visits'] });
     },
@@ -140,6 +142,11 @@ function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: ()
     queryKey: ['visits', 'customer', customer.id],
     queryFn: () => unwrap(api.client.GET('/v1/visits', { params: { query: { customer_id: customer.id, limit: 50 } } })),
   });
+  const faces = useQuery({
+    queryKey: ['customers', 'faces', customer.id],
+    queryFn: () => unwrap(api.client.GET('/v1/customers/{id}/faces', { params: { path: { id: customer.id } } })),
+  });
+  const selectedN = faceIds.length + splitIds.length;
   const similar = useQuery({
     queryKey: ['customers', 'similar', customer.id],
     queryFn: () => unwrap(api.client.GET('/v1/customers/{id}/similar', { params: { path: { id: customer.id }, query: { limit: 5 } } })),
@@ -156,16 +163,34 @@ function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: ()
         <Descriptions.Item label={t('staff.contact')}>{[customer.phone, customer.email].filter(Boolean).join(' · ') || '—'}</Descriptions.Item>
         <Descriptions.Item label={t('customers.notes')}>{customer.notes || '—'}</Descriptions.Item>
       </Descriptions>
-      <Typography.Title level={5} style={{ marginTop: 16 }}>{t('customers.visits')}</Typography.Title>
       {canEdit && (
-        <Space wrap style={{ marginBottom: 8 }}>
-          <Popconfirm title={t('customers.splitConfirm', { n: splitIds.length })} description={t('customers.splitNote')} okText={t('customers.split')} cancelText={t('common.cancel')}
-            disabled={splitIds.length === 0} onConfirm={() => split.mutateAsync().catch(() => undefined)}>
-            <Button icon={<ScissorOutlined />} disabled={splitIds.length === 0} loading={split.isPending}>{t('customers.splitSelected', { n: splitIds.length })}</Button>
+        <Space wrap style={{ margin: '16px 0 0' }}>
+          <Popconfirm title={t('customers.splitConfirm', { f: faceIds.length, v: splitIds.length })} description={t('customers.splitNote')} okText={t('customers.split')} cancelText={t('common.cancel')}
+            disabled={selectedN === 0} onConfirm={() => split.mutateAsync().catch(() => undefined)}>
+            <Button icon={<ScissorOutlined />} disabled={selectedN === 0} loading={split.isPending}>{t('customers.splitSelected', { n: selectedN })}</Button>
           </Popconfirm>
           <Typography.Text type="secondary">{t('customers.splitHelp')}</Typography.Text>
         </Space>
       )}
+      <Typography.Title level={5} style={{ marginTop: 16 }}>{t('customers.faces', { n: faces.data?.items.length ?? customer.exemplar_count ?? 0 })}</Typography.Title>
+      {faces.error && <QueryError error={faces.error} />}
+      <List grid={{ gutter: 8, column: 4 }} loading={faces.isLoading} dataSource={faces.data?.items ?? []} locale={{ emptyText: t('customers.noFaces') }} data-testid="customer-faces"
+        renderItem={(f) => (
+          <List.Item data-testid="customer-face" data-face-id={f.id}>
+            <Space direction="vertical" size={2} style={{ width: '100%' }}>
+              {f.picture_visit_id !== null
+                ? <VisitPicture visitId={f.picture_visit_id} alt={t('customers.faceOf', { id: f.id })} size={96} />
+                : <div role="img" aria-label={t('customers.faceNoPicture')} style={{ width: 96, height: 96, borderRadius: 6, background: '#f0f0f0', display: 'flex', alignItems: 'center', justifyContent: 'center', textAlign: 'center', fontSize: 11, color: '#888', padding: 4 }}>{t('customers.faceNoPicture')}</div>}
+              {canEdit
+                ? <Checkbox checked={faceIds.includes(f.id)} aria-label={t('customers.selectFace', { id: f.id })}
+                  onChange={(e) => setFaceIds((ids) => (e.target.checked ? [...ids, f.id] : ids.filter((x) => x !== f.id)))}>#{f.id}</Checkbox>
+                : <Typography.Text>#{f.id}</Typography.Text>}
+              <Typography.Text type="secondary" style={{ fontSize: 12 }}>{dateTime(f.captured_at_ms ?? f.created_at_ms)}</Typography.Text>
+              <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('customers.faceQuality', { q: num(Math.round(f.quality * 100) / 100) })}</Typography.Text>
+            </Space>
+          </List.Item>
+        )} />
+      <Typography.Title level={5} style={{ marginTop: 16 }}>{t('customers.visits')}</Typography.Title>
       {visits.error && <QueryError error={visits.error} />}
       <List loading={visits.isLoading} dataSource={visits.data?.items ?? []} locale={{ emptyText: t('visits.empty') }} data-testid="customer-visits"
         renderItem={(v) => (

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
-import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { App, Button, Card, DatePicker, Empty, List, Popconfirm, Select, Space, Tag, Typography } from 'antd';
-import { DeleteOutlined, ReloadOutlined } from '@ant-design/icons';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Alert, App, Button, Card, DatePicker, Descriptions, Empty, InputNumber, List, Modal, Popconfirm, Select, Space, Tag, Typography } from 'antd';
+import { DeleteOutlined, ReloadOutlined, SwapOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { api, errorMessage, unwrap, type Schemas } from '../../api';
 import { useMe } from '../../auth/AuthProvider';
@@ -21,6 +21,56 @@ function duration(ms: number | undefined, t: ReturnType<typeof useI18n>['t']): s
   return m < 60 ? t('visits.minutes', { n: m }) : t('visits.hours', { h: Math.floor(m / 60), m: m % 60 });
 }
 
+/**
+ * Moves a visit to another customer. The dialog is the confirmation: it shows
+ * the customer the visit goes to (fetched by id) before anything changes.
+ */
+function ReassignDialog({ visit, onClose }: { visit: Visit; onClose: () => void }) {
+  const { t, dateTime, num } = useI18n();
+  const { message } = App.useApp();
+  const qc = useQueryClient();
+  const [to, setTo] = useState<number | null>(null);
+  const target = useQuery({
+    queryKey: ['customers', 'one', to],
+    enabled: to !== null && to > 0 && to !== visit.customer_id,
+    retry: false,
+    queryFn: () => unwrap(api.client.GET('/v1/customers/{id}', { params: { path: { id: to! } } })),
+  });
+  const move = useMutation({
+    mutationFn: () => unwrap(api.client.POST('/v1/visits/{id}/reassign', { params: { path: { id: visit.id } }, body: { customer_id: to! } })),
+    onSuccess: () => {
+      message.success(t('customers.reassigned', { id: to ?? '' }));
+      qc.invalidateQueries({ queryKey: ['visits'] });
+      qc.invalidateQueries({ queryKey: ['customers'] });
+      onClose();
+    },
+  });
+  const ready = !!target.data && target.data.id === to;
+  return (
+    <Modal open title={t('visits.reassignTitle', { id: visit.id })} okText={t('visits.reassignOk')} cancelText={t('common.cancel')}
+      okButtonProps={{ disabled: !ready }} confirmLoading={move.isPending} onOk={() => move.mutate()} onCancel={onClose}>
+      <Typography.Paragraph>
+        {visit.customer_id !== null && visit.customer_id !== undefined ? t('visits.reassignFrom', { id: visit.customer_id }) : t('visits.reassignAnonymous')}
+      </Typography.Paragraph>
+      <Space direction="vertical" style={{ width: '100%' }}>
+        <InputNumber<number> min={1} style={{ width: 200 }} placeholder={t('customers.customerId')} aria-label={t('customers.reassignTo', { id: visit.id })}
+          value={to} onChange={setTo} autoFocus />
+        {to !== null && to === visit.customer_id && <Alert type="info" showIcon message={t('visits.reassignSame')} />}
+        {target.error && <Alert type="error" showIcon role="alert" message={errorMessage(target.error)} />}
+        {ready && (
+          <Descriptions size="small" column={1} bordered data-testid="reassign-target">
+            <Descriptions.Item label={t('visits.reassignTarget')}>{target.data.name ? `${target.data.name} (#${target.data.id})` : t('customers.anonymous', { id: target.data.id })}</Descriptions.Item>
+            <Descriptions.Item label={t('customers.visits')}>{num(target.data.visit_count)}</Descriptions.Item>
+            <Descriptions.Item label={t('customers.lastSeen')}>{dateTime(target.data.last_seen_at_ms) || '—'}</Descriptions.Item>
+          </Descriptions>
+        )}
+        {ready && <Typography.Text type="secondary">{t('visits.reassignNote')}</Typography.Text>}
+        {move.error && <Alert type="error" showIcon role="alert" message={errorMessage(move.error)} />}
+      </Space>
+    </Modal>
+  );
+}
+
 export default function VisitsPage() {
   const { t, dateTime, num } = useI18n();
   const { message } = App.useApp();
@@ -30,6 +80,7 @@ export default function VisitsPage() {
   const [siteId, setSiteId] = useState<number | null>(null);
   const [kind, setKind] = useState<Kind | null>(null);
   const [range, setRange] = useState<[Dayjs | null, Dayjs | null] | null>(null);
+  const [moving, setMoving] = useState<Visit | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const from = range?.[0]?.startOf('day').valueOf();
   const to = range?.[1]?.endOf('day').valueOf();
@@ -76,7 +127,7 @@ export default function VisitsPage() {
       {q.error && <QueryError error={q.error} retry={() => q.refetch()} />}
       <List<Visit>
         loading={q.isLoading}
-        grid={{ gutter: 16, xs: 1, sm: 2, lg: 3, xxl: 4 }}
+        grid={{ gutter: 16, xs: 1, sm: 1, md: 2, lg: 2, xl: 3, xxl: 4 }}
         dataSource={visits}
         locale={{ emptyText: <Empty description={filtered ? t('visits.emptyFiltered') : t('visits.empty')} /> }}
         renderItem={(v) => (
@@ -97,12 +148,13 @@ export default function VisitsPage() {
                     {typeof v.age === 'number' ? ` · ${t('visits.age', { n: Math.round(v.age) })}` : ''}
                   </Typography.Text>
                   {allowed(me.role, MANAGERS) && (
-                    <div style={{ marginTop: 6 }}>
+                    <Space size={6} style={{ marginTop: 6 }}>
+                      <Button size="small" icon={<SwapOutlined />} aria-label={t('customers.reassignNamed', { id: v.id })} onClick={() => setMoving(v)}>{t('customers.reassign')}</Button>
                       <Popconfirm title={t('visits.deleteConfirm')} okText={t('common.delete')} cancelText={t('common.cancel')} okButtonProps={{ danger: true }}
                         onConfirm={() => del.mutateAsync(v.id).catch(() => undefined)}>
                         <Button size="small" danger icon={<DeleteOutlined />} aria-label={t('visits.deleteNamed', { id: v.id })}>{t('common.delete')}</Button>
                       </Popconfirm>
-                    </div>
+                    </Space>
                   )}
                 </div>
               </div>
@@ -110,6 +162,7 @@ export default function VisitsPage() {
           </List.Item>
         )}
       />
+      {moving && <ReassignDialog key={moving.id} visit={moving} onClose={() => setMoving(null)} />}
       <div ref={sentinel} style={{ textAlign: 'center', padding: 16 }} data-testid="visits-end">
         {hasNextPage ? (
           <Button loading={isFetchingNextPage} onClick={() => fetchNextPage()}>{t('audit.loadMore')}</Button>

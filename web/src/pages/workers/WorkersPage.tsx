@@ -2,7 +2,7 @@
 // heartbeat (kept current by the realtime feed), its details with the figures
 // of each camera it runs, and its commands (send, cancel, history);
 // maintenance and forget for admins.
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { App, Button, Descriptions, Drawer, Empty, Popconfirm, Select, Space, Switch, Table, Tag, Typography } from 'antd';
 import { DeleteOutlined, ReloadOutlined, SendOutlined, StopOutlined } from '@ant-design/icons';
@@ -17,6 +17,7 @@ import { WorkerStatusTag, useCameras, useWorkerDetails, useWorkers, type Worker,
 import { useI18n, type MessageKey } from '../../i18n';
 
 type Command = Schemas['Command'];
+const LOG_FOLLOW_MS = 2000;
 type CommandType = Schemas['CommandCreate']['type'];
 type Priority = NonNullable<Schemas['CommandCreate']['priority']>;
 const STATUSES: WorkerStatus[] = ['online', 'processing', 'idle', 'late', 'offline', 'error', 'maintenance'];
@@ -107,31 +108,53 @@ function Commands({ worker, canAdmin }: { worker: Worker; canAdmin: boolean }) {
   );
 }
 
-/** The worker's recent log lines, fetched through the server from its endpoint (site managers and admins). */
+/**
+ * The worker's recent log lines, fetched through the server from its endpoint
+ * (site managers and admins). While "follow" is on the tail is fetched again
+ * every two seconds and stays scrolled to the newest line unless the reader
+ * scrolled up.
+ */
 function WorkerLogs({ id }: { id: number }) {
   const { t } = useI18n();
   const me = useMe();
   const caps = useCapabilities().data;
   const [on, setOn] = useState(false);
+  const [follow, setFollow] = useState(true);
+  const box = useRef<HTMLPreElement>(null);
+  const pinned = useRef(true);
   const q = useQuery({
     queryKey: ['workers', id, 'logs'],
     enabled: on,
+    refetchInterval: on && follow ? LOG_FOLLOW_MS : false,
+    retry: false,
     queryFn: async () => {
       const { data, error, response } = await api.client.GET('/v1/workers/{id}/logs', { params: { path: { id } }, parseAs: 'text' });
       if (!response.ok) throw toApiError(response.status, error, response.statusText);
       return String(data ?? '');
     },
   });
+  useEffect(() => {
+    const el = box.current;
+    if (el && pinned.current) el.scrollTop = el.scrollHeight;
+  }, [q.data]);
   if (!allowed(me.role, MANAGERS) || (caps && !caps.has('workerLogs'))) return null;
   return (
     <div>
       <Typography.Title level={5}>{t('workers.logs')}</Typography.Title>
       {!on ? <Button onClick={() => setOn(true)}>{t('workers.showLogs')}</Button> : (
         <>
-          <Button size="small" icon={<ReloadOutlined />} loading={q.isFetching} onClick={() => q.refetch()} style={{ marginBottom: 8 }}>{t('workers.refreshLogs')}</Button>
+          <Space style={{ marginBottom: 8 }} wrap>
+            <Switch size="small" checked={follow} onChange={setFollow} aria-label={t('workers.followLogs')} />
+            <Typography.Text>{t('workers.followLogs')}</Typography.Text>
+            {follow
+              ? <Tag color={q.error ? 'red' : 'green'} data-testid="worker-logs-state">{q.error ? t('workers.logsPaused') : t('workers.logsLive')}</Tag>
+              : <Button size="small" icon={<ReloadOutlined />} loading={q.isFetching} onClick={() => q.refetch()}>{t('workers.refreshLogs')}</Button>}
+            {q.dataUpdatedAt > 0 && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('workers.logsAt', { time: new Date(q.dataUpdatedAt).toLocaleTimeString() })}</Typography.Text>}
+          </Space>
           {q.error && <QueryError error={q.error} retry={() => q.refetch()} />}
           {q.data !== undefined && (
-            <pre data-testid="worker-logs" style={{ maxHeight: 320, overflow: 'auto', background: '#111', color: '#ddd', padding: 12, fontSize: 12, borderRadius: 6 }}>
+            <pre ref={box} data-testid="worker-logs" aria-live="polite" onScroll={(e) => { const el = e.currentTarget; pinned.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 8; }}
+              style={{ maxHeight: 320, overflow: 'auto', background: '#111', color: '#ddd', padding: 12, fontSize: 12, borderRadius: 6 }}>
               {q.data.trim() || t('workers.noLogs')}
             </pre>
           )}
