@@ -1,24 +1,21 @@
 #include "json_text.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
+
 #define MAX_DEPTH 64
 
-struct buffer {
-  char *data;
-  size_t len, cap;
-  int failed;
-};
-
-static int grow(struct buffer *b, size_t need) {
+static int grow(struct json_out *b, size_t need) {
   if (b->failed)
     return -1;
   if (b->len + need <= b->cap)
     return 0;
-  size_t cap = b->cap ? b->cap : 256;
+  size_t cap = b->cap ? b->cap : 1000; /* within malloc's per-thread cache */
   while (cap < b->len + need)
     cap *= 2;
   char *data = realloc(b->data, cap);
@@ -31,28 +28,20 @@ static int grow(struct buffer *b, size_t need) {
   return 0;
 }
 
-static void put(struct buffer *b, const char *s, size_t n) {
+static void put(struct json_out *b, const char *s, size_t n) {
   if (!grow(b, n)) {
     memcpy(b->data + b->len, s, n);
     b->len += n;
   }
 }
 
-static void put_int(struct buffer *b, json_int_t v) {
-  char tmp[24];
-  int i = sizeof tmp;
-  /* Work on the unsigned magnitude so INT64_MIN is fine. */
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    tmp[--i] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0)
-    tmp[--i] = '-';
-  put(b, tmp + i, sizeof tmp - (size_t)i);
+static void put_int(struct json_out *b, json_int_t v) {
+  char tmp[FMT_INT_MAX];
+  char *start = fmt_int(tmp + sizeof tmp, v);
+  put(b, start, (size_t)(tmp + sizeof tmp - start));
 }
 
-static void put_string(struct buffer *b, const char *s, size_t n) {
+static void put_string(struct json_out *b, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF"; /* as jansson */
   if (grow(b, n + 2))
     return;
@@ -88,7 +77,7 @@ static void put_string(struct buffer *b, const char *s, size_t n) {
   put(b, "\"", 1);
 }
 
-static int write_value(struct buffer *b, const json_t *v, int depth) {
+static int write_value(struct json_out *b, const json_t *v, int depth) {
   if (depth > MAX_DEPTH)
     return -1;
   switch (json_typeof(v)) {
@@ -155,7 +144,7 @@ static int write_value(struct buffer *b, const json_t *v, int depth) {
 }
 
 char *json_text(const json_t *value, size_t *len) {
-  struct buffer b = {0};
+  struct json_out b = {0};
   if (!value || write_value(&b, value, 0) || grow(&b, 1)) {
     free(b.data);
     return NULL;
@@ -164,4 +153,82 @@ char *json_text(const json_t *value, size_t *len) {
   if (len)
     *len = b.len;
   return b.data;
+}
+
+/* --- direct writing ------------------------------------------------------ */
+
+/* Before a value or a key: a comma unless it is the container's first. */
+static void element(struct json_out *o) {
+  if (o->after_key) {
+    o->after_key = 0;
+    return;
+  }
+  if (o->depth > 0 && o->depth < 64) {
+    uint64_t bit = (uint64_t)1 << o->depth;
+    if (o->has_items & bit)
+      put(o, ",", 1);
+    o->has_items |= bit;
+  }
+}
+
+void json_out_open(struct json_out *o, char bracket) {
+  element(o);
+  put(o, &bracket, 1);
+  o->depth++;
+  if (o->depth < 64)
+    o->has_items &= ~((uint64_t)1 << o->depth);
+  else
+    o->failed = 1; /* deeper than json_text allows */
+}
+
+void json_out_close(struct json_out *o, char bracket) {
+  put(o, &bracket, 1);
+  o->depth--;
+}
+
+void json_out_key(struct json_out *o, const char *key) {
+  element(o);
+  put_string(o, key, strlen(key));
+  put(o, ":", 1);
+  o->after_key = 1;
+}
+
+void json_out_int(struct json_out *o, int64_t v) {
+  element(o);
+  put_int(o, v);
+}
+
+void json_out_str(struct json_out *o, const char *s) {
+  element(o);
+  if (s)
+    put_string(o, s, strlen(s));
+  else
+    put(o, "null", 4);
+}
+
+void json_out_null(struct json_out *o) {
+  element(o);
+  put(o, "null", 4);
+}
+
+void json_out_tree(struct json_out *o, const json_t *v) {
+  element(o);
+  if (!v)
+    put(o, "null", 4);
+  else if (write_value(o, v, o->depth))
+    o->failed = 1;
+}
+
+char *json_out_finish(struct json_out *o, size_t *len) {
+  char *text = NULL;
+  if (o->depth == 0 && !grow(o, 1)) {
+    o->data[o->len] = 0;
+    if (len)
+      *len = o->len;
+    text = o->data;
+  } else {
+    free(o->data);
+  }
+  memset(o, 0, sizeof *o);
+  return text;
 }

@@ -8,13 +8,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
+
 static enum log_level threshold = LOG_INFO;
 static int out_fd = 2;
 
-/* The ring of recent lines; guarded by ring_lock. */
+/* The ring of recent lines; guarded by ring_lock. A slot's buffer is kept
+ * and reused for the line that replaces it (no allocation per line once
+ * the ring has gone round). */
 #define RING_LINES 512
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *ring[RING_LINES];
+static struct {
+  char *text;
+  size_t cap;
+} ring[RING_LINES];
 static unsigned ring_next;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
@@ -82,15 +89,27 @@ void log_begin(struct log_line *l, enum log_level level, const char *event) {
   l->skip = level < threshold;
   if (l->skip)
     return;
+  /* "ts=YYYY-MM-DDTHH:MM:SS." formatted once a second per thread. */
+  static __thread time_t stamp_second = -1;
+  static __thread char stamp[40];
+  static __thread size_t stamp_len;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char stamp[64];
-  int n = snprintf(
-      stamp, sizeof stamp, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=", tm.tm_year + 1900,
-      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-  append(l, stamp, (size_t)n);
+  if (ts.tv_sec != stamp_second) {
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(stamp, sizeof stamp, "ts=%04d-%02d-%02dT%02d:%02d:%02d.",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec);
+    stamp_len = n > 0 && (size_t)n < sizeof stamp ? (size_t)n : 0;
+    stamp_second = ts.tv_sec;
+  }
+  append(l, stamp, stamp_len);
+  int ms = (int)(ts.tv_nsec / 1000000);
+  char tail[5] = {(char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z',
+                  ' '};
+  append(l, tail, sizeof tail);
+  append(l, "level=", 6);
   append(l, level_names[level], strlen(level_names[level]));
   log_str(l, "event", event);
 }
@@ -105,13 +124,23 @@ void log_str(struct log_line *l, const char *key, const char *value) {
 }
 
 void log_int(struct log_line *l, const char *key, int64_t value) {
-  char b[32];
-  snprintf(b, sizeof b, "%lld", (long long)value);
-  log_str(l, key, b);
+  char b[FMT_INT_MAX + 1];
+  b[FMT_INT_MAX] = 0;
+  log_str(l, key, fmt_int(b + FMT_INT_MAX, value));
 }
 
 void log_num(struct log_line *l, const char *key, double value) {
   char b[32];
+  if (value >= 0 && value < 1e12) { /* "%.3f" without printf, for the usual case */
+    int64_t thousandths = (int64_t)(value * 1000.0 + 0.5);
+    b[31] = 0;
+    char *p = b + 31;
+    for (int i = 0; i < 3; i++, thousandths /= 10)
+      *--p = (char)('0' + thousandths % 10);
+    *--p = '.';
+    log_str(l, key, fmt_int(p, thousandths));
+    return;
+  }
   snprintf(b, sizeof b, "%.3f", value);
   log_str(l, key, b);
 }
@@ -122,10 +151,20 @@ void log_end(struct log_line *l) {
   l->buf[l->len] = '\n';
   ssize_t ignored = write(out_fd, l->buf, l->len + 1);
   (void)ignored;
-  char *copy = strndup(l->buf, l->len);
   pthread_mutex_lock(&ring_lock);
-  free(ring[ring_next % RING_LINES]);
-  ring[ring_next % RING_LINES] = copy;
+  unsigned slot = ring_next % RING_LINES;
+  if (ring[slot].cap < l->len + 1) {
+    size_t cap = l->len + 1 > 256 ? l->len + 1 : 256;
+    char *grown = realloc(ring[slot].text, cap);
+    if (!grown) { /* the line is not kept; the slot keeps its old one */
+      pthread_mutex_unlock(&ring_lock);
+      return;
+    }
+    ring[slot].text = grown;
+    ring[slot].cap = cap;
+  }
+  memcpy(ring[slot].text, l->buf, l->len);
+  ring[slot].text[l->len] = 0;
   ring_next++;
   pthread_mutex_unlock(&ring_lock);
 }
@@ -152,7 +191,7 @@ int log_tail(int max, char **out, size_t *out_len) {
   unsigned n = max < 0 ? 0 : (unsigned)max < have ? (unsigned)max : have;
   size_t total = 0;
   for (unsigned i = ring_next - n; i != ring_next; i++)
-    total += strlen(ring[i % RING_LINES]) + 1;
+    total += strlen(ring[i % RING_LINES].text) + 1;
   char *buf = malloc(total ? total : 1);
   if (!buf) {
     pthread_mutex_unlock(&ring_lock);
@@ -160,8 +199,8 @@ int log_tail(int max, char **out, size_t *out_len) {
   }
   size_t at = 0;
   for (unsigned i = ring_next - n; i != ring_next; i++) {
-    size_t len = strlen(ring[i % RING_LINES]) + 1;
-    memcpy(buf + at, ring[i % RING_LINES], len);
+    size_t len = strlen(ring[i % RING_LINES].text) + 1;
+    memcpy(buf + at, ring[i % RING_LINES].text, len);
     at += len;
   }
   pthread_mutex_unlock(&ring_lock);

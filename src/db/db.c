@@ -10,10 +10,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "fmt.h"
+
 #define DB_DEFAULT_POOL_SIZE 8
 #define DB_MAX_POOL_SIZE 256
 #define DB_DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DB_ARENA_BLOCK_BYTES 4096
+/* The first block of a result is small enough for malloc's per-thread cache
+ * (a few small rows fit: most answers need no second block). */
+#define DB_ARENA_FIRST_BLOCK_BYTES 960
+#define DB_FIRST_ROWS 4
 
 const double db_latency_bounds_ms[DB_LATENCY_BUCKETS] = {0.1, 0.25, 0.5, 1,   2.5, 5,
                                                          10,  25,   50,  100, 250, INFINITY};
@@ -385,17 +391,12 @@ struct db_arena_block {
 };
 
 struct db_rows *db_rows_new(int ncols) {
-  struct db_rows *rows = db_calloc(1, sizeof *rows);
+  size_t nnames = ncols > 0 ? (size_t)ncols : 0;
+  struct db_rows *rows = db_calloc(1, sizeof *rows + nnames * sizeof *rows->names);
   if (!rows)
     return NULL;
   rows->ncols = ncols;
-  if (ncols > 0) {
-    rows->names = db_calloc((size_t)ncols, sizeof *rows->names);
-    if (!rows->names) {
-      db_free(rows);
-      return NULL;
-    }
-  }
+  rows->names = (char **)(rows + 1);
   return rows;
 }
 
@@ -403,7 +404,8 @@ char *db_rows_arena_alloc(struct db_rows *rows, size_t len) {
   size_t need = len + 1;
   struct db_arena_block *b = rows->arena;
   if (!b || b->size - b->used < need) {
-    size_t size = need > DB_ARENA_BLOCK_BYTES ? need : DB_ARENA_BLOCK_BYTES;
+    size_t block = b ? DB_ARENA_BLOCK_BYTES : DB_ARENA_FIRST_BLOCK_BYTES;
+    size_t size = need > block ? need : block;
     struct db_arena_block *nb = db_malloc(sizeof *nb + size);
     if (!nb)
       return NULL;
@@ -411,7 +413,7 @@ char *db_rows_arena_alloc(struct db_rows *rows, size_t len) {
     nb->used = 0;
     /* A big value gets a block of its own behind the current one, so the
      * current block's free space stays usable. */
-    if (b && need > DB_ARENA_BLOCK_BYTES) {
+    if (b && need > block) {
       nb->next = b->next;
       b->next = nb;
     } else {
@@ -438,7 +440,7 @@ int db_rows_set_name(struct db_rows *rows, int col, const char *name) {
 
 struct db_cell *db_rows_append(struct db_rows *rows) {
   if (rows->nrows == rows->cap_rows) {
-    int cap = rows->cap_rows ? rows->cap_rows * 2 : 16;
+    int cap = rows->cap_rows ? rows->cap_rows * 2 : DB_FIRST_ROWS;
     size_t ncells = (size_t)cap * (size_t)(rows->ncols ? rows->ncols : 1);
     struct db_cell *cells = db_realloc(rows->cells, ncells * sizeof *cells);
     if (!cells)
@@ -464,20 +466,16 @@ int db_cell_set_bytes(struct db_rows *rows, struct db_cell *cell, enum db_type t
   cell->type = type;
   cell->bytes = copy;
   cell->len = len;
-  if (type == DB_TEXT) {
-    /* Lenient numeric reads of text (e.g. PostgreSQL NUMERIC). */
-    cell->i = strtoll(copy, NULL, 10);
-    cell->r = strtod(copy, NULL);
-  }
   return FF_OK;
 }
 
 int db_cell_set_int(struct db_rows *rows, struct db_cell *cell, int64_t i) {
-  char buf[32];
-  int n = snprintf(buf, sizeof buf, "%" PRId64, i);
-  int rc = db_cell_set_bytes(rows, cell, DB_INT, buf, (size_t)n);
-  cell->i = i;
-  cell->r = (double)i;
+  /* Not snprintf: a result has many integer cells, and formatting them was
+   * the largest part of materialising a row. */
+  char buf[FMT_INT_MAX];
+  char *start = fmt_int(buf + sizeof buf, i);
+  int rc = db_cell_set_bytes(rows, cell, DB_INT, start, (size_t)(buf + sizeof buf - start));
+  cell->n.i = i;
   return rc;
 }
 
@@ -485,9 +483,7 @@ int db_cell_set_real(struct db_rows *rows, struct db_cell *cell, double r) {
   char buf[40];
   db_format_real(r, buf, sizeof buf);
   int rc = db_cell_set_bytes(rows, cell, DB_REAL, buf, strlen(buf));
-  cell->r = r;
-  cell->i =
-      isfinite(r) && r >= -9.2233720368547758e18 && r < 9.2233720368547758e18 ? (int64_t)r : 0;
+  cell->n.r = r;
   return rc;
 }
 
@@ -516,14 +512,33 @@ int db_rows_is_null(const struct db_rows *rows, int row, int col) {
   return cell_at(rows, row, col) == NULL;
 }
 
+/* TEXT cells read leniently as numbers (e.g. PostgreSQL NUMERIC). */
 int64_t db_rows_int(const struct db_rows *rows, int row, int col) {
   const struct db_cell *cell = cell_at(rows, row, col);
-  return cell && cell->type != DB_BLOB ? cell->i : 0;
+  if (!cell)
+    return 0;
+  switch (cell->type) {
+  case DB_INT: return cell->n.i;
+  case DB_REAL: {
+    double r = cell->n.r;
+    return isfinite(r) && r >= -9.2233720368547758e18 && r < 9.2233720368547758e18 ? (int64_t)r
+                                                                                   : 0;
+  }
+  case DB_TEXT: return strtoll(cell->bytes, NULL, 10);
+  default: return 0;
+  }
 }
 
 double db_rows_real(const struct db_rows *rows, int row, int col) {
   const struct db_cell *cell = cell_at(rows, row, col);
-  return cell && cell->type != DB_BLOB ? cell->r : 0;
+  if (!cell)
+    return 0;
+  switch (cell->type) {
+  case DB_INT: return (double)cell->n.i;
+  case DB_REAL: return cell->n.r;
+  case DB_TEXT: return strtod(cell->bytes, NULL);
+  default: return 0;
+  }
 }
 
 const char *db_rows_text(const struct db_rows *rows, int row, int col) {
@@ -548,7 +563,6 @@ void db_rows_free(struct db_rows *rows) {
     b = next;
   }
   db_free(rows->cells);
-  db_free(rows->names);
   db_free(rows);
 }
 

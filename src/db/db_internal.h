@@ -81,8 +81,10 @@ struct db {
  * in arena blocks owned by the rows, each followed by a NUL byte. */
 struct db_cell {
   enum db_type type;
-  int64_t i;
-  double r;
+  union {
+    int64_t i; /* DB_INT */
+    double r;  /* DB_REAL */
+  } n;         /* TEXT is read as a number only when asked (db_rows_int/real) */
   const char *bytes; /* TEXT/BLOB bytes; for INT/REAL their text form; NULL for NULL */
   size_t len;
 };
@@ -92,7 +94,7 @@ struct db_arena_block;
 struct db_rows {
   int nrows, ncols;
   int cap_rows;
-  char **names;
+  char **names; /* allocated with the struct */
   struct db_cell *cells;
   struct db_arena_block *arena;
 };

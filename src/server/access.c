@@ -137,19 +137,28 @@ struct db_rows *access_row(struct request *rq, const char *sql, int64_t id, cons
   return rows;
 }
 
-void access_list_page(struct request *rq, const char *sql, const struct db_value *params,
-                      int nparams, int limit, access_item_fn item) {
+/* Runs a list's query; on failure replies and returns NULL. */
+static struct db_rows *list_rows(struct request *rq, const char *sql,
+                                 const struct db_value *params, int nparams) {
   struct db_conn *c = access_db(rq);
   if (!c)
-    return;
+    return NULL;
   struct db_rows *rows = NULL;
   struct ff_error err = {0};
   int rc = db_query(c, sql, params, nparams, &rows, &err);
   db_release(c);
   if (rc) {
     http_fail(rq, rc, &err);
-    return;
+    return NULL;
   }
+  return rows;
+}
+
+void access_list_page(struct request *rq, const char *sql, const struct db_value *params,
+                      int nparams, int limit, access_item_fn item) {
+  struct db_rows *rows = list_rows(rq, sql, params, nparams);
+  if (!rows)
+    return;
   json_t *items = json_array();
   int n = db_rows_count(rows);
   for (int i = 0; i < n; i++)
@@ -157,4 +166,27 @@ void access_list_page(struct request *rq, const char *sql, const struct db_value
   json_t *next = n == limit ? json_integer(db_rows_int(rows, n - 1, 0)) : json_null();
   db_rows_free(rows);
   http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
+}
+
+void access_list_page_out(struct request *rq, const char *sql, const struct db_value *params,
+                          int nparams, int limit, access_write_fn item) {
+  struct db_rows *rows = list_rows(rq, sql, params, nparams);
+  if (!rows)
+    return;
+  struct json_out o = {0};
+  json_out_open(&o, '{');
+  json_out_key(&o, "items");
+  json_out_open(&o, '[');
+  int n = db_rows_count(rows);
+  for (int i = 0; i < n; i++)
+    item(rq, rows, i, &o);
+  json_out_close(&o, ']');
+  json_out_key(&o, "next_cursor");
+  if (n == limit)
+    json_out_int(&o, db_rows_int(rows, n - 1, 0));
+  else
+    json_out_null(&o);
+  json_out_close(&o, '}');
+  db_rows_free(rows);
+  http_json_out(rq, 200, &o);
 }

@@ -50,6 +50,12 @@ struct db_rows *access_row(struct request *rq, const char *sql, int64_t id, cons
 typedef json_t *(*access_item_fn)(const struct request *rq, const struct db_rows *rows, int i);
 void access_list_page(struct request *rq, const char *sql, const struct db_value *params,
                       int nparams, int limit, access_item_fn item);
+/* The same page, each item written straight into the answer's text (for
+ * the busiest lists: no jansson tree per row). */
+typedef void (*access_write_fn)(const struct request *rq, const struct db_rows *rows, int i,
+                                struct json_out *o);
+void access_list_page_out(struct request *rq, const char *sql, const struct db_value *params,
+                          int nparams, int limit, access_write_fn item);
 
 /* "limit" query parameter: default 50, at most 200; -1 after replying 400. */
 int access_limit(struct request *rq);

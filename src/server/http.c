@@ -35,10 +35,7 @@ void http_header(struct request *rq, const char *name, const char *value) {
   u_map_put(rq->res->map_header, name, value);
 }
 
-void http_json(struct request *rq, int status, json_t *body) {
-  size_t len = 0;
-  char *text = json_text(body, &len);
-  json_decref(body);
+static void reply_text(struct request *rq, int status, char *text, size_t len) {
   if (!text) {
     rq->status = 500;
     ulfius_set_string_body_response(
@@ -49,6 +46,19 @@ void http_json(struct request *rq, int status, json_t *body) {
   ulfius_set_binary_body_response(rq->res, (unsigned)status, text, len);
   free(text);
   http_header(rq, "Content-Type", "application/json; charset=utf-8");
+}
+
+void http_json(struct request *rq, int status, json_t *body) {
+  size_t len = 0;
+  char *text = json_text(body, &len);
+  json_decref(body);
+  reply_text(rq, status, text, len);
+}
+
+void http_json_out(struct request *rq, int status, struct json_out *o) {
+  size_t len = 0;
+  char *text = json_out_finish(o, &len);
+  reply_text(rq, status, text, len);
 }
 
 void http_empty(struct request *rq, int status) {
@@ -315,8 +325,13 @@ static void request_id(struct request *rq) {
     }
   }
   pthread_once(&request_prefix_once, pick_prefix);
-  snprintf(rq->id, sizeof rq->id, "%08x%08llx", request_prefix,
-           (unsigned long long)(atomic_fetch_add(&request_counter, 1) & 0xffffffffu));
+  /* "%08x%08x" of the prefix and the counter's low 32 bits, by hand. */
+  static const char hex[] = "0123456789abcdef";
+  uint64_t v = (uint64_t)request_prefix << 32 |
+               (atomic_fetch_add(&request_counter, 1) & 0xffffffffu);
+  for (int i = 15; i >= 0; i--, v >>= 4)
+    rq->id[i] = hex[v & 15];
+  rq->id[16] = 0;
 }
 
 static int64_t content_length(const struct request *rq) {

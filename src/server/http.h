@@ -26,6 +26,7 @@
 #include <ulfius.h>
 
 #include "auth.h"
+#include "json_text.h"
 
 struct server;
 struct request;
@@ -91,6 +92,8 @@ int http_bound_port(struct server *s);
 
 /* --- replies ------------------------------------------------------------ */
 void http_json(struct request *rq, int status, json_t *body); /* takes ownership */
+/* Replies with the text written into o (json_text.h), and resets o. */
+void http_json_out(struct request *rq, int status, struct json_out *o);
 void http_empty(struct request *rq, int status);
 void http_error(struct request *rq, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

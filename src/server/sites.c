@@ -70,25 +70,46 @@ int sites_check_opening_hours(const json_t *hours, struct ff_error *err) {
   return FF_OK;
 }
 
-static const char site_select[] = "SELECT id, tenant_id, name, address, timezone, opening_hours, "
-                                  "created_at, updated_at FROM sites";
+#define SITE_SELECT                                                                                \
+  "SELECT id, tenant_id, name, address, timezone, opening_hours, created_at, updated_at FROM sites"
 
-static json_t *site_json(const struct db_rows *r, int i) {
-  json_t *o =
-      json_pack("{s:I,s:I,s:s,s:s,s:I,s:I}", "id", (json_int_t)db_rows_int(r, i, 0), "tenant_id",
-                (json_int_t)db_rows_int(r, i, 1), "name", db_rows_text(r, i, 2), "timezone",
-                db_rows_text(r, i, 4), "created_at_ms", (json_int_t)db_rows_int(r, i, 6),
-                "updated_at_ms", (json_int_t)db_rows_int(r, i, 7));
-  const char *address = db_rows_text(r, i, 3), *hours = db_rows_text(r, i, 5);
-  json_object_set_new(o, "address", address ? json_string(address) : json_null());
-  json_t *h = hours ? json_loads(hours, 0, NULL) : NULL;
-  json_object_set_new(o, "opening_hours", h ? h : json_null());
-  return o;
+/* A site as the API shows it: the columns of SITE_SELECT, in this order;
+ * opening_hours is stored as JSON text. */
+static const struct {
+  const char *key;
+  int column;
+  enum { AS_INT, AS_TEXT, AS_JSON } as;
+} site_shape[] = {
+    {"id", 0, AS_INT},          {"tenant_id", 1, AS_INT},     {"name", 2, AS_TEXT},
+    {"timezone", 4, AS_TEXT},   {"created_at_ms", 6, AS_INT}, {"updated_at_ms", 7, AS_INT},
+    {"address", 3, AS_TEXT},    {"opening_hours", 5, AS_JSON},
+};
+
+static void site_write(const struct request *rq, const struct db_rows *r, int i,
+                       struct json_out *o) {
+  (void)rq;
+  json_out_open(o, '{');
+  for (size_t f = 0; f < sizeof site_shape / sizeof *site_shape; f++) {
+    int col = site_shape[f].column;
+    json_out_key(o, site_shape[f].key);
+    if (site_shape[f].as == AS_INT) {
+      json_out_int(o, db_rows_int(r, i, col));
+    } else if (site_shape[f].as == AS_TEXT) {
+      json_out_str(o, db_rows_text(r, i, col));
+    } else {
+      const char *text = db_rows_text(r, i, col);
+      json_t *tree = text ? json_loads(text, 0, NULL) : NULL;
+      json_out_tree(o, tree);
+      json_decref(tree);
+    }
+  }
+  json_out_close(o, '}');
 }
 
-static json_t *site_json_item(const struct request *rq, const struct db_rows *r, int i) {
-  (void)rq;
-  return site_json(r, i);
+static void site_reply(struct request *rq, int status, const struct db_rows *r) {
+  struct json_out o = {0};
+  site_write(rq, r, 0, &o);
+  http_json_out(rq, status, &o);
 }
 
 void sites_list(struct request *rq) {
@@ -96,23 +117,18 @@ void sites_list(struct request *rq) {
   int64_t cursor = access_cursor(rq);
   if (limit < 0 || cursor < 0)
     return;
-  char sql[400];
-  snprintf(sql, sizeof sql,
-           "%s WHERE ($1 = 0 OR tenant_id = $1) AND ($2 = 0 OR id = $2) AND id > $3 "
-           "ORDER BY id LIMIT $4",
-           site_select);
-  access_list_page(
+  const char *sql = SITE_SELECT " WHERE ($1 = 0 OR tenant_id = $1) AND ($2 = 0 OR id = $2) "
+                                "AND id > $3 ORDER BY id LIMIT $4";
+  access_list_page_out(
       rq, sql,
       DB_ARGS(db_int(access_tenant(rq)), db_int(access_site(rq)), db_int(cursor), db_int(limit)),
-      limit, site_json_item);
+      limit, site_write);
 }
 
 static struct db_rows *load_site(struct request *rq, struct db_conn *c, int64_t id) {
-  char sql[300];
-  snprintf(sql, sizeof sql, "%s WHERE id = $1", site_select);
   struct db_rows *rows = NULL;
   struct ff_error err = {0};
-  int rc = id ? db_query(c, sql, DB_ARGS(db_int(id)), &rows, &err) : FF_OK;
+  int rc = id ? db_query(c, SITE_SELECT " WHERE id = $1", DB_ARGS(db_int(id)), &rows, &err) : FF_OK;
   if (rc) {
     http_fail(rq, rc, &err);
     return NULL;
@@ -132,7 +148,7 @@ void sites_get(struct request *rq) {
   struct db_rows *rows = load_site(rq, c, http_param_id(rq, "id"));
   db_release(c);
   if (rows) {
-    http_json(rq, 200, site_json(rows, 0));
+    site_reply(rq, 200, rows);
     db_rows_free(rows);
   }
 }
@@ -219,7 +235,7 @@ void sites_create(struct request *rq) {
   if (rc)
     http_fail(rq, rc, &err);
   else if (rows)
-    http_json(rq, 201, site_json(rows, 0));
+    site_reply(rq, 201, rows);
   db_rows_free(rows);
 }
 
@@ -280,7 +296,7 @@ void sites_update(struct request *rq) {
   if (rc)
     http_fail(rq, rc, &err);
   else if (rows)
-    http_json(rq, 200, site_json(rows, 0));
+    site_reply(rq, 200, rows);
   db_rows_free(rows);
 }
 

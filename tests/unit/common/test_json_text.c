@@ -48,3 +48,69 @@ Test(json_text, too_deep_is_refused) {
   cr_assert_null(json_text(root, NULL));
   json_decref(root);
 }
+
+/* The direct writer gives the text json_text() gives for the same tree. */
+Test(json_out, matches_the_tree_writer) {
+  json_t *hours = json_pack("{s:[[s,s]],s:[]}", "mon", "09:00", "18:00", "sun");
+  struct json_out o = {0};
+  json_out_open(&o, '{');
+  json_out_key(&o, "items");
+  json_out_open(&o, '[');
+  for (int i = 0; i < 3; i++) {
+    json_out_open(&o, '{');
+    json_out_key(&o, "id");
+    json_out_int(&o, i ? INT64_MIN + i : INT64_MAX);
+    json_out_key(&o, "name");
+    json_out_str(&o, "q \" b \\ \x01 é");
+    json_out_key(&o, "none");
+    json_out_str(&o, NULL);
+    json_out_key(&o, "hours");
+    json_out_tree(&o, i == 1 ? hours : NULL);
+    json_out_key(&o, "empty");
+    json_out_open(&o, '[');
+    json_out_close(&o, ']');
+    json_out_close(&o, '}');
+  }
+  json_out_int(&o, 0);
+  json_out_null(&o);
+  json_out_close(&o, ']');
+  json_out_key(&o, "next_cursor");
+  json_out_null(&o);
+  json_out_close(&o, '}');
+  size_t len = 0;
+  char *ours = json_out_finish(&o, &len);
+  cr_assert_not_null(ours);
+  cr_expect_eq(len, strlen(ours));
+
+  json_t *items = json_array();
+  for (int i = 0; i < 3; i++)
+    json_array_append_new(
+        items, json_pack("{s:I,s:s,s:n,s:O?,s:[]}", "id",
+                         (json_int_t)(i ? INT64_MIN + i : INT64_MAX), "name",
+                         "q \" b \\ \x01 é", "none", "hours", i == 1 ? hours : NULL, "empty"));
+  json_array_append_new(items, json_integer(0));
+  json_array_append_new(items, json_null());
+  json_t *tree = json_pack("{s:o,s:n}", "items", items, "next_cursor");
+  char *theirs = json_text(tree, NULL);
+  cr_expect_str_eq(ours, theirs);
+  free(ours);
+  free(theirs);
+  json_decref(tree);
+  json_decref(hours);
+}
+
+Test(json_out, unbalanced_or_too_deep_gives_null) {
+  struct json_out o = {0};
+  json_out_open(&o, '[');
+  cr_expect_null(json_out_finish(&o, NULL), "an open array is not a text");
+  for (int i = 0; i < 70; i++)
+    json_out_open(&o, '[');
+  for (int i = 0; i < 70; i++)
+    json_out_close(&o, ']');
+  cr_expect_null(json_out_finish(&o, NULL), "deeper than 64 levels");
+  json_out_open(&o, '{');
+  json_out_close(&o, '}');
+  char *text = json_out_finish(&o, NULL);
+  cr_expect_str_eq(text, "{}", "the writer is reusable after finish");
+  free(text);
+}

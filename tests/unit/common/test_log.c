@@ -1,5 +1,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,11 @@ static void emit_fields(void) {
   log_str(&l, "spaced", "two words");
   log_str(&l, "quoted", "say \"hi\"\nnext");
   log_int(&l, "n", -42);
+  log_int(&l, "min", INT64_MIN);
+  log_num(&l, "ms", 12.3456);
+  log_num(&l, "zero", 0);
+  log_num(&l, "neg", -1.5);
+  log_num(&l, "big", 1e13);
   log_end(&l);
 }
 
@@ -36,7 +43,12 @@ Test(log, logfmt_fields_are_quoted_and_escaped) {
   cr_assert(strstr(captured, " level=info event=test.event plain=value"), "%s", captured);
   cr_assert(strstr(captured, " spaced=\"two words\""), "%s", captured);
   cr_assert(strstr(captured, " quoted=\"say \\\"hi\\\"\\nnext\""), "%s", captured);
-  cr_assert(strstr(captured, " n=-42\n"), "%s", captured);
+  cr_assert(strstr(captured, " n=-42 min=-9223372036854775808 ms=12.346 zero=0.000 neg=-1.500 "
+                            "big=10000000000000.000\n"),
+            "%s", captured);
+  /* ts=YYYY-MM-DDTHH:MM:SS.mmmZ */
+  cr_assert_eq(strspn(captured, "ts=0123456789-T:."), 26, "%s", captured);
+  cr_assert_eq(captured[26], 'Z', "%s", captured);
   cr_assert_eq(strchr(captured, '\n'), captured + strlen(captured) - 1, "one line");
 }
 
@@ -61,6 +73,33 @@ Test(log, long_lines_are_bounded) {
   capture(emit_long);
   cr_assert_leq(strlen(captured), LOG_LINE_MAX);
   cr_assert_eq(captured[strlen(captured) - 1], '\n');
+}
+
+/* Slots are reused once the ring has gone round: lines of any length, in
+ * order, each whole. */
+Test(log, tail_after_the_ring_wraps) {
+  log_set_fd(open("/dev/null", 1));
+  char pad[600];
+  for (int i = 0; i < 1500; i++) {
+    int n = i % 3 == 0 ? 500 : 5;
+    memset(pad, 'p', (size_t)n);
+    pad[n] = 0;
+    log_msg(LOG_INFO, "test.wrap", "line %d %s", i, pad);
+  }
+  char *buf;
+  size_t len;
+  int n = log_tail(3, &buf, &len);
+  cr_assert_eq(n, 3);
+  const char *line = buf;
+  for (int i = 1497; i < 1500; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "\"line %d p", i);
+    cr_assert(strstr(line, want), "%s", line);
+    cr_assert_eq(strlen(line) > 500, i % 3 == 0, "%s", line);
+    line += strlen(line) + 1;
+  }
+  free(buf);
+  log_set_fd(2);
 }
 
 Test(log, tail_keeps_recent_lines) {

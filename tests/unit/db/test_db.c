@@ -645,6 +645,44 @@ Test(db, rows_accessors_are_bounded) {
   db_release(c);
 }
 
+/* Numbers read across types (text digits leniently, as PostgreSQL's
+ * NUMERIC arrives as text), and results larger than the first allocations
+ * of a result (rows and bytes) come back whole. */
+Test(db, numbers_read_across_types_and_big_results_are_whole) {
+  struct db_conn *c = conn();
+  struct db_rows *rows;
+  CHECK(db_query(c, "SELECT '42' AS t, '-7.25x' AS u, 2.75 AS r, -3 AS i", DB_NOARGS, &rows, &E));
+  cr_assert_eq(db_rows_int(rows, 0, 0), 42);
+  cr_assert_eq(db_rows_real(rows, 0, 0), 42.0);
+  cr_assert_eq(db_rows_int(rows, 0, 1), -7);
+  cr_assert_eq(db_rows_real(rows, 0, 1), -7.25);
+  cr_assert_eq(db_rows_int(rows, 0, 2), 2);
+  cr_assert_eq(db_rows_real(rows, 0, 2), 2.75);
+  cr_assert_str_eq(db_rows_text(rows, 0, 2), "2.75");
+  cr_assert_eq(db_rows_int(rows, 0, 3), -3);
+  cr_assert_eq(db_rows_real(rows, 0, 3), -3.0);
+  cr_assert_str_eq(db_rows_text(rows, 0, 3), "-3");
+  db_rows_free(rows);
+
+  char pad[101];
+  memset(pad, 'z', 100);
+  pad[100] = 0;
+  CHECK(db_query(c,
+                 "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300) "
+                 "SELECT x, 'row-' || x || '-' || $1 AS label FROM n ORDER BY x",
+                 DB_ARGS(db_text(pad)), &rows, &E));
+  cr_assert_eq(db_rows_count(rows), 300);
+  cr_assert_str_eq(db_rows_name(rows, 1), "label");
+  for (int i = 0; i < 300; i++) {
+    char want[160];
+    snprintf(want, sizeof want, "row-%d-%s", i + 1, pad);
+    cr_assert_eq(db_rows_int(rows, i, 0), i + 1);
+    cr_assert_str_eq(db_rows_text(rows, i, 1), want);
+  }
+  db_rows_free(rows);
+  db_release(c);
+}
+
 Test(db, stats_count_statements_errors_and_latency) {
   struct db_stats before, after;
   db_stats_get(db, &before);
