@@ -58,6 +58,28 @@ generate_sql() { # BACKEND
       -e "s/@PASSES@/$PASSES/g" -e "s/@T0@/$T0/g" -e "s/@SPAN@/$SPAN/g" "$HERE/generate.sql.in"
 }
 
+# bench_offsets: each zone's UTC offset over the two years (zone = site id % 8,
+# as in generate.sql.in), from Python's zoneinfo at every quarter hour.
+offsets_sql() {
+  python3 - "$T0" "$SPAN" <<'PY'
+import sys, datetime, zoneinfo
+t0, span = int(sys.argv[1]), int(sys.argv[2])
+zones = ['Europe/Berlin', 'America/New_York', 'Asia/Ho_Chi_Minh', 'Europe/London', 'America/Los_Angeles',
+         'Australia/Sydney', 'Asia/Kolkata', 'America/Sao_Paulo']
+print('CREATE TABLE bench_offsets (zone INTEGER, from_ms BIGINT, to_ms BIGINT, off_ms BIGINT);')
+q, a, b = 900000, t0 - 2 * 86400000, t0 + span + 2 * 86400000
+off = lambda z, ms: int(datetime.datetime.fromtimestamp(ms / 1000, z).utcoffset().total_seconds() * 1000)
+for k, name in enumerate(zones):
+    z = zoneinfo.ZoneInfo(name)
+    start, cur = a, off(z, a)
+    for ms in range(a + q, b + q, q):
+        o = off(z, ms) if ms < b else None
+        if o != cur:
+            print(f'INSERT INTO bench_offsets VALUES ({k}, {start}, {ms}, {cur});')
+            start, cur = ms, o
+PY
+}
+
 # The anchor: COUNT(*) of the tenant's visits over each range, timed by the client.
 anchor_ms() { # BACKEND DBARG RANGES_JSON -> p95 ms
   python3 - "$@" <<'PY'
@@ -104,9 +126,9 @@ for BACKEND in $BACKENDS; do
   # a large page cache for the index inserts; foreign-key triggers off on
   # PostgreSQL (the rows are consistent by construction).
   if [ "$BACKEND" = sqlite ]; then
-    { echo "PRAGMA cache_size = -400000; PRAGMA synchronous = OFF;"; generate_sql sqlite; } | sqlite3 "$DBARG" >/dev/null
+    { echo "PRAGMA cache_size = -400000; PRAGMA synchronous = OFF;"; offsets_sql; generate_sql sqlite; } | sqlite3 "$DBARG" >/dev/null
   else
-    { echo "SET session_replication_role = replica; SET maintenance_work_mem = '512MB';"; generate_sql postgres; } | psql -q "$DBARG" >/dev/null
+    { echo "SET session_replication_role = replica; SET maintenance_work_mem = '512MB';"; offsets_sql; generate_sql postgres; } | psql -q "$DBARG" >/dev/null
     psql -q "$DBARG" -c "VACUUM ANALYZE" >/dev/null
   fi
   T2=$(now)

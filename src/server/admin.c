@@ -178,10 +178,11 @@ static int rollups_check(struct server *s, const struct command_args *a, struct 
                                  repair && !strcmp(repair, "yes"), &out, err);
   if (!rc)
     printf("{\"sites\":%lld,\"days\":%lld,\"hours_differing\":%lld,"
-           "\"visitors_differing\":%lld,\"days_differing\":%lld,\"days_repaired\":%lld}\n",
+           "\"visitors_differing\":%lld,\"keys_differing\":%lld,\"days_differing\":%lld,"
+           "\"days_repaired\":%lld}\n",
            (long long)out.sites, (long long)out.days, (long long)out.hours_differing,
-           (long long)out.visitors_differing, (long long)out.days_differing,
-           (long long)out.days_repaired);
+           (long long)out.visitors_differing, (long long)out.keys_differing,
+           (long long)out.days_differing, (long long)out.days_repaired);
   return rc;
 }
 

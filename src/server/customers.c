@@ -528,10 +528,13 @@ void customers_merge(struct request *rq) {
                      "customers %lld and %lld were marked as not the same person", (long long)a,
                      (long long)b);
     }
-  /* Reports: the site-days of the sources' visits get the target as visitor. */
+  /* Reports: the site-days of the sources' visits get the target as visitor;
+   * the target's visits interleave with theirs (previous visits change). */
   struct rollup_days days = {0};
   for (size_t i = 0; !rc && i < n; i++)
     rc = rollup_touch_customer(&days, rq->server, c, ids[i], &err);
+  if (!rc)
+    rc = rollup_touch_customer(&days, rq->server, c, target, &err);
   for (size_t i = 0; !rc && i < n; i++) {
     rc = db_exec(c,
                  "INSERT INTO customer_exclusions (tenant_id, customer_a, customer_b, created_at) "
@@ -835,6 +838,9 @@ void visits_reassign(struct request *rq) {
   if (!rc)
     rc = db_exec(c, "UPDATE visits SET customer_id = $2, updated_at = $3 WHERE id = $1",
                  DB_ARGS(db_int(id), db_int(to), db_int(now)), NULL, &err);
+  /* ...and the visits after it in its new customer's chain. */
+  if (!rc)
+    rc = rollup_touch_visit(&days, rq->server, c, id, &err);
   if (!rc)
     rc = rollup_rebuild(&days, rq->server, c, &err);
   rollup_days_free(&days);

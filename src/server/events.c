@@ -536,7 +536,7 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
     if (!rc)
       rc = rollup_visit_load(b->c, visit, &now, err);
     if (!rc)
-      rc = rollup_visit_change(b->c, tz, &was, &now, err);
+      rc = rollup_visit_change(b->s, b->c, tz, &was, &now, err);
     r->outcome = "visit_extended";
     r->visit_id = visit;
   }
@@ -569,7 +569,8 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
     if (!rc) {
       r->outcome = "new_visit";
       r->visit_id = db_rows_int(rows, 0, 0);
-      struct rollup_visit v = {.tenant_id = b->tenant,
+      struct rollup_visit v = {.id = r->visit_id,
+                               .tenant_id = b->tenant,
                                .site_id = site,
                                .customer_id = customer,
                                .first_seen_ms = e->captured_ms,
@@ -579,7 +580,7 @@ static int record_visit(struct batch *b, const struct event *e, int64_t customer
                                .gender = !e->gender                   ? 0
                                          : !strcmp(e->gender, "male") ? 1
                                                                       : 2};
-      rc = rollup_visit_apply(b->c, tz, &v, 1, err);
+      rc = rollup_visit_apply(b->s, b->c, tz, &v, err);
     }
     db_rows_free(rows);
   }

@@ -218,7 +218,11 @@ static int load_sites(struct report *r) {
   if (!rc && !r->all)
     rc = ff_fail(&r->err, FF_ENOMEM, "out of memory");
   if (!rc)
-    rc = db_query(r->c, "SELECT MIN(id), MAX(id) FROM customers WHERE tenant_id = $1",
+    /* Two subqueries: SQLite answers a lone MIN or MAX from the index, but
+     * scans every customer for the two together. */
+    rc = db_query(r->c,
+                  "SELECT (SELECT MIN(id) FROM customers WHERE tenant_id = $1), "
+                  "(SELECT MAX(id) FROM customers WHERE tenant_id = $1)",
                   DB_ARGS(db_int(r->tenant)), &rows, &r->err);
   if (!rc) {
     r->customer_lo = db_rows_is_null(rows, 0, 0) ? 1 : db_rows_int(rows, 0, 0);
@@ -543,8 +547,8 @@ static void counter_add(struct counter *k, int64_t id) {
 }
 
 static void counter_add_blob(struct counter *k, const unsigned char *p, size_t len) {
-  int64_t id = 0;
-  for (const unsigned char *end = p + len; rollup_ids_next(&p, end, &id);)
+  int64_t id = 0, gap;
+  for (const unsigned char *end = p + len; rollup_visitors_next(&p, end, &id, &gap);)
     counter_add(k, id);
 }
 
@@ -633,9 +637,38 @@ static int day_sets(struct report *r, struct report_site *sites, int nsites, int
 static void back_add(void *ctx, int site, int64_t day, const unsigned char *ids, size_t len) {
   (void)site, (void)day;
   struct idset *back = ctx;
-  int64_t id = 0;
-  for (const unsigned char *p = ids, *end = ids + len; rollup_ids_next(&p, end, &id);)
+  int64_t id = 0, gap;
+  for (const unsigned char *p = ids, *end = ids + len; rollup_visitors_next(&p, end, &id, &gap);)
     idset_add(back, id);
+}
+
+/* Local dates: the returning visitors of the range at any site of the
+ * tenant, those whose first visit in the range came after a visit in the
+ * look-back days [from - lookback, from): from the range's visitor sets,
+ * where each visitor carries the gap back to their previous visit. */
+struct returners {
+  struct idset *set;
+  int64_t from, lookback;
+};
+
+static void returners_add(void *ctx, int site, int64_t day, const unsigned char *ids, size_t len) {
+  (void)site;
+  struct returners *rt = ctx;
+  int64_t id = 0, gap;
+  for (const unsigned char *p = ids, *end = ids + len; rollup_visitors_next(&p, end, &id, &gap);)
+    if (gap > day - rt->from && gap <= day - rt->from + rt->lookback)
+      idset_add(rt->set, id);
+}
+
+static int returners_set(struct report *r, struct idset *set) {
+  struct returners rt = {.set = set, .from = r->day_from, .lookback = r->lookback_days};
+  for (int i = 0; i < r->nall; i++) {
+    struct report_site *s = &r->all[i];
+    s->pieces.first_day = r->day_from;
+    s->pieces.end_day = r->day_to + 1;
+  }
+  return r->nall ? day_sets(r, r->all, r->nall, r->day_from, r->day_to + 1, returners_add, &rt)
+                 : FF_OK;
 }
 
 /* The earliest start over the sites: "returning" looks before it. */
@@ -672,6 +705,97 @@ static int lookback_set(struct report *r, struct idset *back) {
 }
 
 typedef void (*distinct_fn)(void *ctx, int64_t key, int64_t unique, int64_t returning);
+
+/* --- distinct customers as sums over days: the gap histograms --------------------------- */
+
+/* Whether unique (and returning) visitors of this report can be summed from
+ * report_day_gaps: local dates, and either every site of the tenant (the
+ * gaps to the tenant's previous visit) or one site per figure (the gaps to
+ * the site's previous visit; returning then needs the tenant's, see
+ * returners_set). */
+static int gaps_apply(const struct report *r, enum key_kind k, int returning) {
+  if (!r->local_dates)
+    return 0;
+  if (k == KEY_SITE || (r->nsites == 1 && r->nsites != r->nall))
+    return !returning;
+  return r->nsites == r->nall;
+}
+
+/* The first day of the bucket holding a day, within the range. */
+static int64_t bucket_first_day(enum key_kind k, int64_t day, int64_t from) {
+  int64_t first = from;
+  if (k == KEY_DAY)
+    first = day;
+  else if (k == KEY_WEEK)
+    first = week_of_day(day) * 7 - 3;
+  else if (k == KEY_MONTH) {
+    int y, m, d;
+    tz_civil_from_days(day, &y, &m, &d);
+    first = day - (d - 1);
+  }
+  return first > from ? first : from;
+}
+
+struct gap_sum {
+  int64_t after;    /* a visit starts its bucket when its gap is more than this */
+  int64_t back;     /* days from the range's first day */
+  int64_t lookback; /* 0: returning not counted */
+  int64_t unique, returning;
+};
+
+static void gap_sum_add(void *ctx, int64_t gap, int64_t count) {
+  struct gap_sum *g = ctx;
+  if (gap > g->after)
+    g->unique += count;
+  if (g->lookback && gap != ROLLUP_GAP_NONE && gap > g->back && gap <= g->back + g->lookback)
+    g->returning += count;
+}
+
+/* Unique visitors per key as the number of visits whose previous visit (to
+ * the tenant, or to the site) came before their bucket's first day; with
+ * returning, those whose previous visit lies in the look-back before the
+ * range. Local dates only (gaps_apply). */
+static int gaps_distinct(struct report *r, enum key_kind k, int returning, distinct_fn fn,
+                         void *ctx) {
+  int tenant = k != KEY_SITE && r->nsites == r->nall;
+  int64_t from = r->day_from, to = r->day_to;
+  int64_t base = k == KEY_SITE ? 0 : key_of_day(k, from, 0);
+  size_t n = k == KEY_SITE ? (size_t)r->nsites : (size_t)(key_of_day(k, to, 0) - base + 1);
+  int64_t(*sums)[2] = calloc(n ? n : 1, sizeof *sums);
+  if (!sums)
+    return ff_fail(&r->err, FF_ENOMEM, "out of memory");
+  int rc = FF_OK;
+  const char *sql = tenant ? "SELECT local_day, gaps FROM report_day_gaps WHERE site_id = $1 AND "
+                             "local_day >= $2 AND local_day <= $3"
+                           : "SELECT local_day, site_gaps FROM report_day_gaps WHERE site_id = $1 "
+                             "AND local_day >= $2 AND local_day <= $3";
+  for (int i = 0; !rc && i < r->nsites; i++) {
+    struct db_rows *rows = NULL;
+    rc = db_query(r->c, sql, DB_ARGS(db_int(r->sites[i].id), db_int(from), db_int(to)), &rows,
+                  &r->err);
+    for (int j = 0; !rc && j < db_rows_count(rows); j++) {
+      int64_t day = db_rows_int(rows, j, 0);
+      size_t len = 0;
+      const unsigned char *blob = db_rows_blob(rows, j, 1, &len);
+      struct gap_sum g = {.after = day - bucket_first_day(k, day, from),
+                          .back = day - from,
+                          .lookback = returning ? r->lookback_days : 0};
+      if (rollup_gaps_decode(blob, len, gap_sum_add, &g))
+        rc = ff_fail(&r->err, FF_EINTERNAL, "a malformed gap histogram (site %lld, day %lld)",
+                     (long long)r->sites[i].id, (long long)day);
+      size_t at = k == KEY_SITE ? (size_t)i : (size_t)(key_of_day(k, day, 0) - base);
+      if (at < n) {
+        sums[at][0] += g.unique;
+        sums[at][1] += g.returning;
+      }
+    }
+    db_rows_free(rows);
+  }
+  for (size_t i = 0; !rc && i < n; i++)
+    fn(ctx, k == KEY_SITE ? r->sites[i].id : base + (int64_t)i, sums[i][0], sums[i][1]);
+  free(sums);
+  return rc;
+}
 
 struct distinct_run {
   struct counter *k;
@@ -726,6 +850,8 @@ static void run_add(void *ctx, int site, int64_t day, const unsigned char *ids, 
  * visitor sets and the raw edges, counted in a bit set. */
 static int distinct(struct report *r, struct report_site *sites, int nsites, enum key_kind k,
                     int returning, distinct_fn fn, void *ctx) {
+  if (sites == r->sites && nsites == r->nsites && gaps_apply(r, k, returning))
+    return gaps_distinct(r, k, returning, fn, ctx);
   struct counter cnt = {.returning = returning};
   int rc = idset_init(&cnt.cur, r->customer_lo, r->customer_hi);
   if (!rc && returning)
@@ -735,7 +861,7 @@ static int distinct(struct report *r, struct report_site *sites, int nsites, enu
     return ff_fail(&r->err, FF_ENOMEM, "out of memory");
   }
   if (returning)
-    rc = lookback_set(r, &cnt.back);
+    rc = r->local_dates ? returners_set(r, &cnt.back) : lookback_set(r, &cnt.back);
   struct keyed_id *edges = NULL;
   size_t nedges = 0;
   if (!rc)
@@ -1196,9 +1322,16 @@ void reports_series(struct request *rq) {
   sr.count = (int)(series_key(&sr, last, 23) - sr.base + 1);
   sr.buckets = calloc((size_t)sr.count, sizeof *sr.buckets);
   int rc = sr.buckets ? FF_OK : ff_fail(&r.err, FF_ENOMEM, "out of memory");
+  /* Hourly unique visitors of every site or of one, by local dates: the sum
+   * of the hours' first visits of their customer; otherwise from raw visits. */
+  int firsts = gi == G_HOUR && r.local_dates && (r.nsites == r.nall || r.nsites == 1);
   if (!rc)
-    rc = all_cells(&r, gi == G_HOUR ? BY_DAY_HOUR : BY_DAY, RC_FIGURES, series_add, &sr);
-  if (!rc && gi == G_HOUR)
+    rc = all_cells(&r, gi == G_HOUR ? BY_DAY_HOUR : BY_DAY, firsts ? RC_COUNT : RC_FIGURES,
+                   series_add, &sr);
+  for (int i = 0; !rc && firsts && i < sr.count; i++)
+    sr.buckets[i].unique =
+        sr.buckets[i].n[r.nsites == r.nall ? RC_HOUR_FIRSTS : RC_HOUR_SITE_FIRSTS];
+  if (!rc && gi == G_HOUR && !firsts)
     rc = hourly_unique(&r, &sr);
   else if (!rc)
     rc = distinct(&r, r.sites, r.nsites,

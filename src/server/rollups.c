@@ -19,9 +19,10 @@
 #define CELLS_PER_DAY_MAX 32 /* 25 local hours at most, room for odd zones */
 
 const char *const rollup_counter_columns[RC_COUNT] = {
-    "visits",    "anonymous_visits", "staff_passes", "duration_ms", "male",
-    "female",    "gender_unknown",   "age_0_17",     "age_18_24",   "age_25_34",
-    "age_35_44", "age_45_54",        "age_55_64",    "age_65_plus", "age_unknown"};
+    "visits",      "anonymous_visits", "staff_passes", "duration_ms", "male",
+    "female",      "gender_unknown",   "age_0_17",     "age_18_24",   "age_25_34",
+    "age_35_44",   "age_45_54",        "age_55_64",    "age_65_plus", "age_unknown",
+    "hour_firsts", "hour_site_firsts"};
 
 const char *const rollup_age_band_names[ROLLUP_AGE_BANDS] = {"0-17",  "18-24", "25-34", "35-44",
                                                              "45-54", "55-64", "65+",   "unknown"};
@@ -101,6 +102,30 @@ void rollup_count_visit(struct rollup_cell *cell, const struct rollup_visit *v, 
   cell->n[RC_DURATION] += sign * (v->last_seen_ms - v->first_seen_ms);
   cell->n[v->gender == 1 ? RC_MALE : v->gender == 2 ? RC_FEMALE : RC_GENDER_UNKNOWN] += sign;
   cell->n[RC_AGE_FIRST + rollup_age_band(v->has_age, v->age)] += sign;
+  if (v->chained && v->customer_id) {
+    cell->n[RC_HOUR_FIRSTS] += sign * (v->prev_key < v->hour_key);
+    cell->n[RC_HOUR_SITE_FIRSTS] += sign * (v->prev_site_key < v->hour_key);
+  }
+}
+
+int64_t rollup_hour_key(const struct tz *tz, int64_t utc_ms) {
+  struct rollup_cell x;
+  rollup_locate(tz, utc_ms, &x);
+  return x.local_day * 24 + x.local_hour;
+}
+
+int64_t rollup_gap_days(int64_t hour_key, int64_t prev_key) {
+  return prev_key < 0 ? ROLLUP_GAP_NONE : floor_div(hour_key, 24) - floor_div(prev_key, 24);
+}
+
+/* The zone's offset (local minus UTC, ms) at an instant. */
+static int64_t zone_offset_ms(const struct tz *tz, int64_t utc_ms) {
+  int64_t s = floor_div(utc_ms, 1000);
+  struct tz_local l;
+  tz_to_local(tz, s, &l);
+  int64_t local =
+      tz_days_from_civil(l.year, l.month, l.day) * 86400 + l.hour * 3600 + l.minute * 60 + l.second;
+  return (local - s) * 1000;
 }
 
 static int gender_code(const char *g) {
@@ -128,12 +153,15 @@ int rollup_visit_load(struct db_conn *c, int64_t visit_id, struct rollup_visit *
   struct db_rows *rows = NULL;
   int rc = db_query(c,
                     "SELECT first_seen_at, last_seen_at, customer_id, age, gender, tenant_id, "
-                    "site_id FROM visits WHERE id = $1",
+                    "site_id, hour_key FROM visits WHERE id = $1",
                     DB_ARGS(db_int(visit_id)), &rows, err);
   if (!rc && db_rows_count(rows) != 1)
     rc = ff_fail(err, FF_ENOTFOUND, "no such visit");
-  if (!rc)
+  if (!rc) {
     visit_from_row(rows, 0, db_rows_int(rows, 0, 5), db_rows_int(rows, 0, 6), out);
+    out->id = visit_id;
+    out->hour_key = db_rows_is_null(rows, 0, 7) ? -1 : db_rows_int(rows, 0, 7);
+  }
   db_rows_free(rows);
   return rc;
 }
@@ -209,21 +237,58 @@ static int day_add(struct db_conn *c, int64_t tenant, int64_t site, int64_t day,
   return rc;
 }
 
-/* Stores a day's two lists (no row when both are empty). */
-static int sets_put(struct db_conn *c, int64_t site, int64_t day, const void *durations,
-                    size_t durations_len, const void *visitors, size_t visitors_len,
-                    struct ff_error *err) {
-  if (!durations_len && !visitors_len)
-    return db_exec(c, "DELETE FROM report_day_sets WHERE site_id = $1 AND local_day = $2",
-                   DB_ARGS(db_int(site), db_int(day)), NULL, err);
-  return db_exec(c,
-                 "INSERT INTO report_day_sets (site_id, local_day, durations, visitors) VALUES "
-                 "($1, $2, $3, $4) ON CONFLICT (site_id, local_day) DO UPDATE SET durations = "
-                 "excluded.durations, visitors = excluded.visitors",
-                 DB_ARGS(db_int(site), db_int(day),
-                         db_blob(durations ? durations : "", durations_len),
-                         db_blob(visitors ? visitors : "", visitors_len)),
-                 NULL, err);
+/* Stores a day's two blobs (no row when both are empty): its lists
+ * (report_day_sets: durations, visitors) or its gap histograms
+ * (report_day_gaps: gaps, site_gaps). */
+enum day_blobs { DAY_SETS, DAY_GAPS };
+
+static int blobs_put(struct db_conn *c, enum day_blobs which, int64_t site, int64_t day,
+                     const void *a, size_t a_len, const void *b, size_t b_len,
+                     struct ff_error *err) {
+  static const char *const drop[] = {
+      [DAY_SETS] = "DELETE FROM report_day_sets WHERE site_id = $1 AND local_day = $2",
+      [DAY_GAPS] = "DELETE FROM report_day_gaps WHERE site_id = $1 AND local_day = $2"};
+  static const char *const put[] = {
+      [DAY_SETS] = "INSERT INTO report_day_sets (site_id, local_day, durations, visitors) VALUES "
+                   "($1, $2, $3, $4) ON CONFLICT (site_id, local_day) DO UPDATE SET durations = "
+                   "excluded.durations, visitors = excluded.visitors",
+      [DAY_GAPS] = "INSERT INTO report_day_gaps (site_id, local_day, gaps, site_gaps) VALUES "
+                   "($1, $2, $3, $4) ON CONFLICT (site_id, local_day) DO UPDATE SET gaps = "
+                   "excluded.gaps, site_gaps = excluded.site_gaps"};
+  if (!a_len && !b_len)
+    return db_exec(c, drop[which], DB_ARGS(db_int(site), db_int(day)), NULL, err);
+  return db_exec(
+      c, put[which],
+      DB_ARGS(db_int(site), db_int(day), db_blob(a ? a : "", a_len), db_blob(b ? b : "", b_len)),
+      NULL, err);
+}
+
+static int id_order(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* A histogram spelled out: one gap per visit. */
+struct gap_list {
+  int64_t *gaps;
+  size_t n, cap;
+  int failed;
+};
+
+static void gap_list_add(void *ctx, int64_t gap, int64_t count) {
+  struct gap_list *l = ctx;
+  if (l->failed || count < 0 || count > 100000000)
+    return (void)(l->failed = 1);
+  if (l->n + (size_t)count > l->cap) {
+    size_t cap = (l->n + (size_t)count) * 2;
+    int64_t *p = realloc(l->gaps, cap * sizeof *p);
+    if (!p)
+      return (void)(l->failed = 1);
+    l->gaps = p;
+    l->cap = cap;
+  }
+  for (int64_t i = 0; i < count; i++)
+    l->gaps[l->n++] = gap;
 }
 
 static int cell_add(struct db_conn *c, int64_t tenant, int64_t site, const struct rollup_cell *x,
@@ -248,38 +313,111 @@ static void put_u32(unsigned char *p, uint32_t v) {
   p[3] = (unsigned char)(v >> 24);
 }
 
-size_t rollup_ids_encode(const int64_t *ids, size_t n, unsigned char *out) {
+static size_t put_varint(unsigned char *out, uint64_t d) {
   size_t len = 0;
-  int64_t prev = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint64_t d = (uint64_t)(ids[i] - prev);
-    prev = ids[i];
-    do {
-      out[len++] = (unsigned char)((d & 0x7f) | (d > 0x7f ? 0x80 : 0));
-      d >>= 7;
-    } while (d);
-  }
+  do {
+    out[len++] = (unsigned char)((d & 0x7f) | (d > 0x7f ? 0x80 : 0));
+    d >>= 7;
+  } while (d);
   return len;
 }
 
-int rollup_ids_next(const unsigned char **p, const unsigned char *end, int64_t *id) {
+static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out) {
   uint64_t d = 0;
   for (int shift = 0; *p < end && shift < 64; shift += 7) {
     unsigned char b = *(*p)++;
     d |= (uint64_t)(b & 0x7f) << shift;
     if (!(b & 0x80)) {
-      *id += (int64_t)d;
+      *out = d;
       return 1;
     }
   }
   return 0;
 }
 
+size_t rollup_ids_encode(const int64_t *ids, size_t n, unsigned char *out) {
+  size_t len = 0;
+  int64_t prev = 0;
+  for (size_t i = 0; i < n; i++) {
+    len += put_varint(out + len, (uint64_t)(ids[i] - prev));
+    prev = ids[i];
+  }
+  return len;
+}
+
+int rollup_ids_next(const unsigned char **p, const unsigned char *end, int64_t *id) {
+  uint64_t d;
+  if (!get_varint(p, end, &d))
+    return 0;
+  *id += (int64_t)d;
+  return 1;
+}
+
+size_t rollup_visitors_encode(const struct rollup_visitor *v, size_t n, unsigned char *out) {
+  size_t len = 0;
+  int64_t prev = 0;
+  for (size_t i = 0; i < n; i++) {
+    len += put_varint(out + len, (uint64_t)(v[i].id - prev));
+    len += put_varint(out + len, (uint64_t)v[i].gap);
+    prev = v[i].id;
+  }
+  return len;
+}
+
+int rollup_visitors_next(const unsigned char **p, const unsigned char *end, int64_t *id,
+                         int64_t *gap) {
+  uint64_t d, g;
+  if (!get_varint(p, end, &d) || !get_varint(p, end, &g))
+    return 0;
+  *id += (int64_t)d;
+  *gap = (int64_t)g;
+  return 1;
+}
+
+size_t rollup_gaps_encode(const int64_t *gaps, size_t n, unsigned char *out) {
+  size_t none = 0, first = 0;
+  while (first < n && gaps[first] < 1)
+    first++; /* gaps of 0 are not kept */
+  for (size_t i = first; i < n; i++)
+    none += gaps[i] == ROLLUP_GAP_NONE;
+  size_t len = put_varint(out, none);
+  int64_t prev = 0;
+  for (size_t i = first; i < n - none;) {
+    size_t k = i;
+    while (k < n - none && gaps[k] == gaps[i])
+      k++;
+    len += put_varint(out + len, (uint64_t)(gaps[i] - prev));
+    len += put_varint(out + len, k - i);
+    prev = gaps[i];
+    i = k;
+  }
+  return len;
+}
+
+int rollup_gaps_decode(const unsigned char *p, size_t len, rollup_gap_fn fn, void *ctx) {
+  const unsigned char *end = p + len;
+  uint64_t none, d, count;
+  if (!len)
+    return 0;
+  if (!get_varint(&p, end, &none))
+    return -1;
+  if (none)
+    fn(ctx, ROLLUP_GAP_NONE, (int64_t)none);
+  int64_t gap = 0;
+  while (p < end) {
+    if (!get_varint(&p, end, &d) || !get_varint(&p, end, &count))
+      return -1;
+    gap += (int64_t)d;
+    fn(ctx, gap, (int64_t)count);
+  }
+  return 0;
+}
+
 /* A day's two lists, changed in place: one duration `remove` taken out and
  * `add` put in (either may be -1: nothing), and customer `visitor` added to
- * the visitors if missing (0: nothing). */
+ * the visitors with `gap` if missing (0: nothing). */
 static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_t remove,
-                            int64_t add, int64_t visitor, struct ff_error *err) {
+                            int64_t add, int64_t visitor, int64_t gap, struct ff_error *err) {
   if (remove == add && !visitor)
     return FF_OK;
   struct db_rows *rows = NULL;
@@ -297,9 +435,9 @@ static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_
     vold = (const unsigned char *)"";
   size_t n = len / 4, k = 0;
   unsigned char *out = malloc((n + 1) * 4);
-  /* Visitors: at most one id per byte, plus room for the new one. */
-  int64_t *ids = malloc((vlen + 1) * sizeof *ids);
-  unsigned char *vout = malloc(vlen + 11);
+  /* Visitors: at most one per two bytes, plus room for the new one. */
+  struct rollup_visitor *ids = malloc((vlen / 2 + 1) * sizeof *ids);
+  unsigned char *vout = malloc(vlen + 21);
   if (!out || !ids || !vout) {
     free(out), free(ids), free(vout);
     db_rows_free(rows);
@@ -319,69 +457,209 @@ static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_
   if (!added)
     put_u32(out + 4 * k++, (uint32_t)add);
   size_t nids = 0;
-  int64_t id = 0;
+  int64_t id = 0, g = 0;
   int have = !visitor;
-  for (const unsigned char *p = vold, *end = vold + vlen; rollup_ids_next(&p, end, &id);) {
+  for (const unsigned char *p = vold, *end = vold + vlen; rollup_visitors_next(&p, end, &id, &g);) {
     if (!have && visitor <= id) {
       have = 1;
       if (visitor < id)
-        ids[nids++] = visitor;
+        ids[nids++] = (struct rollup_visitor){visitor, gap};
     }
-    ids[nids++] = id;
+    ids[nids++] = (struct rollup_visitor){id, g};
   }
   if (!have)
-    ids[nids++] = visitor;
-  size_t vnew = rollup_ids_encode(ids, nids, vout);
+    ids[nids++] = (struct rollup_visitor){visitor, gap};
+  size_t vnew = rollup_visitors_encode(ids, nids, vout);
   db_rows_free(rows);
-  rc = sets_put(c, site, day, out, k * 4, vout, vnew, err);
+  rc = blobs_put(c, DAY_SETS, site, day, out, k * 4, vout, vnew, err);
   free(out), free(ids), free(vout);
   return rc;
 }
 
-int rollup_visit_apply(struct db_conn *c, const struct tz *tz, const struct rollup_visit *v,
-                       int sign, struct ff_error *err) {
-  struct rollup_cell x;
-  memset(&x, 0, sizeof x);
-  rollup_locate(tz, v->first_seen_ms, &x);
-  rollup_count_visit(&x, v, sign);
-  int rc = cell_add(c, v->tenant_id, v->site_id, &x, err);
-  if (!rc)
-    rc = day_lists_update(c, v->site_id, x.local_day, sign < 0 ? rollup_duration_s(v) : -1,
-                          sign > 0 ? rollup_duration_s(v) : -1, sign > 0 ? v->customer_id : 0, err);
+/* --- the chain: each customer's visits in (hour key, first sighting, id) order -------- */
+
+/* The hour key of the visit before (dir < 0) or after (dir > 0) the position
+ * (hour key, first seen, id) in the customer's chain, at any site (site 0)
+ * or at one site; with its site and first sighting. *found is 0 without one. */
+static int chain_step(struct db_conn *c, int64_t customer, int64_t key, int64_t first_seen,
+                      int64_t id, int64_t site, int dir, int64_t *out_key, int64_t *out_site,
+                      int64_t *out_first, int *found, struct ff_error *err) {
+  static const char *const sql[2][2] = {
+      {"SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
+       "(hour_key, first_seen_at, id) < ($2, $3, $4) AND ($5 = 0 OR site_id = $5) "
+       "ORDER BY hour_key DESC, first_seen_at DESC, id DESC LIMIT 1",
+       "SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
+       "(hour_key, first_seen_at, id) > ($2, $3, $4) AND ($5 = 0 OR site_id = $5) "
+       "ORDER BY hour_key, first_seen_at, id LIMIT 1"},
+      {"SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
+       "(hour_key, first_seen_at, id) < ($2, $3, $4) AND site_id = $5 "
+       "ORDER BY hour_key DESC, first_seen_at DESC, id DESC LIMIT 1",
+       "SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
+       "(hour_key, first_seen_at, id) > ($2, $3, $4) AND site_id = $5 "
+       "ORDER BY hour_key, first_seen_at, id LIMIT 1"}};
+  struct db_rows *rows = NULL;
+  int rc =
+      db_query(c, sql[site != 0][dir > 0],
+               DB_ARGS(db_int(customer), db_int(key), db_int(first_seen), db_int(id), db_int(site)),
+               &rows, err);
+  *found = !rc && db_rows_count(rows) == 1;
+  if (*found) {
+    *out_key = db_rows_int(rows, 0, 0);
+    if (out_site)
+      *out_site = db_rows_int(rows, 0, 1);
+    if (out_first)
+      *out_first = db_rows_int(rows, 0, 2);
+  }
+  db_rows_free(rows);
   return rc;
 }
 
-int rollup_visit_change(struct db_conn *c, const struct tz *tz, const struct rollup_visit *was,
-                        const struct rollup_visit *now, struct ff_error *err) {
-  struct rollup_cell a, b;
-  memset(&a, 0, sizeof a);
-  memset(&b, 0, sizeof b);
-  rollup_locate(tz, was->first_seen_ms, &a);
-  rollup_locate(tz, now->first_seen_ms, &b);
-  if (a.hour_start == b.hour_start) { /* the usual case: one row changes */
-    rollup_count_visit(&a, was, -1);
-    rollup_count_visit(&a, now, 1);
-    int changed = 0;
-    for (int i = 0; i < RC_COUNT; i++)
-      changed |= a.n[i] != 0;
-    int rc = changed ? cell_add(c, now->tenant_id, now->site_id, &a, err) : FF_OK;
-    return rc ? rc
-              : day_lists_update(c, now->site_id, a.local_day, rollup_duration_s(was),
-                                 rollup_duration_s(now), 0, err);
+static int days_add(struct rollup_days *d, int64_t site, int64_t day);
+
+/* Collects the site-days of the visits that follow a position in the
+ * customer's chain, at any site and at the visit's own site. */
+static int touch_next(struct rollup_days *d, struct server *s, struct db_conn *c, int64_t customer,
+                      int64_t key, int64_t first_seen, int64_t id, int64_t site,
+                      struct ff_error *err) {
+  int rc = FF_OK;
+  for (int own = 0; !rc && own < 2 && customer; own++) {
+    int64_t k, at_site, at;
+    int found = 0;
+    rc = chain_step(c, customer, key, first_seen, id, own ? site : 0, 1, &k, &at_site, &at, &found,
+                    err);
+    if (!rc && found) {
+      const struct tz *tz = rollup_site_zone(s, c, at_site, err);
+      if (!tz)
+        rc = FF_EINTERNAL;
+      else if (days_add(d, at_site, rollup_local_day(tz, at)))
+        rc = ff_fail(err, FF_ENOMEM, "out of memory");
+    }
   }
-  rollup_count_visit(&a, was, -1);
-  rollup_count_visit(&b, now, 1);
-  int rc = cell_add(c, was->tenant_id, was->site_id, &a, err);
-  if (!rc)
-    rc = cell_add(c, now->tenant_id, now->site_id, &b, err);
-  if (!rc && a.local_day == b.local_day)
-    rc = day_lists_update(c, now->site_id, a.local_day, rollup_duration_s(was),
-                          rollup_duration_s(now), 0, err);
-  else if (!rc && !(rc = day_lists_update(c, was->site_id, a.local_day, rollup_duration_s(was), -1,
-                                          0, err)))
-    rc = day_lists_update(c, now->site_id, b.local_day, -1, rollup_duration_s(now),
-                          now->customer_id, err);
   return rc;
+}
+
+static int set_hour_key(struct db_conn *c, int64_t visit, int64_t key, struct ff_error *err) {
+  return db_exec(c, "UPDATE visits SET hour_key = $2 WHERE id = $1",
+                 DB_ARGS(db_int(visit), db_int(key)), NULL, err);
+}
+
+/* Adds one visit's gaps (to the tenant and to the site) to its day's
+ * histograms. */
+static int gaps_add(struct db_conn *c, int64_t site, int64_t day, int64_t gap, int64_t site_gap,
+                    struct ff_error *err) {
+  struct db_rows *rows = NULL;
+  int rc = db_query(
+      c, "SELECT gaps, site_gaps FROM report_day_gaps WHERE site_id = $1 AND local_day = $2",
+      DB_ARGS(db_int(site), db_int(day)), &rows, err);
+  unsigned char *blob[2] = {NULL, NULL};
+  size_t blen[2] = {0, 0};
+  for (int k = 0; !rc && k < 2; k++) {
+    size_t len = 0;
+    const unsigned char *old = db_rows_blob(rows, 0, k, &len);
+    struct gap_list l = {0};
+    if (old && rollup_gaps_decode(old, len, gap_list_add, &l))
+      l.failed = 1;
+    gap_list_add(&l, k ? site_gap : gap, 1);
+    if (!l.failed && l.n > 1)
+      qsort(l.gaps, l.n, sizeof *l.gaps, id_order);
+    blob[k] = l.failed ? NULL : malloc(l.n * 20 + 10);
+    if (!blob[k])
+      rc = ff_fail(err, FF_ENOMEM, "out of memory");
+    else
+      blen[k] = rollup_gaps_encode(l.gaps, l.n, blob[k]);
+    free(l.gaps);
+  }
+  db_rows_free(rows);
+  if (!rc)
+    rc = blobs_put(c, DAY_GAPS, site, day, blob[0], blen[0], blob[1], blen[1], err);
+  free(blob[0]), free(blob[1]);
+  return rc;
+}
+
+int rollup_visit_apply(struct server *s, struct db_conn *c, const struct tz *tz,
+                       struct rollup_visit *v, struct ff_error *err) {
+  struct rollup_cell x;
+  memset(&x, 0, sizeof x);
+  rollup_locate(tz, v->first_seen_ms, &x);
+  v->hour_key = x.local_day * 24 + x.local_hour;
+  v->prev_key = v->prev_site_key = -1;
+  int rc = set_hour_key(c, v->id, v->hour_key, err);
+  int found = 0, later = 0;
+  int64_t ignore;
+  if (!rc && v->customer_id)
+    rc = chain_step(c, v->customer_id, v->hour_key, v->first_seen_ms, v->id, 0, -1, &v->prev_key,
+                    NULL, NULL, &found, err);
+  if (!rc && v->customer_id)
+    rc = chain_step(c, v->customer_id, v->hour_key, v->first_seen_ms, v->id, v->site_id, -1,
+                    &v->prev_site_key, NULL, NULL, &found, err);
+  if (!rc && v->customer_id)
+    rc = chain_step(c, v->customer_id, v->hour_key, v->first_seen_ms, v->id, 0, 1, &ignore, NULL,
+                    NULL, &later, err);
+  if (!rc && later) {
+    /* A late visit: the ones after it now come after it. */
+    struct rollup_days d = {0};
+    if (days_add(&d, v->site_id, x.local_day))
+      rc = ff_fail(err, FF_ENOMEM, "out of memory");
+    if (!rc)
+      rc = touch_next(&d, s, c, v->customer_id, v->hour_key, v->first_seen_ms, v->id, v->site_id,
+                      err);
+    if (!rc)
+      rc = rollup_rebuild(&d, s, c, err);
+    rollup_days_free(&d);
+    return rc;
+  }
+  v->chained = 1;
+  rollup_count_visit(&x, v, 1);
+  if (!rc)
+    rc = cell_add(c, v->tenant_id, v->site_id, &x, err);
+  int64_t gap = rollup_gap_days(v->hour_key, v->prev_key);
+  if (!rc)
+    rc = day_lists_update(c, v->site_id, x.local_day, -1, rollup_duration_s(v), v->customer_id,
+                          gap == ROLLUP_GAP_NONE ? 0 : gap, err);
+  if (!rc && v->customer_id)
+    rc = gaps_add(c, v->site_id, x.local_day, gap, rollup_gap_days(v->hour_key, v->prev_site_key),
+                  err);
+  return rc;
+}
+
+int rollup_visit_change(struct server *s, struct db_conn *c, const struct tz *tz,
+                        const struct rollup_visit *was, const struct rollup_visit *now,
+                        struct ff_error *err) {
+  if (was->first_seen_ms != now->first_seen_ms) {
+    /* The first sighting moved (earlier): the chain may be reordered around
+     * it. Its day and the days of the visits after it, before and after the
+     * move, are rebuilt from raw rows. */
+    struct rollup_days d = {0};
+    int64_t key = rollup_hour_key(tz, now->first_seen_ms);
+    int rc = days_add(&d, now->site_id, rollup_local_day(tz, now->first_seen_ms))
+                 ? ff_fail(err, FF_ENOMEM, "out of memory")
+                 : FF_OK;
+    if (!rc)
+      rc = touch_next(&d, s, c, was->customer_id, was->hour_key, was->first_seen_ms, was->id,
+                      was->site_id, err);
+    if (!rc)
+      rc = set_hour_key(c, now->id, key, err);
+    if (!rc)
+      rc = touch_next(&d, s, c, now->customer_id, key, now->first_seen_ms, now->id, now->site_id,
+                      err);
+    if (!rc)
+      rc = rollup_rebuild(&d, s, c, err);
+    rollup_days_free(&d);
+    return rc;
+  }
+  /* The usual case: one hour row changes, the chain does not. */
+  struct rollup_cell a;
+  memset(&a, 0, sizeof a);
+  rollup_locate(tz, was->first_seen_ms, &a);
+  rollup_count_visit(&a, was, -1);
+  rollup_count_visit(&a, now, 1);
+  int changed = 0;
+  for (int i = 0; i < RC_COUNT; i++)
+    changed |= a.n[i] != 0;
+  int rc = changed ? cell_add(c, now->tenant_id, now->site_id, &a, err) : FF_OK;
+  return rc ? rc
+            : day_lists_update(c, now->site_id, a.local_day, rollup_duration_s(was),
+                               rollup_duration_s(now), 0, 0, err);
 }
 
 int rollup_staff_pass(struct db_conn *c, const struct tz *tz, int64_t tenant_id, int64_t site_id,
@@ -459,10 +737,15 @@ int rollup_touch_customer(struct rollup_days *d, struct server *s, struct db_con
 
 int rollup_touch_visit(struct rollup_days *d, struct server *s, struct db_conn *c, int64_t visit_id,
                        struct ff_error *err) {
-  return touch(d, s, c,
-               "SELECT v.site_id, v.first_seen_at, s.timezone FROM visits v JOIN sites s ON "
-               "s.id = v.site_id WHERE v.id = $1",
-               visit_id, err);
+  int rc = touch(d, s, c,
+                 "SELECT v.site_id, v.first_seen_at, s.timezone FROM visits v JOIN sites s ON "
+                 "s.id = v.site_id WHERE v.id = $1",
+                 visit_id, err);
+  /* The visits after it in its customer's chain: their previous visit changes. */
+  struct rollup_visit v;
+  if (!rc && !rollup_visit_load(c, visit_id, &v, err) && v.customer_id && v.hour_key >= 0)
+    rc = touch_next(d, s, c, v.customer_id, v.hour_key, v.first_seen_ms, v.id, v.site_id, err);
+  return rc;
 }
 
 int rollup_touch_staff(struct rollup_days *d, struct server *s, struct db_conn *c, int64_t staff_id,
@@ -503,62 +786,101 @@ struct day_truth {
   int64_t total[RC_COUNT];
   unsigned char *durations; /* sorted uint32 little-endian */
   size_t durations_len;
-  unsigned char *visitors; /* rollup_ids_encode of the distinct customers */
+  unsigned char *visitors; /* rollup_visitors_encode of the distinct customers */
   size_t visitors_len;
+  unsigned char *gaps[2]; /* rollup_gaps_encode: to the tenant, to the site */
+  size_t gaps_len[2];
+  int64_t keys_wrong; /* visits whose stored hour key is not their local hour's */
 };
-
-static int id_order(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
-}
 
 static int u32_order(const void *a, const void *b) {
   uint32_t x = get_u32(a), y = get_u32(b);
   return x < y ? -1 : x > y;
 }
 
+static int visitor_order(const void *a, const void *b) {
+  const struct rollup_visitor *x = a, *y = b;
+  if (x->id != y->id)
+    return x->id < y->id ? -1 : 1;
+  return x->gap > y->gap ? -1 : x->gap < y->gap; /* the largest gap first */
+}
+
+static void truth_free(struct day_truth *t) {
+  free(t->durations), free(t->visitors), free(t->gaps[0]), free(t->gaps[1]);
+  t->durations = t->visitors = t->gaps[0] = t->gaps[1] = NULL;
+}
+
+/* A site-day's visits with the hour keys of their previous visits (to the
+ * tenant, to the site), each found in one probe of visits_customer_order. */
+static const char day_visits_sql[] =
+    "SELECT v.first_seen_at, v.last_seen_at, v.customer_id, v.age, v.gender, v.id, v.hour_key, "
+    "(SELECT w.hour_key FROM visits w WHERE w.customer_id = v.customer_id AND "
+    "(w.hour_key, w.first_seen_at, w.id) < (v.hour_key, v.first_seen_at, v.id) "
+    "ORDER BY w.hour_key DESC, w.first_seen_at DESC, w.id DESC LIMIT 1), "
+    "(SELECT w.hour_key FROM visits w WHERE w.customer_id = v.customer_id AND "
+    "w.site_id = v.site_id AND (w.hour_key, w.first_seen_at, w.id) < "
+    "(v.hour_key, v.first_seen_at, v.id) "
+    "ORDER BY w.hour_key DESC, w.first_seen_at DESC, w.id DESC LIMIT 1) "
+    "FROM visits v WHERE v.site_id = $1 AND v.first_seen_at >= $2 AND v.first_seen_at < $3";
+
 static int day_truth(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
                      int64_t day, struct day_truth *t, struct ff_error *err) {
   int64_t from = rollup_day_start_ms(tz, day), to = rollup_day_start_ms(tz, day + 1);
   memset(t, 0, sizeof *t);
   struct db_rows *rows = NULL;
-  int rc = db_query(c,
-                    "SELECT first_seen_at, last_seen_at, customer_id, age, gender FROM visits "
-                    "WHERE site_id = $1 AND first_seen_at >= $2 AND first_seen_at < $3",
-                    DB_ARGS(db_int(site), db_int(from), db_int(to)), &rows, err);
+  int rc = db_query(c, day_visits_sql, DB_ARGS(db_int(site), db_int(from), db_int(to)), &rows, err);
   int n = rc ? 0 : db_rows_count(rows);
-  if (n && !(t->durations = malloc((size_t)n * 4)))
+  struct rollup_visitor *ids = NULL;
+  int64_t *gaps[2] = {NULL, NULL};
+  if (n &&
+      (!(t->durations = malloc((size_t)n * 4)) || !(ids = malloc((size_t)n * sizeof *ids)) ||
+       !(gaps[0] = malloc((size_t)n * sizeof *gaps[0])) ||
+       !(gaps[1] = malloc((size_t)n * sizeof *gaps[1])) ||
+       !(t->visitors = malloc((size_t)n * 20)) || !(t->gaps[0] = malloc((size_t)n * 20 + 10)) ||
+       !(t->gaps[1] = malloc((size_t)n * 20 + 10))))
     rc = ff_fail(err, FF_ENOMEM, "out of memory");
+  size_t nids = 0;
   for (int i = 0; !rc && i < n; i++) {
     struct rollup_visit v;
     visit_from_row(rows, i, tenant, site, &v);
+    v.id = db_rows_int(rows, i, 5);
+    v.hour_key = rollup_hour_key(tz, v.first_seen_ms);
+    t->keys_wrong += db_rows_is_null(rows, i, 6) || db_rows_int(rows, i, 6) != v.hour_key;
+    v.prev_key = db_rows_is_null(rows, i, 7) ? -1 : db_rows_int(rows, i, 7);
+    v.prev_site_key = db_rows_is_null(rows, i, 8) ? -1 : db_rows_int(rows, i, 8);
+    v.chained = 1;
     struct rollup_cell *x = cell_for(t->cells, &t->count, tz, v.first_seen_ms);
     if (!x)
       rc = ff_fail(err, FF_EINTERNAL, "more than %d local hours in a day", CELLS_PER_DAY_MAX);
     else
       rollup_count_visit(x, &v, 1);
     put_u32(t->durations + 4 * i, (uint32_t)rollup_duration_s(&v));
+    if (v.customer_id) {
+      int64_t gap = rollup_gap_days(v.hour_key, v.prev_key);
+      gaps[0][nids] = gap;
+      gaps[1][nids] = rollup_gap_days(v.hour_key, v.prev_site_key);
+      ids[nids].id = v.customer_id;
+      ids[nids++].gap = gap == ROLLUP_GAP_NONE ? 0 : gap;
+    }
   }
   t->durations_len = rc ? 0 : (size_t)n * 4;
-  if (n)
+  if (!rc && n)
     qsort(t->durations, (size_t)n, 4, u32_order);
-  /* The distinct customers, sorted, encoded (10 bytes per id at most). */
-  int64_t *ids = n ? malloc((size_t)n * sizeof *ids) : NULL;
-  if (!rc && n && (!ids || !(t->visitors = malloc((size_t)n * 10))))
-    rc = ff_fail(err, FF_ENOMEM, "out of memory");
-  size_t nids = 0;
-  for (int i = 0; !rc && i < n; i++)
-    if (!db_rows_is_null(rows, i, 2))
-      ids[nids++] = db_rows_int(rows, i, 2);
   if (!rc && nids) {
-    qsort(ids, nids, sizeof *ids, id_order);
+    /* The distinct customers, each with the gap of their first visit of the
+     * day (the largest: later ones come back the same day). */
+    qsort(ids, nids, sizeof *ids, visitor_order);
     size_t u = 0;
     for (size_t i = 0; i < nids; i++)
-      if (!u || ids[u - 1] != ids[i])
+      if (!u || ids[u - 1].id != ids[i].id)
         ids[u++] = ids[i];
-    t->visitors_len = rollup_ids_encode(ids, u, t->visitors);
+    t->visitors_len = rollup_visitors_encode(ids, u, t->visitors);
+    for (int k = 0; k < 2; k++) {
+      qsort(gaps[k], nids, sizeof *gaps[k], id_order);
+      t->gaps_len[k] = rollup_gaps_encode(gaps[k], nids, t->gaps[k]);
+    }
   }
-  free(ids);
+  free(ids), free(gaps[0]), free(gaps[1]);
   db_rows_free(rows);
   rows = NULL;
   if (!rc)
@@ -578,9 +900,38 @@ static int day_truth(struct db_conn *c, const struct tz *tz, int64_t tenant, int
   for (int i = 0; i < t->count; i++)
     for (int k = 0; k < RC_COUNT; k++)
       t->total[k] += t->cells[i].n[k];
-  if (rc) {
-    free(t->durations), free(t->visitors);
-    t->durations = t->visitors = NULL;
+  if (rc)
+    truth_free(t);
+  return rc;
+}
+
+/* Sets the stored hour keys of a site-day's visits right; *fixed counts the
+ * visits changed. One statement when the zone's offset is the same all day
+ * (the key is then (first_seen_at + offset) / 1 hour), else one per quarter
+ * hour. */
+static int day_keys_fix(struct db_conn *c, const struct tz *tz, int64_t site, int64_t day,
+                        int64_t *fixed, struct ff_error *err) {
+  int64_t from = rollup_day_start_ms(tz, day), to = rollup_day_start_ms(tz, day + 1);
+  int64_t off = zone_offset_ms(tz, from), changes = 0;
+  int rc = FF_OK;
+  if (off == zone_offset_ms(tz, to - 1) && from + off >= 0) {
+    rc = db_exec(c,
+                 "UPDATE visits SET hour_key = (first_seen_at + $4) / 3600000 WHERE site_id = $1 "
+                 "AND first_seen_at >= $2 AND first_seen_at < $3 AND (hour_key IS NULL OR "
+                 "hour_key <> (first_seen_at + $4) / 3600000)",
+                 DB_ARGS(db_int(site), db_int(from), db_int(to), db_int(off)), &changes, err);
+    *fixed += changes;
+    return rc;
+  }
+  for (int64_t at = from; !rc && at < to; at += 900000) {
+    int64_t end = at + 900000 < to ? at + 900000 : to;
+    changes = 0;
+    rc = db_exec(c,
+                 "UPDATE visits SET hour_key = $4 WHERE site_id = $1 AND first_seen_at >= $2 AND "
+                 "first_seen_at < $3 AND (hour_key IS NULL OR hour_key <> $4)",
+                 DB_ARGS(db_int(site), db_int(at), db_int(end), db_int(rollup_hour_key(tz, at))),
+                 &changes, err);
+    *fixed += changes;
   }
   return rc;
 }
@@ -588,10 +939,14 @@ static int day_truth(struct db_conn *c, const struct tz *tz, int64_t tenant, int
 static int rebuild_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
                        int64_t day, struct ff_error *err) {
   struct day_truth t;
-  int rc = day_truth(c, tz, tenant, site, day, &t, err);
+  int64_t fixed = 0;
+  int rc = day_keys_fix(c, tz, site, day, &fixed, err);
   if (!rc)
-    rc = db_exec(c, "DELETE FROM report_hours WHERE site_id = $1 AND local_day = $2",
-                 DB_ARGS(db_int(site), db_int(day)), NULL, err);
+    rc = day_truth(c, tz, tenant, site, day, &t, err);
+  if (rc)
+    return rc;
+  rc = db_exec(c, "DELETE FROM report_hours WHERE site_id = $1 AND local_day = $2",
+               DB_ARGS(db_int(site), db_int(day)), NULL, err);
   if (!rc)
     rc = db_exec(c, "DELETE FROM report_days WHERE site_id = $1 AND local_day = $2",
                  DB_ARGS(db_int(site), db_int(day)), NULL, err);
@@ -600,8 +955,11 @@ static int rebuild_day(struct db_conn *c, const struct tz *tz, int64_t tenant, i
   if (!rc && t.count)
     rc = day_add(c, tenant, site, day, t.total, err);
   if (!rc)
-    rc = sets_put(c, site, day, t.durations, t.durations_len, t.visitors, t.visitors_len, err);
-  free(t.durations), free(t.visitors);
+    rc = blobs_put(c, DAY_SETS, site, day, t.durations, t.durations_len, t.visitors, t.visitors_len,
+                   err);
+  if (!rc)
+    rc = blobs_put(c, DAY_GAPS, site, day, t.gaps[0], t.gaps_len[0], t.gaps[1], t.gaps_len[1], err);
+  truth_free(&t);
   return rc;
 }
 
@@ -665,19 +1023,37 @@ int rollup_rebuild_site(struct server *s, struct db_conn *c, int64_t site_id,
   if (!rc)
     rc = db_exec(c, "DELETE FROM report_day_sets WHERE site_id = $1", DB_ARGS(db_int(site_id)),
                  NULL, err);
+  if (!rc)
+    rc = db_exec(c, "DELETE FROM report_day_gaps WHERE site_id = $1", DB_ARGS(db_int(site_id)),
+                 NULL, err);
 
   if (!rc)
     rc = db_query(c,
                   "SELECT MIN(t), MAX(t) FROM (SELECT first_seen_at AS t FROM visits WHERE "
                   "site_id = $1 UNION ALL SELECT seen_at FROM staff_passes WHERE site_id = $1) x",
                   DB_ARGS(db_int(site_id)), &rows, err);
+  int64_t first = 0, last = -1, fixed = 0;
   if (!rc && !db_rows_is_null(rows, 0, 0)) {
-    int64_t first = rollup_local_day(tz, db_rows_int(rows, 0, 0));
-    int64_t last = rollup_local_day(tz, db_rows_int(rows, 0, 1));
-    for (int64_t day = first; !rc && day <= last; day++)
-      rc = rebuild_day(c, tz, tenant, site_id, day, err);
+    first = rollup_local_day(tz, db_rows_int(rows, 0, 0));
+    last = rollup_local_day(tz, db_rows_int(rows, 0, 1));
   }
   db_rows_free(rows);
+  /* The visits' hour keys in the new zone first: they order the chains. */
+  for (int64_t day = first; !rc && day <= last; day++)
+    rc = day_keys_fix(c, tz, site_id, day, &fixed, err);
+  for (int64_t day = first; !rc && day <= last; day++)
+    rc = rebuild_day(c, tz, tenant, site_id, day, err);
+  /* The site's customers' visits elsewhere may now follow other visits. */
+  struct rollup_days d = {0};
+  if (!rc)
+    rc = touch(&d, s, c,
+               "SELECT v.site_id, v.first_seen_at, s.timezone FROM visits v JOIN sites s ON "
+               "s.id = v.site_id WHERE v.site_id <> $1 AND v.customer_id IN (SELECT customer_id "
+               "FROM visits WHERE site_id = $1)",
+               site_id, err);
+  if (!rc)
+    rc = rollup_rebuild(&d, s, c, err);
+  rollup_days_free(&d);
   return rc;
 }
 
@@ -709,7 +1085,7 @@ static int check_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int
                   "FROM report_hours WHERE site_id = $1 AND local_day = $2 ORDER BY hour_start");
   struct db_rows *rows = NULL;
   if ((rc = db_query(c, sql, DB_ARGS(db_int(site), db_int(day)), &rows, err))) {
-    free(t.durations), free(t.visitors);
+    truth_free(&t);
     return rc;
   }
   int have = db_rows_count(rows), i = 0, k = 0;
@@ -755,20 +1131,35 @@ static int check_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int
     /* A row holds something: empty lists have no row. */
     differing += db_rows_count(rows) == 1 && !len && !vlen;
   }
-  free(t.durations), free(t.visitors);
+  db_rows_free(rows);
+  rows = NULL;
+  /* The gap histograms, and the visits' hour keys they were counted with. */
+  if (!rc)
+    rc = db_query(
+        c, "SELECT gaps, site_gaps FROM report_day_gaps WHERE site_id = $1 AND local_day = $2",
+        DB_ARGS(db_int(site), db_int(day)), &rows, err);
+  for (int g = 0; !rc && g < 2; g++) {
+    size_t len = 0;
+    const void *blob = db_rows_blob(rows, 0, g, &len);
+    visitors |= !(len == t.gaps_len[g] && (!len || !memcmp(blob, t.gaps[g], len)));
+  }
+  truth_free(&t);
   db_rows_free(rows);
   if (rc)
     return rc;
   out->days++;
   out->hours_differing += differing;
   out->visitors_differing += visitors;
-  if (differing || visitors) {
+  out->keys_differing += t.keys_wrong;
+  if (differing || visitors || t.keys_wrong) {
     out->days_differing++;
     return 1;
   }
   return 0;
 }
 
+/* Checks a site's days (repairing them with repair 1); with repair 2 only
+ * sets its visits' hour keys right. */
 static int check_site(struct server *s, int64_t site, int64_t from_ms, int64_t to_ms, int repair,
                       struct rollup_check *out, struct ff_error *err) {
   struct db_conn *c = db_acquire(s->db, 30000);
@@ -782,6 +1173,10 @@ static int check_site(struct server *s, int64_t site, int64_t from_ms, int64_t t
   for (int64_t chunk = first; !rc && chunk <= last; chunk += CHECK_CHUNK_DAYS) {
     rc = db_begin(c, repair ? DB_TX_WRITE : DB_TX_READ, err);
     for (int64_t day = chunk; !rc && day <= last && day < chunk + CHECK_CHUNK_DAYS; day++) {
+      if (repair == 2) {
+        rc = day_keys_fix(c, tz, site, day, &out->keys_differing, err);
+        continue;
+      }
       int differs = check_day(c, tz, tenant, site, day, out, err);
       if (differs < 0)
         rc = differs;
@@ -810,6 +1205,10 @@ int reports_rollups_check(struct server *s, int64_t tenant_id, int64_t from_ms, 
   int rc = db_query(c, "SELECT id FROM sites WHERE ($1 = 0 OR tenant_id = $1) ORDER BY id",
                     DB_ARGS(db_int(tenant_id)), &sites, err);
   db_release(c);
+  /* Repairing: every site's hour keys first, as a day's gaps depend on the
+   * keys of its customers' visits at the other sites. */
+  for (int i = 0; !rc && repair && i < db_rows_count(sites); i++)
+    rc = check_site(s, db_rows_int(sites, i, 0), from_ms, to_ms, 2, out, err);
   for (int i = 0; !rc && i < db_rows_count(sites); i++) {
     out->sites++;
     rc = check_site(s, db_rows_int(sites, i, 0), from_ms, to_ms, repair, out, err);

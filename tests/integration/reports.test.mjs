@@ -84,7 +84,7 @@ before(async () => {
   sys = (await login(server, 'admin', server.adminPassword)).access_token;
   A = await tenant('Fixed', ['America/New_York', 'Europe/Berlin', 'Asia/Ho_Chi_Minh']);
   B = await tenant('Other', ['Europe/Paris']);
-  R = await tenant('Random', ['America/New_York', 'Asia/Ho_Chi_Minh']);
+  R = await tenant('Random', ['America/New_York', 'Asia/Ho_Chi_Minh', 'Australia/Sydney']);
   const tmp = join(server.dir, 'crop.jpg');
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x808080:s=48x48', '-frames:v', '1', tmp]);
   crop = readFileSync(tmp).toString('base64');
@@ -342,6 +342,67 @@ function localDay(ms, zone) {
   return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ms));
 }
 
+function localHour(ms, zone) {
+  return Number(new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', hourCycle: 'h23' }).format(new Date(ms)));
+}
+
+const addDays = (day, n) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
+
+/** The distinct-visitor figures of a local-date range by their definitions
+ * (docs/REPORTS.md), straight from raw visits: unique per site set and per
+ * bucket, returning = seen at any site in the look-back days before. */
+function oracle(raw, sites, zoneOf, from, to, lookback) {
+  const day = (v) => localDay(v.first, zoneOf[v.site]);
+  const known = raw.filter((v) => v.customer !== '0');
+  const inRange = known.filter((v) => sites.includes(v.site) && day(v) >= from && day(v) <= to);
+  const back = new Set(known.filter((v) => day(v) >= addDays(from, -lookback) && day(v) < from).map((v) => v.customer));
+  const unique = (vs) => new Set(vs.map((v) => v.customer));
+  const returning = (vs) => [...unique(vs)].filter((c) => back.has(c)).length;
+  const by = (label) => {
+    const m = new Map();
+    for (const v of inRange) m.set(label(v), [...(m.get(label(v)) || []), v]);
+    return new Map([...m].map(([k, vs]) => [k, unique(vs).size]));
+  };
+  const week = (d) => addDays(d, -((new Date(`${d}T00:00:00Z`).getUTCDay() + 6) % 7));
+  return {
+    unique: unique(inRange).size, returning: returning(inRange),
+    perSite: new Map(sites.map((s) => { const vs = inRange.filter((v) => v.site === s); return [s, [unique(vs).size, returning(vs)]]; })),
+    day: by(day), week: by((v) => week(day(v))), month: by((v) => day(v).slice(0, 7)),
+    hour: by((v) => `${day(v)}T${String(localHour(v.first, zoneOf[v.site])).padStart(2, '0')}:00`),
+  };
+}
+
+/** Compares every report's distinct-visitor figures with the oracle for one
+ * site selection (null: every site) and range. */
+async function compareDistinct(raw, selection, from, to, lookback) {
+  const zoneOf = Object.fromEntries(R.sites.map((s) => [s.id, s.timezone]));
+  const sites = selection || R.sites.map((s) => s.id);
+  const q = { from, to, ...(selection ? { site_id: selection.join(',') } : {}) };
+  const want = oracle(raw, sites, zoneOf, from, to, lookback);
+  const what = `${JSON.stringify(q)} look-back ${lookback}`;
+  const s = await report(R.admin, 'summary', q);
+  assert.deepEqual([s.unique_visitors, s.returning_visitors, s.new_visitors], [want.unique, want.returning, want.unique - want.returning], `summary ${what}`);
+  const nr = await report(R.admin, 'new-returning', q);
+  for (const row of nr.rows) {
+    const [u, r] = row.site_id === null ? [want.unique, want.returning] : want.perSite.get(row.site_id);
+    assert.deepEqual([row.unique_visitors, row.returning_visitors], [u, r], `new-returning ${row.site_id} ${what}`);
+  }
+  for (const g of ['day', 'week', 'month']) {
+    const series = await report(R.admin, 'series', { ...q, granularity: g });
+    for (const b of series.series)
+      assert.equal(b.unique_visitors, want[g].get(b.period) || 0, `series ${g} ${b.period} ${what}`);
+  }
+  if (Date.parse(to) - Date.parse(from) < 31 * 86400000) {
+    const hours = await report(R.admin, 'series', { ...q, granularity: 'hour' });
+    for (const b of hours.series)
+      assert.equal(b.unique_visitors, want.hour.get(b.period) || 0, `series hour ${b.period} ${what}`);
+  }
+  const cmp = await report(R.admin, 'sites', q);
+  const before = oracle(raw, sites, zoneOf, addDays(from, -(Date.parse(to) - Date.parse(from)) / 86400000 - 1), addDays(from, -1), lookback);
+  for (const row of cmp.sites)
+    assert.deepEqual([row.unique_visitors, row.previous_unique_visitors], [want.perSite.get(row.site_id)[0], before.perSite.get(row.site_id)[0]], `sites ${row.site_id} ${what}`);
+}
+
 test('random visits ingested and corrected: rollups equal the raw aggregation', async () => {
   const rnd = mulberry32(20261206);
   const key = (await call(server, 'POST', '/v1/api-keys', { token: R.admin, body: { name: 'all sites' } })).json.secret;
@@ -392,7 +453,7 @@ test('random visits ingested and corrected: rollups equal the raw aggregation', 
 
   const from = new Date(now - 25 * 86400000).toISOString(), to = new Date(now + 86400000).toISOString();
   const check = server.admin('rollups-check', '--tenant-id', String(R.tenant.id), '--from', from, '--to', to);
-  assert.equal(check.sites, 2);
+  assert.equal(check.sites, 3);
   assert.deepEqual([check.days_differing, check.hours_differing, check.visitors_differing], [0, 0, 0], JSON.stringify(check));
 
   // The reports against the raw rows, aggregated here.
@@ -419,9 +480,24 @@ test('random visits ingested and corrected: rollups equal the raw aggregation', 
     }
     assert.equal(series.series.reduce((n, b) => n + b.visits, 0), raw.filter((v) => v.site === site.id).length);
   }
+  // Unique, new and returning visitors by their definitions: every site, one
+  // site, two of three; look-backs short and long; ranges of days and weeks.
+  const ids = R.sites.map((x) => x.id);
+  const ranges = [[localDay(now - 20 * 86400000, 'UTC'), localDay(now, 'UTC')], [localDay(now - 9 * 86400000, 'UTC'), localDay(now - 3 * 86400000, 'UTC')],
+    [localDay(now - 5 * 86400000, 'UTC'), localDay(now - 5 * 86400000, 'UTC')]];
+  for (const lookback of [2, 365]) {
+    assert.equal((await call(server, 'PATCH', `/v1/tenants/${R.tenant.id}/settings`, { token: R.admin, body: { returning_lookback_days: lookback } })).status, 200);
+    for (const [from, to] of ranges)
+      for (const selection of [null, [ids[0]], [ids[1]], [ids[0], ids[1]]])
+        await compareDistinct(raw, selection, from, to, lookback);
+  }
+
   // A site's new time zone recomputes its rollups.
   const moved = await call(server, 'PATCH', `/v1/sites/${R.sites[1].id}`, { token: R.admin, body: { timezone: 'Europe/Berlin' } });
   assert.equal(moved.status, 200, moved.text);
   const after = server.admin('rollups-check', '--tenant-id', String(R.tenant.id), '--from', from, '--to', to);
   assert.equal(after.days_differing, 0, JSON.stringify(after));
+  R.sites[1].timezone = 'Europe/Berlin';
+  await compareDistinct(raw, null, ...ranges[0], 365);
+  await compareDistinct(raw, [ids[1]], ...ranges[1], 365);
 });

@@ -179,3 +179,76 @@ Test(rollups, visitor_ids_round_trip_as_varint_deltas) {
     got++;
   cr_assert_eq(got, n - 1);
 }
+
+Test(rollups, visitors_carry_their_gap) {
+  struct rollup_visitor v[] = {{3, 0}, {4, 1}, {200, 365}, {201, 0}, {1LL << 40, 1000}};
+  size_t n = sizeof v / sizeof v[0];
+  unsigned char buf[20 * sizeof v / sizeof v[0]];
+  size_t len = rollup_visitors_encode(v, n, buf);
+  cr_assert_eq(buf[0], 3);
+  cr_assert_eq(buf[1], 0);
+  const unsigned char *p = buf;
+  int64_t id = 0, gap = -1;
+  size_t got = 0;
+  while (rollup_visitors_next(&p, buf + len, &id, &gap)) {
+    cr_assert_eq(id, v[got].id);
+    cr_assert_eq(gap, v[got++].gap);
+  }
+  cr_assert_eq(got, n);
+  /* A visitor cut off before its gap is not read. */
+  p = buf;
+  id = 0;
+  got = 0;
+  while (rollup_visitors_next(&p, buf + len - 1, &id, &gap))
+    got++;
+  cr_assert_eq(got, n - 1);
+}
+
+struct gap_seen {
+  int64_t gap[8], count[8];
+  int n;
+};
+
+static void gap_seen(void *ctx, int64_t gap, int64_t count) {
+  struct gap_seen *s = ctx;
+  if (s->n < 8) {
+    s->gap[s->n] = gap;
+    s->count[s->n++] = count;
+  }
+}
+
+Test(rollups, gap_histograms_keep_counts_per_gap_and_none) {
+  /* Sorted; gaps of 0 are dropped; "none" sorts last and comes out first. */
+  int64_t gaps[] = {0, 0, 1, 1, 1, 7, 400, 400, ROLLUP_GAP_NONE, ROLLUP_GAP_NONE};
+  unsigned char buf[20 * 10 + 10];
+  size_t len = rollup_gaps_encode(gaps, 10, buf);
+  struct gap_seen s = {0};
+  cr_assert_eq(rollup_gaps_decode(buf, len, gap_seen, &s), 0);
+  cr_assert_eq(s.n, 4);
+  int64_t want_gap[] = {ROLLUP_GAP_NONE, 1, 7, 400}, want_count[] = {2, 3, 1, 2};
+  for (int i = 0; i < 4; i++) {
+    cr_assert_eq(s.gap[i], want_gap[i]);
+    cr_assert_eq(s.count[i], want_count[i]);
+  }
+  /* Only gaps of 0: nothing but a zero "none" count. */
+  len = rollup_gaps_encode(gaps, 2, buf);
+  cr_assert_eq(len, 1);
+  /* A truncated histogram is reported, not misread. */
+  len = rollup_gaps_encode(gaps, 10, buf);
+  struct gap_seen t = {0};
+  cr_assert_eq(rollup_gaps_decode(buf, len - 1, gap_seen, &t), -1);
+}
+
+Test(rollups, hour_keys_and_gaps_in_days) {
+  cr_assert_eq(rollup_gap_days(20000 * 24 + 5, -1), ROLLUP_GAP_NONE);
+  cr_assert_eq(rollup_gap_days(20000 * 24 + 5, 20000 * 24 + 1), 0);
+  cr_assert_eq(rollup_gap_days(20000 * 24 + 0, 19999 * 24 + 23), 1);
+  cr_assert_eq(rollup_gap_days(20365 * 24, 20000 * 24 + 23), 365);
+  /* The repeated autumn hour is one hour key; the hour after the spring gap follows 01:00. */
+  struct tz *ny = zone("America/New_York");
+  int64_t k = rollup_hour_key(ny, ms("2026-11-01T05:30:00Z"));
+  cr_assert_eq(k, day(2026, 11, 1) * 24 + 1);
+  cr_assert_eq(rollup_hour_key(ny, ms("2026-11-01T06:30:00Z")), k);
+  cr_assert_eq(rollup_hour_key(ny, ms("2026-03-08T07:30:00Z")), day(2026, 3, 8) * 24 + 3);
+  tz_free(ny);
+}
