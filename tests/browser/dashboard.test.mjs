@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODELS_DIR, ROOT, SHARED_DATA, Server, checkPrerequisites, clearFailedShots, launchChromium, shot, watchErrors } from './lib.mjs';
+import { MODELS_DIR, ROOT, SHARED_DATA, Server, checkPrerequisites, clearFailedShots, launchChromium, openPage, shot, signIn, watchErrors } from './lib.mjs';
 
 // Staff enrolment needs the face models (bootstrap) and one-person photos:
 // crops from the shared faces-bbt set, padded so the detector sees a whole head.
@@ -307,6 +307,56 @@ step('staff: add a member with profile fields; enrol faces one by one, a group p
   await shot(page, '20-staff-faces');
   await page.keyboard.press('Escape');
   await row('Linh Tran').getByText('Recognisable').waitFor();
+});
+
+// The webcam: Chromium's fake camera plays a video of one face (a photo from
+// the shared set, looped); one context may use the camera, another may not.
+step('staff: a face taken with the webcam is enrolled; a camera the browser may not use is explained', async () => {
+  if (enrolSkip) {
+    console.log(`# webcam enrolment not tested: ${enrolSkip}`);
+    return;
+  }
+  const y4m = join(srv.dir, 'webcam.y4m');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', join(SHARED_DATA, 'faces-bbt', 'penny', 'penny1.png'),
+    '-vf', 'pad=300:225:75:37:color=gray,scale=640:480', '-r', '5', '-t', '2', '-pix_fmt', 'yuv420p', y4m]);
+  const cam = await launchChromium(['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`]);
+  try {
+    const linh = (await listAll('/v1/staff')).find((x) => x.name === 'Linh Tran');
+    const ctx = await cam.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['camera'] });
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(T);
+    await signIn(p, srv.url, 'alice', 'alice-password-1');
+    await openPage(p, 'Staff');
+    await p.getByRole('button', { name: 'Faces of Linh Tran' }).click();
+    await p.getByRole('button', { name: 'Take with the camera' }).click();
+    const video = p.getByTestId('webcam-video');
+    await until(() => video.evaluate((v) => v.videoWidth > 0 && !v.paused));
+    await shot(p, '20b-staff-webcam');
+    await p.getByRole('button', { name: 'Take picture' }).click();
+    const results = p.getByTestId('upload-results');
+    await results.getByText(/^webcam-1\.jpg: enrolled \(quality \d+%\)/).waitFor({ timeout: 60000 });
+    const after = (await srv.api('GET', `/v1/staff/${linh.id}`, { token: adminToken })).body;
+    assert.equal(after.face_count, linh.face_count + 1);
+    await p.locator('.ant-modal-footer').getByRole('button', { name: 'Close', exact: true }).click();
+    await video.waitFor({ state: 'detached' });
+    await ctx.close();
+
+    // No camera permission: the reason and what to do, no upload.
+    const denied = await cam.newContext({ viewport: { width: 1280, height: 800 } });
+    const q = await denied.newPage();
+    q.setDefaultTimeout(T);
+    await signIn(q, srv.url, 'alice', 'alice-password-1');
+    await openPage(q, 'Staff');
+    await q.getByRole('button', { name: 'Faces of Linh Tran' }).click();
+    await q.getByRole('button', { name: 'Take with the camera' }).click();
+    await q.getByTestId('webcam-problem').getByText(/not allowed to use the camera/).waitFor();
+    assert.equal(await q.getByRole('button', { name: 'Take picture' }).isDisabled(), true);
+    await shot(q, '20c-staff-webcam-denied');
+    assert.equal((await srv.api('GET', `/v1/staff/${linh.id}`, { token: adminToken })).body.face_count, linh.face_count + 1);
+    await denied.close();
+  } finally {
+    await cam.close();
+  }
 });
 
 step('visits: cards with pictures and site-local times, infinite scroll, filter, delete', async () => {

@@ -89,7 +89,7 @@ export class Server {
   }
 }
 
-export async function launchChromium() {
+export async function launchChromium(extraArgs = []) {
   const require = createRequire(join(ROOT, 'web', 'package.json'));
   const { chromium } = require('playwright-core');
   // playwright-core gives every launch a fresh temporary --user-data-dir (it
@@ -98,7 +98,7 @@ export async function launchChromium() {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync', ...extraArgs],
   });
   return browser;
 }

@@ -8,6 +8,7 @@ import { MANAGERS, allowed } from '../../auth/roles';
 import { PageHead, QueryError, SiteSelect, TenantSelect, siteName, useSites } from '../../components/common';
 import { useI18n } from '../../i18n';
 import { readAsDataUrl } from './files';
+import { WebcamCapture } from './Webcam';
 
 type Staff = Schemas['Staff'];
 type Gender = 'male' | 'female';
@@ -134,7 +135,10 @@ function FacesDrawer({ staffId, onClose }: { staffId: number; onClose: () => voi
             <>
               <input ref={input} type="file" accept="image/jpeg,image/png" multiple hidden aria-label={t('staff.uploadFaces')}
                 onChange={(e) => { const fs = [...(e.target.files ?? [])]; e.target.value = ''; if (fs.length) upload(fs); }} />
-              <Button icon={<UploadOutlined />} loading={progress !== null} onClick={() => input.current?.click()}>{t('staff.uploadFaces')}</Button>
+              <Space wrap>
+                <Button icon={<UploadOutlined />} loading={progress !== null} onClick={() => input.current?.click()}>{t('staff.uploadFaces')}</Button>
+                <WebcamCapture busy={progress !== null} onCapture={(f) => upload([f])} />
+              </Space>
               <Typography.Text type="secondary">{t('staff.uploadHelp')}</Typography.Text>
             </>
           )}
