@@ -3,7 +3,9 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
+#include "auth.h"
 #include "http.h"
 
 Test(openapi, document_matches_the_route_table) {
@@ -56,4 +58,42 @@ Test(openapi, routes_are_unique) {
       cr_expect(strcmp(http_routes[i].method, http_routes[j].method) ||
                     strcmp(http_routes[i].pattern, http_routes[j].pattern),
                 "duplicate route %s %s", http_routes[i].method, http_routes[i].pattern);
+}
+
+/* x-roles of each operation names exactly the roles the route table lets in,
+ * so clients (the dashboard's role guards) can rely on the document. */
+Test(openapi, x_roles_match_the_route_table) {
+  json_error_t jerr;
+  json_t *doc = json_load_file(FOOTFALL_OPENAPI_PATH, 0, &jerr);
+  cr_assert_not_null(doc);
+  json_t *paths = json_object_get(doc, "paths");
+  for (int i = 0; i < http_route_count; i++) {
+    const struct route *r = &http_routes[i];
+    if (r->flags & ROUTE_HIDDEN)
+      continue;
+    char method[16];
+    size_t n = strlen(r->method);
+    for (size_t k = 0; k <= n; k++)
+      method[k] =
+          (char)(r->method[k] >= 'A' && r->method[k] <= 'Z' ? r->method[k] + 32 : r->method[k]);
+    json_t *roles = json_object_get(json_object_get(json_object_get(paths, r->pattern), method),
+                                    "x-roles");
+    cr_expect(json_is_array(roles), "%s %s has no x-roles", r->method, r->pattern);
+    unsigned listed = 0;
+    size_t k;
+    json_t *v;
+    json_array_foreach(roles, k, v) {
+      const char *name = json_string_value(v);
+      enum role role = ROLE_NONE;
+      for (int x = ROLE_WORKER; x < ROLE_COUNT; x++)
+        if (name && !strcmp(name, role_name((enum role)x)))
+          role = (enum role)x;
+      cr_expect_neq(role, ROLE_NONE, "%s %s: x-roles names '%s'", r->method, r->pattern,
+                    name ? name : "?");
+      listed |= ROLE_BIT(role);
+    }
+    cr_expect_eq(listed & ~ROLE_BIT(ROLE_NONE), r->roles,
+                 "%s %s: x-roles differ from the route table", r->method, r->pattern);
+  }
+  json_decref(doc);
 }

@@ -1,23 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { PAGES, offered, permitted } from '../app/pages';
-import { ROLES, allowed, assignableRoles, type Role } from './roles';
-import routesC from '../../../src/server/routes.c?raw';
+import { ADMINS, ANY_USER, MANAGERS, ROLES, SYSTEM, allowed, assignableRoles, type Role } from './roles';
 import openapiJson from '../../../src/server/openapi.json?raw';
 
-// The server's route table (src/server/routes.c) and its OpenAPI document:
-// which roles may call each operation.
-const MACROS: Record<string, readonly Role[]> = {
-  ANY_USER: ROLES, MANAGERS: ['system_admin', 'tenant_admin', 'site_manager'], ADMINS: ['system_admin', 'tenant_admin'], SYSTEM: ['system_admin'], WORKER: [], '0': [],
-};
+// The server's OpenAPI document names, per operation, the roles that may call
+// it (x-roles; tests/unit/server checks them against the route table).
+type Operation = { operationId?: string; 'x-roles'?: string[] };
+const doc = JSON.parse(openapiJson) as { paths: Record<string, Record<string, Operation>> };
+const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, ...op })));
+const userRoles = (op: Operation): Role[] => ROLES.filter((r) => (op['x-roles'] ?? []).includes(r));
 /** Roles per operationId, for the reading (GET) operations. */
 function operationRoles(): Map<string, readonly Role[]> {
-  const routes = routesC;
-  const doc = JSON.parse(openapiJson);
   const out = new Map<string, readonly Role[]>();
-  for (const m of routes.matchAll(/\{"(GET|POST|PUT|PATCH|DELETE)", "([^"]+)", \w+, (\w+),/g)) {
-    const op = doc.paths?.[m[2]]?.[m[1].toLowerCase()]?.operationId;
-    if (op && m[1] === 'GET') out.set(op, MACROS[m[3]] ?? []);
-  }
+  for (const op of operations) if (op.method === 'get' && op.operationId) out.set(op.operationId, userRoles(op));
   return out;
 }
 
@@ -42,6 +37,18 @@ describe('roles and pages', () => {
         for (const r of page.roles) expect(roles.get(op), `${page.path}: ${r} may not call ${op}`).toContain(r);
       }
     }
+  });
+  it('every operation names its roles, in the tiers the dashboard knows', () => {
+    const tiers = [ANY_USER, MANAGERS, ADMINS, SYSTEM, []].map((t) => [...t].sort().join());
+    for (const op of operations) {
+      expect(Array.isArray(op['x-roles']), `${op.method} ${op.path} has no x-roles`).toBe(true);
+      expect(tiers, `${op.method} ${op.path}: ${op['x-roles']}`).toContain([...userRoles(op)].sort().join());
+    }
+  });
+  it('a page for fewer than every user is closed to exactly the roles its main read refuses', () => {
+    const roles = operationRoles();
+    for (const page of PAGES.filter((p) => p.roles.length < ROLES.length))
+      expect([...roles.get(page.requires[0])!].sort(), page.path).toEqual([...page.roles].sort());
   });
   it('shows tenants only in the all-tenants view', () => {
     const tenants = PAGES.find((p) => p.path === '/tenants')!;
