@@ -570,6 +570,10 @@ int db_test_cached_statements(struct db_conn *conn) {
   return conn->db->driver->cached_statements(conn);
 }
 
+int db_test_reprepares(struct db_conn *conn) {
+  return conn->db->driver->reprepares(conn);
+}
+
 int db_notify(struct db_conn *c, const char *channel, const char *payload, struct ff_error *err) {
   if (c->db->driver != &db_postgres_driver)
     return ff_fail(err, FF_EUNSUPPORTED, "NOTIFY needs PostgreSQL");

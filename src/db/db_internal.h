@@ -38,10 +38,14 @@ struct db_driver {
   int (*script)(struct db_conn *conn, const char *sql, struct ff_error *err);
   bool (*in_transaction)(struct db_conn *conn);
   int (*cached_statements)(struct db_conn *conn);
+  /* Times the cached statements were compiled again (SQLite; else 0). */
+  int (*reprepares)(struct db_conn *conn);
 };
 
 /* Test hook: how many prepared statements the connection has cached. */
 int db_test_cached_statements(struct db_conn *conn);
+/* Test hook: how often its cached statements had to be compiled again. */
+int db_test_reprepares(struct db_conn *conn);
 
 extern const struct db_driver db_sqlite_driver;
 extern const struct db_driver db_postgres_driver;

@@ -490,6 +490,11 @@ static int pg_cached_statements(struct db_conn *conn) {
   return ((struct pg_conn *)conn->backend)->ncached;
 }
 
+static int pg_reprepares(struct db_conn *conn) {
+  (void)conn; /* the server prepares; nothing expires on our side */
+  return 0;
+}
+
 const struct db_driver db_postgres_driver = {
     .backend = DB_POSTGRES,
     .name = "postgres",
@@ -503,6 +508,7 @@ const struct db_driver db_postgres_driver = {
     .script = pg_script,
     .in_transaction = pg_in_transaction,
     .cached_statements = pg_cached_statements,
+    .reprepares = pg_reprepares,
 };
 
 /* ---- LISTEN/NOTIFY (db.h) ---- */

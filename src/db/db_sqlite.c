@@ -226,6 +226,23 @@ static int statement_for(struct sqlite_conn *sc, const char *sql, sqlite3_stmt *
   return FF_OK;
 }
 
+/* Transaction control (BEGIN, COMMIT, ROLLBACK) through the statement
+ * cache, so it is parsed once per connection rather than per transaction. */
+static int control(struct sqlite_conn *sc, const char *sql, struct ff_error *err) {
+  sqlite3_stmt *stmt = NULL;
+  int rc = statement_for(sc, sql, &stmt, err);
+  if (rc != FF_OK)
+    return rc;
+  rc = sqlite3_step(stmt) == SQLITE_DONE ? FF_OK : fail_sqlite(sc->handle, err);
+  sqlite3_reset(stmt);
+  return rc;
+}
+
+static void rollback_now(struct sqlite_conn *sc) {
+  if (control(sc, "ROLLBACK", NULL) != FF_OK && !sqlite3_get_autocommit(sc->handle))
+    sqlite3_exec(sc->handle, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static int bind_params(sqlite3 *handle, sqlite3_stmt *stmt, const struct db_value *params,
                        int nparams, struct ff_error *err) {
   int expected = sqlite3_bind_parameter_count(stmt);
@@ -318,6 +335,14 @@ static int sqlite_run(struct db_conn *conn, const char *sql, const struct db_val
     sc->tx_failed = sc->tx != TX_NONE;
     return rc;
   }
+  /* A read transaction refuses writes, as PostgreSQL's READ ONLY does (and
+   * the failure dooms it, as there). Checked here rather than with PRAGMA
+   * query_only, which expires every prepared statement of the connection
+   * each time it is set. */
+  if (sc->tx == TX_READ && !sqlite3_stmt_readonly(stmt)) {
+    sc->tx_failed = true;
+    return ff_fail(err, FF_EDB, "cannot write in a read-only transaction");
+  }
   struct db_rows *rows = NULL;
   /* A write outside a transaction queues behind in-process write
    * transactions too, rather than polling in the busy handler. */
@@ -383,7 +408,13 @@ static int sqlite_script(struct db_conn *conn, const char *sql, struct ff_error 
   int rc = locked ? lock_writer(conn->db, err) : FF_OK;
   if (rc != FF_OK)
     return rc;
+  /* Inside a read transaction a script may not write either (rare: only
+   * here does query_only, with its cost, still serve). */
+  if (sc->tx == TX_READ && (rc = simple_exec(sc->handle, "PRAGMA query_only=1", err)) != FF_OK)
+    return rc;
   rc = simple_exec(sc->handle, sql, err);
+  if (sc->tx == TX_READ)
+    sqlite3_exec(sc->handle, "PRAGMA query_only=0", NULL, NULL, NULL);
   if (locked)
     pthread_mutex_unlock(&conn->db->write_lock);
   if (rc != FF_OK)
@@ -394,8 +425,6 @@ static int sqlite_script(struct db_conn *conn, const char *sql, struct ff_error 
 /* Leaves the connection with no transaction and no lock held by us. */
 static void end_transaction(struct db_conn *conn) {
   struct sqlite_conn *sc = conn->backend;
-  if (sc->tx == TX_READ)
-    sqlite3_exec(sc->handle, "PRAGMA query_only=0", NULL, NULL, NULL);
   if (sc->tx == TX_WRITE)
     pthread_mutex_unlock(&conn->db->write_lock);
   sc->tx = TX_NONE;
@@ -408,37 +437,32 @@ static int sqlite_begin(struct db_conn *conn, enum db_tx kind, struct ff_error *
   if (kind == DB_TX_WRITE) {
     if ((rc = lock_writer(conn->db, err)) != FF_OK)
       return rc;
-    if ((rc = simple_exec(sc->handle, "BEGIN IMMEDIATE", err)) != FF_OK) {
+    if ((rc = control(sc, "BEGIN IMMEDIATE", err)) != FF_OK) {
       pthread_mutex_unlock(&conn->db->write_lock);
       return rc;
     }
     sc->tx = TX_WRITE;
     return FF_OK;
   }
-  /* A read transaction refuses writes, as PostgreSQL's READ ONLY does, so
-   * code tested on SQLite behaves the same on PostgreSQL. */
-  if ((rc = simple_exec(sc->handle, "BEGIN DEFERRED", err)) != FF_OK)
+  /* A read transaction refuses writes (see sqlite_run). */
+  if ((rc = control(sc, "BEGIN DEFERRED", err)) != FF_OK)
     return rc;
   sc->tx = TX_READ;
-  if ((rc = simple_exec(sc->handle, "PRAGMA query_only=1", err)) != FF_OK) {
-    sqlite3_exec(sc->handle, "ROLLBACK", NULL, NULL, NULL);
-    end_transaction(conn);
-  }
-  return rc;
+  return FF_OK;
 }
 
 static int sqlite_commit(struct db_conn *conn, struct ff_error *err) {
   struct sqlite_conn *sc = conn->backend;
   int rc = FF_OK;
   if (sc->tx_failed) {
-    sqlite3_exec(sc->handle, "ROLLBACK", NULL, NULL, NULL);
+    rollback_now(sc);
     rc = ff_fail(err, FF_EDB, "the transaction was rolled back after an earlier error");
   } else if (sqlite3_get_autocommit(sc->handle)) {
     /* SQLite already rolled back (after SQLITE_FULL, IOERR, NOMEM...). */
     rc = ff_fail(err, FF_EDB, "the transaction was rolled back by an earlier error");
-  } else if ((rc = simple_exec(sc->handle, "COMMIT", err)) != FF_OK) {
+  } else if ((rc = control(sc, "COMMIT", err)) != FF_OK) {
     /* A failed commit leaves nothing open, as on PostgreSQL. */
-    sqlite3_exec(sc->handle, "ROLLBACK", NULL, NULL, NULL);
+    rollback_now(sc);
   }
   end_transaction(conn);
   return rc;
@@ -447,9 +471,11 @@ static int sqlite_commit(struct db_conn *conn, struct ff_error *err) {
 static int sqlite_rollback(struct db_conn *conn) {
   struct sqlite_conn *sc = conn->backend;
   int rc = FF_OK;
-  if (!sqlite3_get_autocommit(sc->handle) &&
-      sqlite3_exec(sc->handle, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-    rc = sqlite_status(sqlite3_extended_errcode(sc->handle));
+  if (!sqlite3_get_autocommit(sc->handle)) {
+    rollback_now(sc);
+    if (!sqlite3_get_autocommit(sc->handle))
+      rc = sqlite_status(sqlite3_extended_errcode(sc->handle));
+  }
   end_transaction(conn);
   return rc;
 }
@@ -461,6 +487,14 @@ static bool sqlite_in_transaction(struct db_conn *conn) {
 
 static int sqlite_cached_statements(struct db_conn *conn) {
   return ((struct sqlite_conn *)conn->backend)->ncached;
+}
+
+static int sqlite_reprepares(struct db_conn *conn) {
+  struct sqlite_conn *sc = conn->backend;
+  int n = 0;
+  for (int i = 0; i < sc->ncached; i++)
+    n += sqlite3_stmt_status(sc->cache[i].stmt, SQLITE_STMTSTATUS_REPREPARE, 0);
+  return n;
 }
 
 const struct db_driver db_sqlite_driver = {
@@ -476,4 +510,5 @@ const struct db_driver db_sqlite_driver = {
     .script = sqlite_script,
     .in_transaction = sqlite_in_transaction,
     .cached_statements = sqlite_cached_statements,
+    .reprepares = sqlite_reprepares,
 };

@@ -564,6 +564,33 @@ Test(db, statements_are_cached_per_connection) {
   db_release(c);
 }
 
+/* A read transaction leaves the connection's prepared statements alone
+ * (SQLite's PRAGMA query_only, once used for it, made every one of them
+ * compile again), and still refuses writes. */
+Test(db, read_transactions_keep_statements_prepared) {
+  struct db_conn *c = conn();
+  create_values_table(c);
+  cr_assert_eq(query_int(c, "SELECT count(*) FROM vals"), 0);
+  int before = db_test_reprepares(c);
+  for (int i = 0; i < 5; i++) {
+    CHECK(db_begin(c, DB_TX_READ, &E));
+    cr_assert_eq(query_int(c, "SELECT count(*) FROM vals"), 0);
+    CHECK(db_commit(c, &E));
+    CHECK(db_begin(c, DB_TX_WRITE, &E));
+    CHECK(db_exec(c, "UPDATE vals SET k = k WHERE k < 0", DB_NOARGS, NULL, &E));
+    CHECK(db_commit(c, &E));
+  }
+  cr_assert_eq(db_test_reprepares(c), before);
+  CHECK(db_begin(c, DB_TX_READ, &E));
+  EXPECT_FAIL(db_exec(c, "UPDATE vals SET k = k WHERE k < 0", DB_NOARGS, NULL, &E), FF_EDB);
+  EXPECT_FAIL(db_commit(c, &E), FF_EDB);
+  CHECK(db_begin(c, DB_TX_READ, &E));
+  EXPECT_FAIL(db_exec_script(c, "INSERT INTO vals (k) VALUES (9)", &E), FF_EDB);
+  db_rollback(c);
+  cr_assert_eq(query_int(c, "SELECT count(*) FROM vals"), 0);
+  db_release(c);
+}
+
 Test(db, cached_statements_survive_schema_changes) {
   struct db_conn *c = conn();
   create_values_table(c);
