@@ -128,7 +128,21 @@ void http_client_address(const struct request *rq, char *out, size_t size) {
   out[0] = 0;
   if (!sa)
     return;
-  if (sa->sa_family == AF_INET)
+  if (sa->sa_family == AF_INET && size >= INET_ADDRSTRLEN) {
+    /* By hand: inet_ntop formats each byte with sprintf, on every request. */
+    const unsigned char *b = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    char *o = out;
+    for (int i = 0; i < 4; i++) {
+      if (i)
+        *o++ = '.';
+      if (b[i] >= 100)
+        *o++ = (char)('0' + b[i] / 100);
+      if (b[i] >= 10)
+        *o++ = (char)('0' + b[i] / 10 % 10);
+      *o++ = (char)('0' + b[i] % 10);
+    }
+    *o = 0;
+  } else if (sa->sa_family == AF_INET)
     inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
   else if (sa->sa_family == AF_INET6)
     inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -29,4 +30,30 @@ Test(timezones, only_real_iana_zones) {
   cr_assert_not(timezone_valid(""));
   cr_assert_not(timezone_valid("posix/Europe/Paris"));
   cr_assert_not(timezone_valid("Europe"), "a folder is not a zone");
+}
+
+/* The client address as the access log and the login rate limit see it:
+ * IPv4 is formatted by hand, and must read as inet_ntop writes it. */
+Test(routing, client_addresses_read_as_inet_ntop_writes_them) {
+  const char *samples[] = {"0.0.0.0", "127.0.0.1", "10.0.100.9", "192.168.1.255",
+                           "255.255.255.255", "1.20.199.7"};
+  for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    cr_assert_eq(inet_pton(AF_INET, samples[i], &sin.sin_addr), 1);
+    struct _u_request raw = {.client_address = (struct sockaddr *)&sin};
+    struct request rq = {.raw = &raw};
+    char out[64];
+    http_client_address(&rq, out, sizeof out);
+    cr_expect_str_eq(out, samples[i]);
+  }
+  struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+  cr_assert_eq(inet_pton(AF_INET6, "2001:db8::7", &sin6.sin6_addr), 1);
+  struct _u_request raw = {.client_address = (struct sockaddr *)&sin6};
+  struct request rq = {.raw = &raw};
+  char out[64];
+  http_client_address(&rq, out, sizeof out);
+  cr_expect_str_eq(out, "2001:db8::7");
+  raw.client_address = NULL;
+  http_client_address(&rq, out, sizeof out);
+  cr_expect_str_eq(out, "");
 }
