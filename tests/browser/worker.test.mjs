@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,4 +130,26 @@ step('live view: the proxied worker and the relayed one (endpoint unreachable, f
   const frames = await metric('footfall_live_frames_total');
   await until(async () => (await metric('footfall_live_frames_total')) >= frames + 5, 30000, 'more frames');
   await shot(page, '51-live-view-proxied-and-relayed');
+}, { skip });
+
+step('search by photo: another picture of the person the worker saw finds that customer, whose gallery shows the face', async () => {
+  const customers = (await srv.api('GET', '/v1/customers', { token: seed.alice })).body.items;
+  assert.ok(customers.length >= 1);
+  const photo = join(dir, 'penny2.jpg');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(SHARED_DATA, 'faces-bbt', 'penny', 'penny2.png'), '-vf', 'pad=450:450:150:150:color=gray', photo]);
+  const expected = (await srv.api('POST', '/v1/customers/search', { token: seed.alice, body: { image: readFileSync(photo).toString('base64') } })).body;
+  const best = expected.faces[0].matches.find((m) => m.match);
+  assert.ok(best, `the API finds her: ${JSON.stringify(expected)}`);
+  await openPage(page, 'Customers');
+  await page.locator('input[type="file"]').setInputFiles(photo);
+  const modal = page.getByRole('dialog').filter({ hasText: 'Has this person been here?' });
+  const match = modal.getByTestId('search-match').filter({ hasText: 'Same person' }).first();
+  await match.waitFor({ timeout: 60000 });
+  assert.match(await match.innerText(), new RegExp(`Customer #${best.customer_id}\\b`));
+  await shot(page, '52-customers-search-by-photo');
+  await match.getByRole('button', { name: 'Details' }).click();
+  await modal.waitFor({ state: 'hidden' });
+  const drawer = page.getByTestId('customer-drawer');
+  await drawer.getByTestId('customer-face').first().locator('img').waitFor({ timeout: T });
+  await shot(page, '53-customer-gallery');
 }, { skip });

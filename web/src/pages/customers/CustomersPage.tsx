@@ -264,7 +264,7 @@ function PhotoSearch({ onOpen }: { onOpen: (id: number) => void }) {
               <Typography.Text strong>{t('customers.searchFace', { n: i + 1 })}</Typography.Text>
               <List size="small" dataSource={f.matches ?? []} locale={{ emptyText: t('customers.searchNone') }}
                 renderItem={(m) => (
-                  <List.Item data-testid="search-match" actions={[<Button key="open" size="small" onClick={() => onOpen(m.customer_id)}>{t('customers.details')}</Button>]}>
+                  <List.Item data-testid="search-match" actions={[<Button key="open" size="small" onClick={() => { setResult(null); search.reset(); onOpen(m.customer_id); }}>{t('customers.details')}</Button>]}>
                     <Space wrap>
                       <Tag color={m.match ? 'green' : 'default'}>{m.match ? t('customers.searchMatch') : t('customers.searchNear')}</Tag>
                       <span>{t('customers.anonymous', { id: m.customer_id })}</span>
