@@ -88,6 +88,26 @@ uint64_t db_monotonic_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+struct timespec db_deadline_ms(int ms) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+void db_cond_init_monotonic(pthread_cond_t *cond) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(cond, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
 void db_format_real(double r, char *buf, size_t size) {
   if (isnan(r))
     snprintf(buf, size, "NaN");
@@ -119,6 +139,8 @@ static int parse_url(struct db *db, const char *url, struct ff_error *err) {
 }
 
 static void free_db(struct db *db) {
+  if (db->backend && db->driver->stop)
+    db->driver->stop(db);
   if (db->conns) {
     for (int i = 0; i < db->pool_size; i++)
       if (db->conns[i].backend)
@@ -154,11 +176,7 @@ int db_open(const struct db_options *options, struct db **out, struct ff_error *
   pthread_mutexattr_settype(&mutex_attr, PTHREAD_MUTEX_ERRORCHECK);
   pthread_mutex_init(&db->write_lock, &mutex_attr);
   pthread_mutexattr_destroy(&mutex_attr);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&db->pool_free, &attr);
-  pthread_condattr_destroy(&attr);
+  db_cond_init_monotonic(&db->pool_free);
 
   int rc = FF_OK;
   db->url = db_strdup(options->url);
@@ -188,6 +206,8 @@ int db_open(const struct db_options *options, struct db **out, struct ff_error *
     if ((rc = db->driver->connect(db, &db->conns[i], err)) != FF_OK)
       goto fail;
   }
+  if (db->driver->start)
+    db->driver->start(db);
   *out = db;
   return FF_OK;
 
@@ -212,16 +232,9 @@ const char *db_backend_name(const struct db *db) {
 /* ---- pool ---- */
 
 struct db_conn *db_acquire(struct db *db, int timeout_ms) {
-  struct timespec deadline;
-  if (timeout_ms > 0) {
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000L;
-    }
-  }
+  struct timespec deadline = {0};
+  if (timeout_ms > 0)
+    deadline = db_deadline_ms(timeout_ms);
   struct db_conn *conn = NULL;
   pthread_mutex_lock(&db->pool_lock);
   while (db->in_use == db->pool_size) {

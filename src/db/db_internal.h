@@ -25,6 +25,10 @@ void db_test_fail_allocations_after(long n);
 struct db_driver {
   enum db_backend backend;
   const char *name;
+  /* Optional (NULL): work of the backend for the whole database, started
+   * after the pool has connected and stopped before it disconnects. */
+  void (*start)(struct db *db);
+  void (*stop)(struct db *db);
   int (*connect)(struct db *db, struct db_conn *conn, struct ff_error *err);
   void (*disconnect)(struct db_conn *conn);
   /* Called by db_acquire: repairs a broken connection if it can. */
@@ -73,6 +77,9 @@ struct db {
   /* SQLite: one in-process writer at a time, so writers queue on a mutex
    * instead of sleeping in SQLite's busy handler. */
   pthread_mutex_t write_lock;
+  /* The backend's own state for the whole database (SQLite: the read-lock
+   * keeper), owned by driver->start/stop. */
+  void *backend;
 
   /* Statistics: updated with relaxed atomics, read by db_stats_get. */
   atomic_uint_fast64_t statements;
@@ -121,6 +128,11 @@ void db_format_real(double r, char *buf, size_t size);
 
 /* FNV-1a, for statement caches keyed by SQL text. */
 uint64_t db_hash_text(const char *s);
+
+/* The monotonic time ms milliseconds from now (for timed waits), and a
+ * condition variable whose timed waits use that clock. */
+struct timespec db_deadline_ms(int ms);
+void db_cond_init_monotonic(pthread_cond_t *cond);
 
 /* Milliseconds since the epoch, and a monotonic clock in nanoseconds. */
 int64_t db_now_ms(void);

@@ -274,14 +274,7 @@ static int bind_params(sqlite3 *handle, sqlite3_stmt *stmt, const struct db_valu
 }
 
 static int lock_writer(struct db *db, struct ff_error *err) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  deadline.tv_sec += db->busy_timeout_ms / 1000;
-  deadline.tv_nsec += (long)(db->busy_timeout_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  struct timespec deadline = db_deadline_ms(db->busy_timeout_ms);
   int rc = pthread_mutex_clocklock(&db->write_lock, CLOCK_MONOTONIC, &deadline);
   if (rc == ETIMEDOUT)
     return ff_fail(err, FF_EBUSY, "another writer held the database for %d ms",
@@ -497,9 +490,97 @@ static int sqlite_reprepares(struct db_conn *conn) {
   return n;
 }
 
+/* --- the read-lock keeper ---------------------------------------------------
+ * A read transaction in WAL mode takes a shared lock on one of the WAL
+ * index's read marks, and releases it at its end. Within one process SQLite
+ * counts these locks under a mutex and asks the kernel (fcntl) only when the
+ * first connection takes one or the last lets it go. With one request at a
+ * time every read transaction was first and last: two fcntl calls inside
+ * that mutex per request, and with many request threads on few cores a
+ * thread was often preempted inside it, so the others queued on the mutex
+ * (futex). The keeper is one more connection, on a thread of its own, that
+ * holds a read transaction and renews it every KEEPER_RENEW_MS: while no
+ * write happens, request threads take the read mark it already holds, with
+ * no fcntl and a short critical section. Its snapshot is at most
+ * KEEPER_RENEW_MS old, so a checkpoint is held back at most that long, and
+ * the WAL returns to its start (which needs no reader on the marks the
+ * keeper may hold) at the next renewal. An optimisation only: if it cannot
+ * start, everything works as without it. */
+#define KEEPER_RENEW_MS 50
+
+struct keeper {
+  sqlite3 *handle;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  bool stop;
+};
+
+static void keeper_read(sqlite3 *handle) {
+  sqlite3_exec(handle, "BEGIN DEFERRED; SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
+}
+
+static void *keeper_main(void *arg) {
+  struct keeper *k = arg;
+  pthread_mutex_lock(&k->lock);
+  while (!k->stop) {
+    pthread_mutex_unlock(&k->lock);
+    keeper_read(k->handle);
+    pthread_mutex_lock(&k->lock);
+    struct timespec until = db_deadline_ms(KEEPER_RENEW_MS);
+    while (!k->stop && pthread_cond_timedwait(&k->wake, &k->lock, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&k->lock);
+    sqlite3_exec(k->handle, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_lock(&k->lock);
+  }
+  pthread_mutex_unlock(&k->lock);
+  return NULL;
+}
+
+static void sqlite_start(struct db *db) {
+  if (!strcmp(db->target, ":memory:"))
+    return;
+  struct keeper *k = db_calloc(1, sizeof *k);
+  if (!k)
+    return;
+  if (sqlite3_open_v2(db->target, &k->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
+    sqlite3_close(k->handle);
+    db_free(k);
+    return;
+  }
+  pthread_mutex_init(&k->lock, NULL);
+  db_cond_init_monotonic(&k->wake);
+  if (pthread_create(&k->thread, NULL, keeper_main, k)) {
+    pthread_cond_destroy(&k->wake);
+    pthread_mutex_destroy(&k->lock);
+    sqlite3_close(k->handle);
+    db_free(k);
+    return;
+  }
+  db->backend = k;
+}
+
+static void sqlite_stop(struct db *db) {
+  struct keeper *k = db->backend;
+  pthread_mutex_lock(&k->lock);
+  k->stop = true;
+  pthread_cond_signal(&k->wake);
+  pthread_mutex_unlock(&k->lock);
+  pthread_join(k->thread, NULL);
+  pthread_cond_destroy(&k->wake);
+  pthread_mutex_destroy(&k->lock);
+  sqlite3_close(k->handle);
+  db_free(k);
+  db->backend = NULL;
+}
+
 const struct db_driver db_sqlite_driver = {
     .backend = DB_SQLITE,
     .name = "sqlite",
+    .start = sqlite_start,
+    .stop = sqlite_stop,
     .connect = sqlite_connect,
     .disconnect = sqlite_disconnect,
     .check = sqlite_check,

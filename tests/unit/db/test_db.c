@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 TestSuite(db, .init = harness_setup, .fini = harness_teardown, .timeout = 120);
@@ -588,6 +589,39 @@ Test(db, read_transactions_keep_statements_prepared) {
   EXPECT_FAIL(db_exec_script(c, "INSERT INTO vals (k) VALUES (9)", &E), FF_EDB);
   db_rollback(c);
   cr_assert_eq(query_int(c, "SELECT count(*) FROM vals"), 0);
+  db_release(c);
+}
+
+/* SQLite: the read-lock keeper (db_sqlite.c) holds a read transaction
+ * nearly all the time. Another pool (as another process) still sees each
+ * commit at once, and the WAL can still be checkpointed to its end and
+ * truncated. */
+Test(db, the_read_lock_keeper_holds_back_neither_readers_nor_checkpoints) {
+  if (harness_postgres())
+    return; /* the keeper is SQLite's */
+  struct db_conn *c = conn();
+  create_values_table(c);
+  struct db *other = harness_open(1);
+  struct db_conn *o = db_acquire(other, 5000);
+  cr_assert(o);
+  for (int i = 1; i <= 200; i++) {
+    CHECK(db_exec(c, "INSERT INTO vals (k) VALUES ($1)", DB_ARGS(db_int(i)), NULL, &E));
+    if (i % 50 == 0)
+      cr_assert_eq(query_int(o, "SELECT count(*) FROM vals"), i);
+  }
+  struct db_rows *rows;
+  CHECK(db_query(c, "PRAGMA wal_checkpoint(TRUNCATE)", DB_NOARGS, &rows, &E));
+  cr_assert_eq(db_rows_int(rows, 0, 0), 0, "the checkpoint was blocked");
+  cr_assert_eq(db_rows_int(rows, 0, 1), 0, "the WAL was not truncated");
+  db_rows_free(rows);
+  char wal[1100];
+  snprintf(wal, sizeof wal, "%s-wal", harness_url + strlen("sqlite:"));
+  struct stat st;
+  cr_assert_eq(stat(wal, &st), 0, "%s", wal);
+  cr_assert_eq(st.st_size, 0);
+  cr_assert_eq(query_int(o, "SELECT count(*) FROM vals"), 200);
+  db_release(o);
+  db_close(other);
   db_release(c);
 }
 
