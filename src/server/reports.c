@@ -343,10 +343,6 @@ static int site_cells(struct report *r, const struct report_site *s, enum groupi
                                      [BY_DAY] = "local_day, 0, 0",
                                      [BY_DAY_HOUR] = "local_day, local_hour, 0",
                                      [BY_WEEKDAY_HOUR] = "0, local_hour, weekday"};
-  static const char *const groups[] = {[BY_NOTHING] = "",
-                                       [BY_DAY] = "",
-                                       [BY_DAY_HOUR] = " GROUP BY local_day, local_hour",
-                                       [BY_WEEKDAY_HOUR] = " GROUP BY weekday, local_hour"};
   const struct rollup_pieces *p = &s->pieces;
   int rc = raw_cells(r, s, p->head_from, p->head_to, fn, ctx);
   if (!rc)
@@ -354,8 +350,10 @@ static int site_cells(struct report *r, const struct report_site *s, enum groupi
   if (rc || p->first_day >= p->end_day)
     return rc;
   /* Whole days and no hours wanted: the day rows, a 24th of the reading;
-   * by day they need no grouping (one row per day). */
-  int aggregate = g != BY_DAY;
+   * by day they need no grouping (one row per day). Hours are grouped by
+   * PostgreSQL, which sends fewer rows; SQLite sends them as they are (fn
+   * adds them up: its grouping costs several times the reading). */
+  int aggregate = g == BY_NOTHING || (g != BY_DAY && db_backend(r->rq->server->db) == DB_POSTGRES);
   char sql[1400];
   int n = snprintf(sql, sizeof sql, "SELECT %s, %s", keys[g], aggregate ? "COUNT(*)" : "1");
   for (int i = 0; i < ncounters; i++)
@@ -363,7 +361,10 @@ static int site_cells(struct report *r, const struct report_site *s, enum groupi
                   rollup_counter_columns[i]);
   snprintf(sql + n, sizeof sql - (size_t)n,
            " FROM %s WHERE site_id = $1 AND local_day >= $2 AND local_day < $3%s",
-           g == BY_NOTHING || g == BY_DAY ? "report_days" : "report_hours", groups[g]);
+           g == BY_NOTHING || g == BY_DAY ? "report_days" : "report_hours",
+           aggregate && g == BY_DAY_HOUR       ? " GROUP BY local_day, local_hour"
+           : aggregate && g == BY_WEEKDAY_HOUR ? " GROUP BY weekday, local_hour"
+                                               : "");
   struct db_rows *rows = NULL;
   rc = db_query(r->c, sql, DB_ARGS(db_int(s->id), db_int(p->first_day), db_int(p->end_day)), &rows,
                 &r->err);
@@ -942,9 +943,9 @@ static int median_duration(struct report *r, int64_t visits, double *median) {
     for (int k = 0; !rc && k < db_rows_count(rows); k++) {
       size_t len = 0;
       const unsigned char *b = db_rows_blob(rows, k, 0, &len);
-      for (size_t j = 0; j + 4 <= len; j += 4, counted++)
-        count_duration(hist, (int64_t)((uint32_t)b[j] | (uint32_t)b[j + 1] << 8 |
-                                       (uint32_t)b[j + 2] << 16 | (uint32_t)b[j + 3] << 24));
+      int64_t seconds = 0;
+      for (const unsigned char *end = b + len; rollup_ids_next(&b, end, &seconds); counted++)
+        count_duration(hist, seconds);
     }
     db_rows_free(rows);
     const int64_t edges[2][2] = {{p->head_from, p->head_to}, {p->tail_from, p->tail_to}};

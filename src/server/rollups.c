@@ -218,6 +218,48 @@ static int hour_add(struct db_conn *c, int64_t tenant, int64_t site, const struc
   return rc;
 }
 
+/* Inserts a day's hour rows (none stored) in one statement. */
+static int hours_insert(struct db_conn *c, int64_t tenant, int64_t site,
+                        const struct rollup_cell *cells, int count, struct ff_error *err) {
+  if (!count)
+    return FF_OK;
+  enum { PER_ROW = 6 + RC_COUNT };
+  size_t size = 512 + (size_t)count * PER_ROW * 8;
+  char *sql = malloc(size);
+  struct db_value *args = malloc((size_t)count * PER_ROW * sizeof *args);
+  if (!sql || !args) {
+    free(sql), free(args);
+    return ff_fail(err, FF_ENOMEM, "out of memory");
+  }
+  int n = snprintf(sql, size,
+                   "INSERT INTO report_hours (tenant_id, site_id, local_day, hour_start, "
+                   "local_hour, weekday");
+  for (int i = 0; i < RC_COUNT; i++)
+    n += snprintf(sql + n, size - (size_t)n, ", %s", rollup_counter_columns[i]);
+  n += snprintf(sql + n, size - (size_t)n, ") VALUES ");
+  for (int r = 0; r < count; r++) {
+    struct db_value *a = args + r * PER_ROW;
+    a[0] = db_int(tenant);
+    a[1] = db_int(site);
+    a[2] = db_int(cells[r].local_day);
+    a[3] = db_int(cells[r].hour_start);
+    a[4] = db_int(cells[r].local_hour);
+    a[5] = db_int(cells[r].weekday);
+    for (int i = 0; i < RC_COUNT; i++)
+      a[6 + i] = db_int(cells[r].n[i]);
+    for (int i = 0; i < PER_ROW; i++)
+      n += snprintf(sql + n, size - (size_t)n, "%s$%d",
+                    i   ? ", "
+                    : r ? "), ("
+                        : "(",
+                    r * PER_ROW + i + 1);
+  }
+  snprintf(sql + n, size - (size_t)n, ")");
+  int rc = db_exec(c, sql, args, count * PER_ROW, NULL, err);
+  free(sql), free(args);
+  return rc;
+}
+
 /* The same for the day's row. */
 static int day_add(struct db_conn *c, int64_t tenant, int64_t site, int64_t day,
                    const int64_t n[RC_COUNT], struct ff_error *err) {
@@ -297,20 +339,11 @@ static int cell_add(struct db_conn *c, int64_t tenant, int64_t site, const struc
   return rc ? rc : day_add(c, tenant, site, x->local_day, x->n, err);
 }
 
-/* --- durations: per site-day, whole seconds, sorted uint32 little-endian ---- */
+/* --- durations: per site-day, whole seconds, sorted, as varint deltas -------- */
 
 int64_t rollup_duration_s(const struct rollup_visit *v) {
   int64_t d = (v->last_seen_ms - v->first_seen_ms) / 1000;
   return d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : d;
-}
-
-static uint32_t get_u32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u32(unsigned char *p, uint32_t v) {
-  p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
-  p[3] = (unsigned char)(v >> 24);
 }
 
 static size_t put_varint(unsigned char *out, uint64_t d) {
@@ -433,29 +466,32 @@ static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_
   const unsigned char *vold = db_rows_blob(rows, 0, 1, &vlen);
   if (!vold) /* no row yet: both lists empty */
     vold = (const unsigned char *)"";
-  size_t n = len / 4, k = 0;
-  unsigned char *out = malloc((n + 1) * 4);
+  /* Durations: at most one per byte, plus room for the new one. */
+  int64_t *secs = malloc((len + 1) * sizeof *secs);
+  unsigned char *out = malloc((len + 1) * 10);
   /* Visitors: at most one per two bytes, plus room for the new one. */
   struct rollup_visitor *ids = malloc((vlen / 2 + 1) * sizeof *ids);
   unsigned char *vout = malloc(vlen + 21);
-  if (!out || !ids || !vout) {
-    free(out), free(ids), free(vout);
+  if (!secs || !out || !ids || !vout) {
+    free(secs), free(out), free(ids), free(vout);
     db_rows_free(rows);
     return ff_fail(err, FF_ENOMEM, "out of memory");
   }
+  size_t k = 0;
   int removed = remove < 0, added = add < 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t v = get_u32(old + i * 4);
-    if (!removed && v == (uint32_t)remove) {
+  int64_t v = 0;
+  for (const unsigned char *p = old, *end = old + len; old && rollup_ids_next(&p, end, &v);) {
+    if (!removed && v == remove) {
       removed = 1;
       continue;
     }
-    if (!added && (uint32_t)add <= v)
-      put_u32(out + 4 * k++, (uint32_t)add), added = 1;
-    put_u32(out + 4 * k++, v);
+    if (!added && add <= v)
+      secs[k++] = add, added = 1;
+    secs[k++] = v;
   }
   if (!added)
-    put_u32(out + 4 * k++, (uint32_t)add);
+    secs[k++] = add;
+  size_t dnew = rollup_ids_encode(secs, k, out);
   size_t nids = 0;
   int64_t id = 0, g = 0;
   int have = !visitor;
@@ -471,8 +507,8 @@ static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_
     ids[nids++] = (struct rollup_visitor){visitor, gap};
   size_t vnew = rollup_visitors_encode(ids, nids, vout);
   db_rows_free(rows);
-  rc = blobs_put(c, DAY_SETS, site, day, out, k * 4, vout, vnew, err);
-  free(out), free(ids), free(vout);
+  rc = blobs_put(c, DAY_SETS, site, day, out, dnew, vout, vnew, err);
+  free(secs), free(out), free(ids), free(vout);
   return rc;
 }
 
@@ -784,7 +820,7 @@ struct day_truth {
   struct rollup_cell cells[CELLS_PER_DAY_MAX]; /* ordered by hour */
   int count;
   int64_t total[RC_COUNT];
-  unsigned char *durations; /* sorted uint32 little-endian */
+  unsigned char *durations; /* rollup_ids_encode of the sorted durations */
   size_t durations_len;
   unsigned char *visitors; /* rollup_visitors_encode of the distinct customers */
   size_t visitors_len;
@@ -792,11 +828,6 @@ struct day_truth {
   size_t gaps_len[2];
   int64_t keys_wrong; /* visits whose stored hour key is not their local hour's */
 };
-
-static int u32_order(const void *a, const void *b) {
-  uint32_t x = get_u32(a), y = get_u32(b);
-  return x < y ? -1 : x > y;
-}
 
 static int visitor_order(const void *a, const void *b) {
   const struct rollup_visitor *x = a, *y = b;
@@ -831,9 +862,10 @@ static int day_truth(struct db_conn *c, const struct tz *tz, int64_t tenant, int
   int rc = db_query(c, day_visits_sql, DB_ARGS(db_int(site), db_int(from), db_int(to)), &rows, err);
   int n = rc ? 0 : db_rows_count(rows);
   struct rollup_visitor *ids = NULL;
-  int64_t *gaps[2] = {NULL, NULL};
+  int64_t *gaps[2] = {NULL, NULL}, *secs = NULL;
   if (n &&
-      (!(t->durations = malloc((size_t)n * 4)) || !(ids = malloc((size_t)n * sizeof *ids)) ||
+      (!(secs = malloc((size_t)n * sizeof *secs)) || !(t->durations = malloc((size_t)n * 10)) ||
+       !(ids = malloc((size_t)n * sizeof *ids)) ||
        !(gaps[0] = malloc((size_t)n * sizeof *gaps[0])) ||
        !(gaps[1] = malloc((size_t)n * sizeof *gaps[1])) ||
        !(t->visitors = malloc((size_t)n * 20)) || !(t->gaps[0] = malloc((size_t)n * 20 + 10)) ||
@@ -854,7 +886,7 @@ static int day_truth(struct db_conn *c, const struct tz *tz, int64_t tenant, int
       rc = ff_fail(err, FF_EINTERNAL, "more than %d local hours in a day", CELLS_PER_DAY_MAX);
     else
       rollup_count_visit(x, &v, 1);
-    put_u32(t->durations + 4 * i, (uint32_t)rollup_duration_s(&v));
+    secs[i] = rollup_duration_s(&v);
     if (v.customer_id) {
       int64_t gap = rollup_gap_days(v.hour_key, v.prev_key);
       gaps[0][nids] = gap;
@@ -863,9 +895,11 @@ static int day_truth(struct db_conn *c, const struct tz *tz, int64_t tenant, int
       ids[nids++].gap = gap == ROLLUP_GAP_NONE ? 0 : gap;
     }
   }
-  t->durations_len = rc ? 0 : (size_t)n * 4;
-  if (!rc && n)
-    qsort(t->durations, (size_t)n, 4, u32_order);
+  if (!rc && n) {
+    qsort(secs, (size_t)n, sizeof *secs, id_order);
+    t->durations_len = rollup_ids_encode(secs, (size_t)n, t->durations);
+  }
+  free(secs);
   if (!rc && nids) {
     /* The distinct customers, each with the gap of their first visit of the
      * day (the largest: later ones come back the same day). */
@@ -936,6 +970,27 @@ static int day_keys_fix(struct db_conn *c, const struct tz *tz, int64_t site, in
   return rc;
 }
 
+/* Replaces a site-day's rollups with what the raw rows say. */
+static int write_day(struct db_conn *c, int64_t tenant, int64_t site, int64_t day,
+                     const struct day_truth *t, struct ff_error *err) {
+  int rc = db_exec(c, "DELETE FROM report_hours WHERE site_id = $1 AND local_day = $2",
+                   DB_ARGS(db_int(site), db_int(day)), NULL, err);
+  if (!rc)
+    rc = db_exec(c, "DELETE FROM report_days WHERE site_id = $1 AND local_day = $2",
+                 DB_ARGS(db_int(site), db_int(day)), NULL, err);
+  if (!rc)
+    rc = hours_insert(c, tenant, site, t->cells, t->count, err);
+  if (!rc && t->count)
+    rc = day_add(c, tenant, site, day, t->total, err);
+  if (!rc)
+    rc = blobs_put(c, DAY_SETS, site, day, t->durations, t->durations_len, t->visitors,
+                   t->visitors_len, err);
+  if (!rc)
+    rc = blobs_put(c, DAY_GAPS, site, day, t->gaps[0], t->gaps_len[0], t->gaps[1], t->gaps_len[1],
+                   err);
+  return rc;
+}
+
 static int rebuild_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
                        int64_t day, struct ff_error *err) {
   struct day_truth t;
@@ -945,20 +1000,7 @@ static int rebuild_day(struct db_conn *c, const struct tz *tz, int64_t tenant, i
     rc = day_truth(c, tz, tenant, site, day, &t, err);
   if (rc)
     return rc;
-  rc = db_exec(c, "DELETE FROM report_hours WHERE site_id = $1 AND local_day = $2",
-               DB_ARGS(db_int(site), db_int(day)), NULL, err);
-  if (!rc)
-    rc = db_exec(c, "DELETE FROM report_days WHERE site_id = $1 AND local_day = $2",
-                 DB_ARGS(db_int(site), db_int(day)), NULL, err);
-  for (int i = 0; !rc && i < t.count; i++)
-    rc = hour_add(c, tenant, site, &t.cells[i], err);
-  if (!rc && t.count)
-    rc = day_add(c, tenant, site, day, t.total, err);
-  if (!rc)
-    rc = blobs_put(c, DAY_SETS, site, day, t.durations, t.durations_len, t.visitors, t.visitors_len,
-                   err);
-  if (!rc)
-    rc = blobs_put(c, DAY_GAPS, site, day, t.gaps[0], t.gaps_len[0], t.gaps[1], t.gaps_len[1], err);
+  rc = write_day(c, tenant, site, day, &t, err);
   truth_free(&t);
   return rc;
 }
@@ -1075,7 +1117,7 @@ static int same_counters(const struct db_rows *rows, int row, int first, const i
 
 /* Compares one site-day; returns 1 when it differs, 0 when equal, < 0 on error. */
 static int check_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int64_t site,
-                     int64_t day, struct rollup_check *out, struct ff_error *err) {
+                     int64_t day, int repair, struct rollup_check *out, struct ff_error *err) {
   struct day_truth t;
   int rc = day_truth(c, tz, tenant, site, day, &t, err);
   if (rc)
@@ -1143,19 +1185,23 @@ static int check_day(struct db_conn *c, const struct tz *tz, int64_t tenant, int
     const void *blob = db_rows_blob(rows, 0, g, &len);
     visitors |= !(len == t.gaps_len[g] && (!len || !memcmp(blob, t.gaps[g], len)));
   }
-  truth_free(&t);
   db_rows_free(rows);
+  int differs = differing || visitors || t.keys_wrong;
+  /* Repairing: the truth just computed is written (wrong hour keys are set
+   * right first, and the truth computed again with them). */
+  if (!rc && differs && repair)
+    rc = t.keys_wrong ? rebuild_day(c, tz, tenant, site, day, err)
+                      : write_day(c, tenant, site, day, &t, err);
+  truth_free(&t);
   if (rc)
     return rc;
   out->days++;
   out->hours_differing += differing;
   out->visitors_differing += visitors;
   out->keys_differing += t.keys_wrong;
-  if (differing || visitors || t.keys_wrong) {
-    out->days_differing++;
-    return 1;
-  }
-  return 0;
+  out->days_differing += differs;
+  out->days_repaired += differs && repair;
+  return differs;
 }
 
 /* Checks a site's days (repairing them with repair 1); with repair 2 only
@@ -1177,11 +1223,9 @@ static int check_site(struct server *s, int64_t site, int64_t from_ms, int64_t t
         rc = day_keys_fix(c, tz, site, day, &out->keys_differing, err);
         continue;
       }
-      int differs = check_day(c, tz, tenant, site, day, out, err);
+      int differs = check_day(c, tz, tenant, site, day, repair, out, err);
       if (differs < 0)
         rc = differs;
-      else if (differs && repair && !(rc = rebuild_day(c, tz, tenant, site, day, err)))
-        out->days_repaired++;
     }
     if (rc)
       db_rollback(c);

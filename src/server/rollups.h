@@ -9,7 +9,8 @@
  *   report_days      the same counters per site and local day (what long
  *                    ranges read; small rows).
  *   report_day_sets  per site and local day, its visit durations in whole
- *                    seconds, sorted (medians are exact), and its visitors:
+ *                    seconds, sorted (rollup_ids_encode: medians are exact),
+ *                    and its visitors:
  *                    the distinct customer ids, each with the gap in days to
  *                    the customer's previous visit to the tenant (unique
  *                    visitors are not additive across hours, days or sites;

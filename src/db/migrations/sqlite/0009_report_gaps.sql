@@ -29,7 +29,9 @@ CREATE TABLE report_day_gaps (
   PRIMARY KEY (site_id, local_day)
 ) WITHOUT ROWID;
 
--- The day's visitors now carry each visitor's gap (rollup_visitors_encode):
--- the old lists go, and the rollup check's repair rebuilds them
+-- The day's visitors now carry each visitor's gap (rollup_visitors_encode)
+-- and its durations are varint deltas (rollup_ids_encode of the sorted
+-- seconds, a quarter of the old size): the old lists go, and the rollup
+-- check's repair rebuilds them
 -- (`footfall admin rollups-check --repair yes` over the history).
 DELETE FROM report_day_sets;
