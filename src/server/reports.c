@@ -290,133 +290,6 @@ enum grouping { BY_NOTHING, BY_DAY, BY_DAY_HOUR, BY_WEEKDAY_HOUR };
 
 typedef void (*cell_fn)(void *ctx, const struct report_site *site, const struct rollup_cell *cell);
 
-static int raw_cells(struct report *r, const struct report_site *s, int64_t from, int64_t to,
-                     cell_fn fn, void *ctx) {
-  if (from >= to)
-    return FF_OK;
-  struct db_rows *rows = NULL;
-  int rc = db_query(r->c,
-                    "SELECT first_seen_at, last_seen_at, customer_id, age, gender FROM visits "
-                    "WHERE site_id = $1 AND first_seen_at >= $2 AND first_seen_at < $3",
-                    DB_ARGS(db_int(s->id), db_int(from), db_int(to)), &rows, &r->err);
-  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
-    struct rollup_visit v = {.tenant_id = r->tenant,
-                             .site_id = s->id,
-                             .first_seen_ms = db_rows_int(rows, i, 0),
-                             .last_seen_ms = db_rows_int(rows, i, 1),
-                             .customer_id = db_rows_int(rows, i, 2),
-                             .has_age = !db_rows_is_null(rows, i, 3),
-                             .age = db_rows_real(rows, i, 3)};
-    const char *g = db_rows_text(rows, i, 4);
-    v.gender = g && !strcmp(g, "male") ? 1 : g && !strcmp(g, "female") ? 2 : 0;
-    struct rollup_cell x;
-    memset(&x, 0, sizeof x);
-    rollup_locate(s->tz, v.first_seen_ms, &x);
-    rollup_count_visit(&x, &v, 1);
-    fn(ctx, s, &x);
-  }
-  db_rows_free(rows);
-  rows = NULL;
-  if (!rc)
-    rc = db_query(r->c,
-                  "SELECT seen_at FROM staff_passes WHERE site_id = $1 AND seen_at >= $2 AND "
-                  "seen_at < $3",
-                  DB_ARGS(db_int(s->id), db_int(from), db_int(to)), &rows, &r->err);
-  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
-    struct rollup_cell x;
-    memset(&x, 0, sizeof x);
-    rollup_locate(s->tz, db_rows_int(rows, i, 0), &x);
-    x.n[RC_STAFF] = 1;
-    fn(ctx, s, &x);
-  }
-  db_rows_free(rows);
-  return rc;
-}
-
-/* Counters read: a report that needs visits, anonymous visits, staff passes
- * and durations only reads those (the first RC_FIGURES columns). */
-#define RC_FIGURES (RC_DURATION + 1)
-
-static int site_cells(struct report *r, const struct report_site *s, enum grouping g, int ncounters,
-                      cell_fn fn, void *ctx) {
-  static const char *const keys[] = {[BY_NOTHING] = "0, 0, 0",
-                                     [BY_DAY] = "local_day, 0, 0",
-                                     [BY_DAY_HOUR] = "local_day, local_hour, 0",
-                                     [BY_WEEKDAY_HOUR] = "0, local_hour, weekday"};
-  const struct rollup_pieces *p = &s->pieces;
-  int rc = raw_cells(r, s, p->head_from, p->head_to, fn, ctx);
-  if (!rc)
-    rc = raw_cells(r, s, p->tail_from, p->tail_to, fn, ctx);
-  if (rc || p->first_day >= p->end_day)
-    return rc;
-  /* Whole days and no hours wanted: the day rows, a 24th of the reading;
-   * by day they need no grouping (one row per day). Hours are grouped by
-   * PostgreSQL, which sends fewer rows; SQLite sends them as they are (fn
-   * adds them up: its grouping costs several times the reading). */
-  int aggregate = g == BY_NOTHING || (g != BY_DAY && db_backend(r->rq->server->db) == DB_POSTGRES);
-  char sql[1400];
-  int n = snprintf(sql, sizeof sql, "SELECT %s, %s", keys[g], aggregate ? "COUNT(*)" : "1");
-  for (int i = 0; i < ncounters; i++)
-    n += snprintf(sql + n, sizeof sql - (size_t)n, aggregate ? ", SUM(%s)" : ", %s",
-                  rollup_counter_columns[i]);
-  snprintf(sql + n, sizeof sql - (size_t)n,
-           " FROM %s WHERE site_id = $1 AND local_day >= $2 AND local_day < $3%s",
-           g == BY_NOTHING || g == BY_DAY ? "report_days" : "report_hours",
-           aggregate && g == BY_DAY_HOUR       ? " GROUP BY local_day, local_hour"
-           : aggregate && g == BY_WEEKDAY_HOUR ? " GROUP BY weekday, local_hour"
-                                               : "");
-  struct db_rows *rows = NULL;
-  rc = db_query(r->c, sql, DB_ARGS(db_int(s->id), db_int(p->first_day), db_int(p->end_day)), &rows,
-                &r->err);
-  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
-    if (!db_rows_int(rows, i, 3))
-      continue; /* no rows at all: the aggregate's empty answer */
-    struct rollup_cell x;
-    memset(&x, 0, sizeof x);
-    x.local_day = db_rows_int(rows, i, 0);
-    x.local_hour = (int)db_rows_int(rows, i, 1);
-    x.weekday = (int)db_rows_int(rows, i, 2);
-    for (int k = 0; k < ncounters; k++)
-      x.n[k] = db_rows_int(rows, i, 4 + k);
-    fn(ctx, s, &x);
-  }
-  db_rows_free(rows);
-  return rc;
-}
-
-static int all_cells(struct report *r, enum grouping g, int ncounters, cell_fn fn, void *ctx) {
-  int rc = FF_OK;
-  for (int i = 0; !rc && i < r->nsites; i++)
-    rc = site_cells(r, &r->sites[i], g, ncounters, fn, ctx);
-  return rc;
-}
-
-static void add_total(void *ctx, const struct report_site *s, const struct rollup_cell *x) {
-  (void)s;
-  int64_t *total = ctx;
-  for (int k = 0; k < RC_COUNT; k++)
-    total[k] += x->n[k];
-}
-
-/* --- distinct customers: the days' visitor sets, visits at the edges --------------------- */
-
-enum key_kind { KEY_NONE, KEY_DAY, KEY_WEEK, KEY_MONTH, KEY_SITE };
-
-static int64_t week_of_day(int64_t day) {
-  int64_t x = day + 3; /* 1970-01-01 was a Thursday: weeks start on Monday */
-  return x / 7 - (x % 7 < 0);
-}
-
-static int64_t key_of_day(enum key_kind k, int64_t day, int64_t site) {
-  switch (k) {
-  case KEY_DAY: return day;
-  case KEY_WEEK: return week_of_day(day);
-  case KEY_MONTH: return rollup_month_of_day(day);
-  case KEY_SITE: return site;
-  default: return 0;
-  }
-}
-
 struct sql_buf {
   char *text;
   size_t len, cap;
@@ -470,6 +343,176 @@ static int sql_arg(struct sql_buf *b, struct db_value v) {
 static void sql_free(struct sql_buf *b) {
   free(b->text);
   free(b->args);
+}
+
+/* Runs "SELECT <select> FROM <table> WHERE local_day >= from AND local_day <
+ * to AND site_id IN (the sites)<tail>": the whole days of several sites in
+ * one query (local dates give every site the same days). */
+static int days_query(struct report *r, const struct report_site *sites, int nsites,
+                      const char *select, const char *table, const char *tail, int64_t from,
+                      int64_t to, struct db_rows **rows) {
+  struct sql_buf b = {0};
+  int lo = sql_arg(&b, db_int(from)), hi = sql_arg(&b, db_int(to));
+  sql_add(&b, "SELECT %s FROM %s WHERE local_day >= $%d AND local_day < $%d AND site_id IN (",
+          select, table, lo, hi);
+  for (int i = 0; i < nsites; i++)
+    sql_add(&b, "%s$%d", i ? ", " : "", sql_arg(&b, db_int(sites[i].id)));
+  sql_add(&b, ")%s", tail);
+  int rc = b.failed ? ff_fail(&r->err, FF_ENOMEM, "out of memory")
+                    : db_query(r->c, b.text, b.args, b.nargs, rows, &r->err);
+  sql_free(&b);
+  return rc;
+}
+
+/* The site of a row's site id; *hint is where the previous row's was. */
+static const struct report_site *site_of(const struct report_site *sites, int nsites, int64_t id,
+                                         int *hint) {
+  for (int k = 0; k < nsites; k++) {
+    int i = (*hint + k) % nsites;
+    if (sites[i].id == id) {
+      *hint = i;
+      return &sites[i];
+    }
+  }
+  return NULL;
+}
+
+static int raw_cells(struct report *r, const struct report_site *s, int64_t from, int64_t to,
+                     cell_fn fn, void *ctx) {
+  if (from >= to)
+    return FF_OK;
+  struct db_rows *rows = NULL;
+  int rc = db_query(r->c,
+                    "SELECT first_seen_at, last_seen_at, customer_id, age, gender FROM visits "
+                    "WHERE site_id = $1 AND first_seen_at >= $2 AND first_seen_at < $3",
+                    DB_ARGS(db_int(s->id), db_int(from), db_int(to)), &rows, &r->err);
+  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
+    struct rollup_visit v = {.tenant_id = r->tenant,
+                             .site_id = s->id,
+                             .first_seen_ms = db_rows_int(rows, i, 0),
+                             .last_seen_ms = db_rows_int(rows, i, 1),
+                             .customer_id = db_rows_int(rows, i, 2),
+                             .has_age = !db_rows_is_null(rows, i, 3),
+                             .age = db_rows_real(rows, i, 3)};
+    const char *g = db_rows_text(rows, i, 4);
+    v.gender = g && !strcmp(g, "male") ? 1 : g && !strcmp(g, "female") ? 2 : 0;
+    struct rollup_cell x;
+    memset(&x, 0, sizeof x);
+    rollup_locate(s->tz, v.first_seen_ms, &x);
+    rollup_count_visit(&x, &v, 1);
+    fn(ctx, s, &x);
+  }
+  db_rows_free(rows);
+  rows = NULL;
+  if (!rc)
+    rc = db_query(r->c,
+                  "SELECT seen_at FROM staff_passes WHERE site_id = $1 AND seen_at >= $2 AND "
+                  "seen_at < $3",
+                  DB_ARGS(db_int(s->id), db_int(from), db_int(to)), &rows, &r->err);
+  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
+    struct rollup_cell x;
+    memset(&x, 0, sizeof x);
+    rollup_locate(s->tz, db_rows_int(rows, i, 0), &x);
+    x.n[RC_STAFF] = 1;
+    fn(ctx, s, &x);
+  }
+  db_rows_free(rows);
+  return rc;
+}
+
+/* Counters read: a report that needs visits, anonymous visits, staff passes
+ * and durations only reads those (the first RC_FIGURES columns). */
+#define RC_FIGURES (RC_DURATION + 1)
+
+/* The rollup rows of whole days [first, end) of the sites, to fn. */
+static int day_cells(struct report *r, const struct report_site *sites, int nsites, int64_t first,
+                     int64_t end, enum grouping g, int ncounters, cell_fn fn, void *ctx) {
+  static const char *const keys[] = {[BY_NOTHING] = "0, 0, 0",
+                                     [BY_DAY] = "local_day, 0, 0",
+                                     [BY_DAY_HOUR] = "local_day, local_hour, 0",
+                                     [BY_WEEKDAY_HOUR] = "0, local_hour, weekday"};
+  static const char *const groups[] = {[BY_NOTHING] = " GROUP BY site_id",
+                                       [BY_DAY] = "",
+                                       [BY_DAY_HOUR] = " GROUP BY site_id, local_day, local_hour",
+                                       [BY_WEEKDAY_HOUR] =
+                                           " GROUP BY site_id, weekday, local_hour"};
+  if (!nsites || first >= end)
+    return FF_OK;
+  /* Whole days and no hours wanted: the day rows, a 24th of the reading;
+   * by day they need no grouping (one row per day). Hours are grouped by
+   * PostgreSQL, which sends fewer rows; SQLite sends them as they are (fn
+   * adds them up: its grouping costs several times the reading). */
+  int aggregate = g == BY_NOTHING || (g != BY_DAY && db_backend(r->rq->server->db) == DB_POSTGRES);
+  char select[1400];
+  int n = snprintf(select, sizeof select, "site_id, %s, %s", keys[g], aggregate ? "COUNT(*)" : "1");
+  for (int i = 0; i < ncounters; i++)
+    n += snprintf(select + n, sizeof select - (size_t)n, aggregate ? ", SUM(%s)" : ", %s",
+                  rollup_counter_columns[i]);
+  struct db_rows *rows = NULL;
+  int rc = days_query(r, sites, nsites, select,
+                      g == BY_NOTHING || g == BY_DAY ? "report_days" : "report_hours",
+                      aggregate ? groups[g] : "", first, end, &rows);
+  int hint = 0;
+  for (int i = 0; !rc && i < db_rows_count(rows); i++) {
+    const struct report_site *s = site_of(sites, nsites, db_rows_int(rows, i, 0), &hint);
+    if (!s)
+      continue;
+    struct rollup_cell x;
+    memset(&x, 0, sizeof x);
+    x.local_day = db_rows_int(rows, i, 1);
+    x.local_hour = (int)db_rows_int(rows, i, 2);
+    x.weekday = (int)db_rows_int(rows, i, 3);
+    for (int k = 0; k < ncounters; k++)
+      x.n[k] = db_rows_int(rows, i, 5 + k);
+    fn(ctx, s, &x);
+  }
+  db_rows_free(rows);
+  return rc;
+}
+
+/* The cells of the sites' ranges: whole days from the rollups, the edges
+ * (RFC 3339 ranges) from raw visits. Local dates: one query for all sites. */
+static int all_cells(struct report *r, enum grouping g, int ncounters, cell_fn fn, void *ctx) {
+  if (r->local_dates && r->nsites)
+    return day_cells(r, r->sites, r->nsites, r->sites[0].pieces.first_day,
+                     r->sites[0].pieces.end_day, g, ncounters, fn, ctx);
+  int rc = FF_OK;
+  for (int i = 0; !rc && i < r->nsites; i++) {
+    const struct report_site *s = &r->sites[i];
+    const struct rollup_pieces *p = &s->pieces;
+    rc = raw_cells(r, s, p->head_from, p->head_to, fn, ctx);
+    if (!rc)
+      rc = raw_cells(r, s, p->tail_from, p->tail_to, fn, ctx);
+    if (!rc)
+      rc = day_cells(r, s, 1, p->first_day, p->end_day, g, ncounters, fn, ctx);
+  }
+  return rc;
+}
+
+static void add_total(void *ctx, const struct report_site *s, const struct rollup_cell *x) {
+  (void)s;
+  int64_t *total = ctx;
+  for (int k = 0; k < RC_COUNT; k++)
+    total[k] += x->n[k];
+}
+
+/* --- distinct customers: the days' visitor sets, visits at the edges --------------------- */
+
+enum key_kind { KEY_NONE, KEY_DAY, KEY_WEEK, KEY_MONTH, KEY_SITE };
+
+static int64_t week_of_day(int64_t day) {
+  int64_t x = day + 3; /* 1970-01-01 was a Thursday: weeks start on Monday */
+  return x / 7 - (x % 7 < 0);
+}
+
+static int64_t key_of_day(enum key_kind k, int64_t day, int64_t site) {
+  switch (k) {
+  case KEY_DAY: return day;
+  case KEY_WEEK: return week_of_day(day);
+  case KEY_MONTH: return rollup_month_of_day(day);
+  case KEY_SITE: return site;
+  default: return 0;
+  }
 }
 
 /* A set of customer ids over the tenant's id range, one bit each; words that
@@ -765,33 +808,31 @@ static int gaps_distinct(struct report *r, enum key_kind k, int returning, disti
   int64_t(*sums)[2] = calloc(n ? n : 1, sizeof *sums);
   if (!sums)
     return ff_fail(&r->err, FF_ENOMEM, "out of memory");
-  int rc = FF_OK;
-  const char *sql = tenant ? "SELECT local_day, gaps FROM report_day_gaps WHERE site_id = $1 AND "
-                             "local_day >= $2 AND local_day <= $3"
-                           : "SELECT local_day, site_gaps FROM report_day_gaps WHERE site_id = $1 "
-                             "AND local_day >= $2 AND local_day <= $3";
-  for (int i = 0; !rc && i < r->nsites; i++) {
-    struct db_rows *rows = NULL;
-    rc = db_query(r->c, sql, DB_ARGS(db_int(r->sites[i].id), db_int(from), db_int(to)), &rows,
-                  &r->err);
-    for (int j = 0; !rc && j < db_rows_count(rows); j++) {
-      int64_t day = db_rows_int(rows, j, 0);
-      size_t len = 0;
-      const unsigned char *blob = db_rows_blob(rows, j, 1, &len);
-      struct gap_sum g = {.after = day - bucket_first_day(k, day, from),
-                          .back = day - from,
-                          .lookback = returning ? r->lookback_days : 0};
-      if (rollup_gaps_decode(blob, len, gap_sum_add, &g))
-        rc = ff_fail(&r->err, FF_EINTERNAL, "a malformed gap histogram (site %lld, day %lld)",
-                     (long long)r->sites[i].id, (long long)day);
-      size_t at = k == KEY_SITE ? (size_t)i : (size_t)(key_of_day(k, day, 0) - base);
-      if (at < n) {
-        sums[at][0] += g.unique;
-        sums[at][1] += g.returning;
-      }
+  struct db_rows *rows = NULL;
+  int rc = days_query(r, r->sites, r->nsites,
+                      tenant ? "site_id, local_day, gaps" : "site_id, local_day, site_gaps",
+                      "report_day_gaps", "", from, to + 1, &rows);
+  int hint = 0;
+  for (int j = 0; !rc && j < db_rows_count(rows); j++) {
+    const struct report_site *s = site_of(r->sites, r->nsites, db_rows_int(rows, j, 0), &hint);
+    if (!s)
+      continue;
+    int64_t day = db_rows_int(rows, j, 1);
+    size_t len = 0;
+    const unsigned char *blob = db_rows_blob(rows, j, 2, &len);
+    struct gap_sum g = {.after = day - bucket_first_day(k, day, from),
+                        .back = day - from,
+                        .lookback = returning ? r->lookback_days : 0};
+    if (rollup_gaps_decode(blob, len, gap_sum_add, &g))
+      rc = ff_fail(&r->err, FF_EINTERNAL, "a malformed gap histogram (site %lld, day %lld)",
+                   (long long)s->id, (long long)day);
+    size_t at = k == KEY_SITE ? (size_t)(s - r->sites) : (size_t)(key_of_day(k, day, 0) - base);
+    if (at < n) {
+      sums[at][0] += g.unique;
+      sums[at][1] += g.returning;
     }
-    db_rows_free(rows);
   }
+  db_rows_free(rows);
   for (size_t i = 0; !rc && i < n; i++)
     fn(ctx, k == KEY_SITE ? r->sites[i].id : base + (int64_t)i, sums[i][0], sums[i][1]);
   free(sums);
@@ -930,16 +971,13 @@ static int median_duration(struct report *r, int64_t visits, double *median) {
     return ff_fail(&r->err, FF_ENOMEM, "out of memory");
   int rc = FF_OK;
   int64_t counted = 0;
-  for (int i = 0; !rc && i < r->nsites; i++) {
-    const struct report_site *s = &r->sites[i];
-    const struct rollup_pieces *p = &s->pieces;
+  /* Local dates: every site's days in one query; else one per site. */
+  for (int i = 0; !rc && i < (r->local_dates ? !!r->nsites : r->nsites); i++) {
+    const struct rollup_pieces *p = &r->sites[i].pieces;
     struct db_rows *rows = NULL;
     if (p->first_day < p->end_day)
-      rc = db_query(r->c,
-                    "SELECT durations FROM report_day_sets WHERE site_id = $1 AND local_day >= $2 "
-                    "AND local_day < $3",
-                    DB_ARGS(db_int(s->id), db_int(p->first_day), db_int(p->end_day)), &rows,
-                    &r->err);
+      rc = days_query(r, &r->sites[i], r->local_dates ? r->nsites : 1, "durations",
+                      "report_day_sets", "", p->first_day, p->end_day, &rows);
     for (int k = 0; !rc && k < db_rows_count(rows); k++) {
       size_t len = 0;
       const unsigned char *b = db_rows_blob(rows, k, 0, &len);
@@ -948,6 +986,11 @@ static int median_duration(struct report *r, int64_t visits, double *median) {
         count_duration(hist, seconds);
     }
     db_rows_free(rows);
+  }
+  for (int i = 0; !rc && i < r->nsites; i++) {
+    const struct report_site *s = &r->sites[i];
+    const struct rollup_pieces *p = &s->pieces;
+    struct db_rows *rows = NULL;
     const int64_t edges[2][2] = {{p->head_from, p->head_to}, {p->tail_from, p->tail_to}};
     for (int e = 0; !rc && e < 2; e++) {
       if (edges[e][0] >= edges[e][1])
@@ -1522,9 +1565,7 @@ static json_t *change(int64_t now, int64_t before) {
 
 static int period_figures(struct report *r, int64_t (*figures)[RC_COUNT], int64_t (*unique)[2]) {
   struct per_site ps = {.r = r, .figures = figures, .unique = unique};
-  int rc = FF_OK;
-  for (int i = 0; !rc && i < r->nsites; i++)
-    rc = site_cells(r, &r->sites[i], BY_NOTHING, RC_FIGURES, per_site_add, &ps);
+  int rc = all_cells(r, BY_NOTHING, RC_FIGURES, per_site_add, &ps);
   if (!rc)
     rc = distinct(r, r->sites, r->nsites, KEY_SITE, 0, per_site_unique, &ps);
   return rc;
