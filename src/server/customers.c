@@ -1104,8 +1104,10 @@ void customers_similar(struct request *rq) {
 }
 
 /* The customer's face exemplars, for a split by face: when each was captured
- * (from the event ledger, while it keeps the event) and, when the exemplar's
- * event is still a visit's best picture the caller may see, that visit. */
+ * (from the event ledger, while it keeps the event) and a visit whose picture
+ * shows it: the visit whose best picture is the exemplar's own face, else the
+ * visit the exemplar's event belonged to (its best frame of the same pass);
+ * only visits with a stored picture the caller may see. */
 void customers_faces(struct request *rq) {
   int64_t id = http_param_id(rq, "id"), tenant = 0;
   struct db_conn *c = access_db(rq);
@@ -1127,8 +1129,10 @@ void customers_faces(struct request *rq) {
                   "SELECT f.id, f.quality, f.created_at, e.captured_at, e.camera_id, "
                   "(SELECT MIN(v.id) FROM visits v WHERE v.customer_id = f.customer_id AND "
                   "v.best_event_id = f.event_id AND v.picture_key IS NOT NULL AND "
-                  "($3 = 0 OR v.site_id = $3)) FROM customer_faces f LEFT JOIN face_events e "
-                  "ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id "
+                  "($3 = 0 OR v.site_id = $3)), (SELECT v.id FROM visits v WHERE v.id = "
+                  "e.visit_id AND v.customer_id = f.customer_id AND v.picture_key IS NOT NULL "
+                  "AND ($3 = 0 OR v.site_id = $3)) FROM customer_faces f LEFT JOIN "
+                  "face_events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id "
                   "WHERE f.customer_id = $1 AND f.tenant_id = $2 ORDER BY f.id",
                   DB_ARGS(db_int(id), db_int(tenant), db_int(access_site(rq))), &rows, &err);
   db_release(c);
@@ -1143,7 +1147,9 @@ void customers_faces(struct request *rq) {
                           (json_int_t)db_rows_int(rows, i, 2));
     json_object_set_new(o, "captured_at_ms", opt_int(rows, i, 3));
     json_object_set_new(o, "camera_id", opt_int(rows, i, 4));
-    json_object_set_new(o, "picture_visit_id", opt_int(rows, i, 5));
+    int exact = !db_rows_is_null(rows, i, 5);
+    json_object_set_new(o, "picture_visit_id", opt_int(rows, i, exact ? 5 : 6));
+    json_object_set_new(o, "picture_is_exemplar", json_boolean(exact));
     json_array_append_new(items, o);
   }
   db_rows_free(rows);

@@ -1193,12 +1193,21 @@ void workers_list(struct request *rq) {
            "%s WHERE ($1 = 0 OR tenant_id = $1) AND ($2 = 0 OR site_id = $2) AND "
            "($3 = 0 OR site_id = $3) AND id > $4 ORDER BY id",
            worker_select);
-  struct db_rows *r = NULL;
+  struct db_rows *r = NULL, *held = NULL;
   struct ff_error err = {0};
   int rc = db_query(c, sql, DB_ARGS(db_int(tenant), db_int(site), db_int(bound), db_int(cursor)),
                     &r, &err);
+  /* The cameras each worker holds (as in its details' leases), in one query,
+   * so a list of many workers needs no request per worker. */
+  if (!rc)
+    rc = db_query(c,
+                  "SELECT l.worker_id, l.camera_id FROM camera_leases l JOIN cameras c ON "
+                  "c.id = l.camera_id WHERE l.worker_id > $2 AND c.enabled = 1 AND "
+                  "($1 = 0 OR l.tenant_id = $1) ORDER BY l.worker_id, l.camera_id",
+                  DB_ARGS(db_int(tenant), db_int(cursor)), &held, &err);
   db_release(c);
   if (rc) {
+    db_rows_free(r);
     http_fail(rq, rc, &err);
     return;
   }
@@ -1213,9 +1222,15 @@ void workers_list(struct request *rq) {
       json_decref(o);
       continue;
     }
+    json_t *ids = json_array();
+    for (int k = 0; k < db_rows_count(held); k++)
+      if (db_rows_int(held, k, 0) == last)
+        json_array_append_new(ids, json_integer(db_rows_int(held, k, 1)));
+    json_object_set_new(o, "camera_ids", ids);
     json_array_append_new(items, o);
   }
   json_t *next = i < n ? json_integer(last) : json_null();
+  db_rows_free(held);
   db_rows_free(r);
   http_json(rq, 200, json_pack("{s:o,s:o}", "items", items, "next_cursor", next));
 }

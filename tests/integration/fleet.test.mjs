@@ -94,6 +94,12 @@ describe('the worker protocol', () => {
     assert.equal(one.capacity, 2);
     assert.deepEqual(one.leases.map((l) => l.camera_id), cams.slice(0, 2).map((c) => c.id));
     assert.equal(one.leases[0].camera, undefined, 'sources stay on the worker protocol');
+    // The list carries the same cameras as ids, for every worker at once.
+    for (const w of list) {
+      const details = (await call(S1, 'GET', `/v1/workers/${w.id}`, { token: A.token })).json;
+      assert.deepEqual(w.camera_ids, details.leases.map((l) => l.camera_id), `camera_ids of ${w.name}`);
+    }
+    assert.deepEqual(list.find((w) => w.id === w1.id).camera_ids, cams.slice(0, 2).map((c) => c.id));
 
     // Camera status shows the holder and what it reports (a device conflict here).
     const hb = await w1.heartbeat({ cameras: [{ id: cams[0].id, state: 'error', reason: 'device /dev/video0 in use by worker x' }] });

@@ -413,7 +413,9 @@ test('a customer\'s face exemplars: listed with capture time and picture, split 
     assert.ok(f.captured_at_ms > 0 && f.captured_at_ms <= Date.now(), 'captured time from the event ledger');
     assert.ok(f.camera_id === A.doorA.id || f.camera_id === A.doorB.id);
   }
-  const withPicture = faces0.json.items.find((f) => f.picture_visit_id !== null);
+  for (const f of faces0.json.items) assert.equal(typeof f.picture_is_exemplar, 'boolean', JSON.stringify(f));
+  assert.ok(faces0.json.items.every((f) => !f.picture_is_exemplar || f.picture_visit_id !== null));
+  const withPicture = faces0.json.items.find((f) => f.picture_is_exemplar);
   assert.ok(withPicture, 'an exemplar that is a visit\'s best picture');
   const pic = await fetch(`${server.url}/v1/visits/${withPicture.picture_visit_id}/picture`, { headers: { Authorization: `Bearer ${A.token}` } });
   assert.equal(pic.status, 200);

@@ -75,17 +75,3 @@ export function useCameraStatuses(cameras: Schemas['Camera'][] | undefined) {
   qs.forEach((q, i) => { if (q.data) byId.set(list[i].id, q.data); });
   return (cameras ?? []).map((c) => byId.get(c.id) ?? c);
 }
-
-/** Each worker's details (capabilities, per-camera figures, leases): the list has none of them. */
-export function useWorkerDetails(workers: Worker[] | undefined) {
-  const list = (workers ?? []).slice(0, DETAIL_LIMIT);
-  const qs = useQueries({
-    queries: list.map((w) => ({
-      queryKey: ['workers', w.id],
-      queryFn: () => unwrap(api.client.GET('/v1/workers/{id}', { params: { path: { id: w.id! } } })),
-    })),
-  });
-  const byId = new Map<number, Worker>();
-  qs.forEach((q, i) => { if (q.data) byId.set(list[i].id!, q.data); });
-  return byId;
-}

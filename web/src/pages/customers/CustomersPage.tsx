@@ -179,8 +179,9 @@ function CustomerDrawer({ customer, onClose }: { customer: Customer; onClose: ()
           <List.Item data-testid="customer-face" data-face-id={f.id}>
             <Space direction="vertical" size={2} style={{ width: '100%' }}>
               {f.picture_visit_id !== null
-                ? <VisitPicture visitId={f.picture_visit_id} alt={t('customers.faceOf', { id: f.id })} size={96} />
-                : <div role="img" aria-label={t('customers.faceNoPicture')} style={{ width: 96, height: 96, borderRadius: 6, background: '#f0f0f0', display: 'flex', alignItems: 'center', justifyContent: 'center', textAlign: 'center', fontSize: 11, color: '#888', padding: 4 }}>{t('customers.faceNoPicture')}</div>}
+                ? <VisitPicture visitId={f.picture_visit_id} alt={f.picture_is_exemplar ? t('customers.faceOf', { id: f.id }) : t('customers.faceVisitPicture', { id: f.picture_visit_id })} size={96} />
+                : <div role="img" aria-label={t('customers.faceNoPicture')} style={{ width: 96, height: 96, boxSizing: 'border-box', borderRadius: 6, background: '#f0f0f0', display: 'flex', alignItems: 'center', justifyContent: 'center', textAlign: 'center', fontSize: 11, color: '#888', padding: 4 }}>{t('customers.faceNoPicture')}</div>}
+              {f.picture_visit_id !== null && !f.picture_is_exemplar && <Typography.Text type="secondary" style={{ fontSize: 11 }}>{t('customers.faceVisitNote', { id: f.picture_visit_id })}</Typography.Text>}
               {canEdit
                 ? <Checkbox checked={faceIds.includes(f.id)} aria-label={t('customers.selectFace', { id: f.id })}
                   onChange={(e) => setFaceIds((ids) => (e.target.checked ? [...ids, f.id] : ids.filter((x) => x !== f.id)))}>#{f.id}</Checkbox>

@@ -13,7 +13,7 @@ import { useMe } from '../../auth/AuthProvider';
 import { ADMINS, MANAGERS, allowed } from '../../auth/roles';
 import { useCapabilities } from '../../api/capabilities';
 import { PageHead, QueryError, siteName, useSites } from '../../components/common';
-import { WorkerStatusTag, useCameras, useWorkerDetails, useWorkers, type Worker, type WorkerStatus } from '../../components/fleet';
+import { WorkerStatusTag, useCameras, useWorkers, type Worker, type WorkerStatus } from '../../components/fleet';
 import { useI18n, type MessageKey } from '../../i18n';
 
 type Command = Schemas['Command'];
@@ -266,9 +266,8 @@ export default function WorkersPage() {
     onError: (e) => message.error(errorMessage(e)),
   });
   const rows = (workers.data ?? []).filter((w) => (siteId === null || w.site_id === siteId) && (status === null || w.status === status));
-  const details = useWorkerDetails(workers.data);
-  // The cameras a worker holds, from its leases (the worker list carries none).
-  const camerasOf = (w: Worker) => (details.get(w.id!)?.leases ?? []).map((l) => ({ id: l.camera_id!, name: cameras.data?.find((c) => c.id === l.camera_id)?.name ?? `#${l.camera_id}` }));
+  // The cameras a worker holds: the list names their ids (camera_ids, one request for every worker).
+  const camerasOf = (w: Worker) => (w.camera_ids ?? []).map((id) => ({ id, name: cameras.data?.find((c) => c.id === id)?.name ?? `#${id}` }));
   return (
     <>
       <PageHead title={t('nav.workers')}>
