@@ -362,7 +362,7 @@ export const en = {
 
   'nav.workers': 'Workers',
   'nav.jobs': 'Jobs',
-  'dash.todayNote': "Today, {date} (each site's local day)",
+  'dash.todayNote': "Today, {date} (each site's local day); returning visitors were seen on an earlier day, a visit in the feed is returning when its customer was seen before",
   'dash.todayVisits': 'Visits today',
   'dash.feed': 'Live visits',
   'dash.feed.open': 'Live',

@@ -364,7 +364,7 @@ export const vi: Record<MessageKey, string> = {
 
   'nav.workers': 'Máy xử lý',
   'nav.jobs': 'Tác vụ nền',
-  'dash.todayNote': 'Hôm nay, {date} (theo ngày địa phương của từng cửa hàng)',
+  'dash.todayNote': 'Hôm nay, {date} (theo ngày địa phương của từng cửa hàng); khách quay lại là người đã đến vào một ngày trước đó, một lượt trong danh sách trực tiếp là quay lại khi khách đã từng được thấy',
   'dash.todayVisits': 'Lượt ghé thăm hôm nay',
   'dash.feed': 'Lượt ghé thăm trực tiếp',
   'dash.feed.open': 'Trực tiếp',
