@@ -115,7 +115,10 @@ export async function shot(page, name) {
   // Let enter/leave motions end first (a dialog zooming in would be caught invisible).
   await page.waitForFunction(() => !document.querySelector('[class*="-appear"], [class*="-enter"], [class*="-leave"]'), null,
     { timeout: 3000 }).catch(() => undefined);
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+  // A drawer or dialog covers the viewport only: a full-page picture would show
+  // it cut off above the rest of the page, so those are taken as the user sees them.
+  const overlay = await page.locator('.ant-drawer-open, .ant-modal-wrap:visible').count().catch(() => 0);
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: overlay === 0, animations: 'disabled' });
 }
 
 /** Console errors and uncaught exceptions of a page (CSP refusals show up here). */

@@ -310,7 +310,7 @@ step('live view: the grid streams the camera through the server, a fresh ticket 
   await page.getByTestId('worker-logs-state').getByText('Live').waitFor({ timeout: T });
   endpoint.logs += 'ts=2026-12-06T04:00:02Z level=info msg="followed line" n=3\n';
   await until(async () => /followed line/.test(await logs.innerText()), T, 'the new log line while following');
-  await shot(page, '35-worker-logs');
+  await shot(page, '35b-worker-logs');
   await page.keyboard.press('Escape');
   await page.locator('.ant-drawer-mask').waitFor({ state: 'detached', timeout: T }).catch(() => undefined);
 });

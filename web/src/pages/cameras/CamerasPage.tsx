@@ -197,7 +197,10 @@ export default function CamerasPage() {
           {
             title: t('cameras.source'), key: 'source', render: (_, c) => (
               <Space size={4}>
-                <Typography.Text code copyable={false}>{c.kind === 'v4l2' ? c.device : c.url}</Typography.Text>
+                <Typography.Text code copyable={false} title={(c.kind === 'v4l2' ? c.device : c.url) ?? undefined}
+                  style={{ display: 'inline-block', maxWidth: 260, whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis', verticalAlign: 'middle' }}>
+                  {c.kind === 'v4l2' ? c.device : c.url}
+                </Typography.Text>
                 {c.has_credentials && <LockOutlined title={t('cameras.hasCredentials')} aria-label={t('cameras.hasCredentials')} />}
               </Space>
             ),

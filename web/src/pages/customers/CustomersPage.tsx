@@ -335,7 +335,7 @@ export default function CustomersPage() {
         scroll={{ x: true }}
         columns={[
           { title: 'ID', dataIndex: 'id', width: 70, sorter: (a, b) => a.id - b.id },
-          { title: t('common.name'), dataIndex: 'name', render: (v: string | null) => v || <Typography.Text type="secondary">{t('customers.noName')}</Typography.Text> },
+          { title: t('common.name'), dataIndex: 'name', render: (v: string | null) => v || <Typography.Text type="secondary" style={{ whiteSpace: 'nowrap' }}>{t('customers.noName')}</Typography.Text> },
           { title: t('customers.visits'), dataIndex: 'visit_count', sorter: (a, b) => a.visit_count - b.visit_count, render: (v: number) => num(v) },
           { title: t('staff.gender'), key: 'gender', render: (_, c) => genderText(c, t) },
           { title: t('customers.age'), key: 'age', render: (_, c) => ageText(c, t) },
