@@ -98,3 +98,10 @@ void arena_rewind(struct arena *a, struct arena_mark m) {
     a->head->used = m.used;
   a->in_use = m.in_use;
 }
+
+size_t arena_capacity(const struct arena *a) {
+  size_t n = 0;
+  for (const struct arena_chunk *c = a->head; c; c = c->next)
+    n += c->capacity;
+  return n;
+}

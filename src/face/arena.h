@@ -35,5 +35,7 @@ struct arena_mark {
 struct arena_mark arena_mark(const struct arena *a);
 void arena_rewind(struct arena *a, struct arena_mark m);
 void arena_release(struct arena *a);
+/* Bytes the arena's chunks hold. */
+size_t arena_capacity(const struct arena *a);
 
 #endif

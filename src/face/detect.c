@@ -43,7 +43,7 @@ static double ssd_iou(const float *a, const float *b) {
 static int detect_ssd(struct face_session *s, const struct face_image *img,
                       const struct face_detect_options *o, struct face_detection *out, int capacity,
                       int *count) {
-  TRY(ssd_forward(&s->engine->ssd, &s->arena, &s->ssd_ping, &s->ssd_pong, img, s->boxes,
+  TRY(ssd_forward(&s->engine->ssd, &s->arena, &s->ping, &s->pong, img, s->boxes,
                   s->scores));
   int n = 0;
   for (int i = 0; i < SSD_ANCHORS; i++)
@@ -105,7 +105,7 @@ static int detect_tiny(struct face_session *s, const struct face_image *img,
     return ff_fail(err, FF_EINVAL, "face: tiny input size %d is not a multiple of 32 in 32..1024",
                    size);
   struct tensor t;
-  TRY(tiny_forward(&s->engine->tiny, &s->arena, &s->ssd_ping, &s->ssd_pong, img, size, &t));
+  TRY(tiny_forward(&s->engine->tiny, &s->arena, &s->ping, &s->pong, img, size, &t));
   static const double anchors[5][2] = {{1.603231, 2.094468},
                                        {6.041143, 7.080126},
                                        {2.882459, 3.518061},
@@ -184,8 +184,11 @@ int face_detect(struct face_session *s, const struct face_image *img,
     face_detect_options_default(&o);
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0)
     return ff_fail(err, FF_EINVAL, "face: empty image");
+  int tiny = o.detector == FACE_DETECTOR_TINY;
+  TRY(face_engine_require(s->engine, tiny ? FACE_NET_TINY : FACE_NET_SSD,
+                          tiny ? "tiny_face_detector" : "ssd_mobilenetv1", err));
   arena_reset(&s->arena);
-  int rc = o.detector == FACE_DETECTOR_TINY ? detect_tiny(s, img, &o, out, capacity, count, err)
+  int rc = tiny ? detect_tiny(s, img, &o, out, capacity, count, err)
                                             : detect_ssd(s, img, &o, out, capacity, count);
   if (rc == FF_ENOMEM)
     return ff_fail(err, rc, "face: out of memory during detection");

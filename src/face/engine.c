@@ -44,23 +44,32 @@ void face_engine_free(struct face_engine *e) {
 }
 
 int face_engine_load(const char *dir, struct face_engine **out, struct ff_error *err) {
+  return face_engine_load_nets(dir, FACE_NET_ALL, out, err);
+}
+
+int face_engine_load_nets(const char *dir, unsigned nets, struct face_engine **out,
+                          struct ff_error *err) {
   *out = NULL;
   struct face_engine *e = calloc(1, sizeof *e);
   if (!e)
     return ff_fail(err, FF_ENOMEM, "face: out of memory");
   const struct {
+    unsigned bit;
     const char *model;
     net_loader_fn load;
     void *net;
   } models[] = {
-      {"ssd_mobilenetv1_model", load_ssd, &e->ssd},
-      {"tiny_face_detector_model", load_tiny, &e->tiny},
-      {"face_landmark_68_model", load_landmarks, &e->landmarks},
-      {"face_landmark_68_tiny_model", load_landmarks_tiny, &e->landmarks_tiny},
-      {"face_recognition_model", load_recognition, &e->recognition},
-      {"age_gender_model", load_age_gender, &e->age_gender},
+      {FACE_NET_SSD, "ssd_mobilenetv1_model", load_ssd, &e->ssd},
+      {FACE_NET_TINY, "tiny_face_detector_model", load_tiny, &e->tiny},
+      {FACE_NET_LANDMARKS, "face_landmark_68_model", load_landmarks, &e->landmarks},
+      {FACE_NET_LANDMARKS_TINY, "face_landmark_68_tiny_model", load_landmarks_tiny,
+       &e->landmarks_tiny},
+      {FACE_NET_RECOGNITION, "face_recognition_model", load_recognition, &e->recognition},
+      {FACE_NET_AGE_GENDER, "age_gender_model", load_age_gender, &e->age_gender},
   };
   for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+    if (!(nets & models[i].bit))
+      continue;
     struct weights w;
     int rc = weights_load(dir, models[i].model, &w, err);
     if (rc == FF_OK) {
@@ -76,6 +85,7 @@ int face_engine_load(const char *dir, struct face_engine **out, struct ff_error 
       face_engine_free(e);
       return rc;
     }
+    e->nets |= models[i].bit;
   }
   malloc_trim(0); /* give back the heap the unpacked / unused weights held */
   *out = e;
@@ -86,13 +96,25 @@ void face_session_free(struct face_session *s) {
   if (!s)
     return;
   arena_release(&s->arena);
-  arena_release(&s->ssd_ping);
-  arena_release(&s->ssd_pong);
+  arena_release(&s->ping);
+  arena_release(&s->pong);
   free(s->boxes);
   free(s->scores);
   free(s->order);
   free(s->tiny_boxes);
   free(s);
+}
+
+size_t face_session_scratch_bytes(const struct face_session *s) {
+  return arena_capacity(&s->arena) + arena_capacity(&s->ping) + arena_capacity(&s->pong) +
+         FACE_MAX_CANDIDATES * (4 * sizeof(float) + sizeof(float) + sizeof(int) + 5 * sizeof(double));
+}
+
+int face_engine_require(const struct face_engine *e, unsigned net, const char *what,
+                        struct ff_error *err) {
+  if (e->nets & net)
+    return FF_OK;
+  return ff_fail(err, FF_EUNSUPPORTED, "face: the %s model was not loaded", what);
 }
 
 int face_session_new(const struct face_engine *engine, struct face_session **out,

@@ -8,6 +8,7 @@
 #define FACE_MAX_CANDIDATES 5120 /* SSD: 5118 anchors; Tiny: (1024/32)^2 * 5 */
 
 struct face_engine {
+  unsigned nets; /* FACE_NET_* bits of the nets loaded */
   struct ssd_net ssd;
   struct tiny_net tiny;
   struct landmark_net landmarks, landmarks_tiny;
@@ -17,12 +18,22 @@ struct face_engine {
 
 struct face_session {
   const struct face_engine *engine;
+  /* Scratch planned by liveness. A detector's layer input and output live
+   * in ping and pong alternately (each reset when it becomes the target),
+   * its strips and small outputs in `arena`. The per-face nets (landmarks,
+   * descriptor, age/gender) run after detection, one after another, each in
+   * ping: no session memory is kept for them alone. */
   struct arena arena;
-  struct arena ssd_ping, ssd_pong; /* detector activations, alternating */
+  struct arena ping, pong;
   float *boxes;                    /* [FACE_MAX_CANDIDATES][4] */
   float *scores;                   /* [FACE_MAX_CANDIDATES] */
   int *order;                      /* [FACE_MAX_CANDIDATES] */
   double *tiny_boxes; /* [FACE_MAX_CANDIDATES][5] x, y, right, bottom (relative), score */
 };
+
+/* FF_OK when the engine holds that net (FACE_NET_* bit), else
+ * FF_EUNSUPPORTED naming it. */
+int face_engine_require(const struct face_engine *e, unsigned net, const char *what,
+                        struct ff_error *err);
 
 #endif

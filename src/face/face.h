@@ -30,6 +30,20 @@ struct face_session;
 
 /* Loads all six models from models_dir (face-api manifests + .bin shards). */
 int face_engine_load(const char *models_dir, struct face_engine **out, struct ff_error *err);
+/* Only the nets in `nets` (FACE_NET_* bits): a process that runs one
+ * detector need not hold the other's weights (SSD: 22 MB as floats).
+ * Calling a net that was not loaded fails with FF_EUNSUPPORTED. */
+enum {
+  FACE_NET_SSD = 1 << 0,
+  FACE_NET_TINY = 1 << 1,
+  FACE_NET_LANDMARKS = 1 << 2,
+  FACE_NET_LANDMARKS_TINY = 1 << 3,
+  FACE_NET_RECOGNITION = 1 << 4,
+  FACE_NET_AGE_GENDER = 1 << 5,
+  FACE_NET_ALL = (1 << 6) - 1,
+};
+int face_engine_load_nets(const char *models_dir, unsigned nets, struct face_engine **out,
+                          struct ff_error *err);
 void face_engine_free(struct face_engine *engine);
 /* The models folder to use when none is given: $FOOTFALL_MODELS_DIR, else ./data/models. */
 const char *face_default_models_dir(void);
@@ -37,6 +51,10 @@ const char *face_default_models_dir(void);
 int face_session_new(const struct face_engine *engine, struct face_session **out,
                      struct ff_error *err);
 void face_session_free(struct face_session *session);
+/* Bytes of scratch the session holds now (its arenas' blocks and the
+ * detector's candidate arrays): after one inference of each kind, what it
+ * keeps for good. */
+size_t face_session_scratch_bytes(const struct face_session *session);
 
 enum face_detector { FACE_DETECTOR_SSD, FACE_DETECTOR_TINY };
 

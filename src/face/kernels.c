@@ -22,6 +22,13 @@ void pad_geometry(int in, int k, int stride, enum pad pad, int *out, int *pad_be
   }
 }
 
+/* Rows [row0, row0 + t->h) of a tensor full_h rows high: the depthwise
+ * kernels read strips through it. */
+struct row_view {
+  const struct tensor *t;
+  int row0, full_h;
+};
+
 int tensor_new(struct arena *a, int h, int w, int c, struct tensor *t) {
   t->h = h;
   t->w = w;
@@ -341,11 +348,11 @@ int conv2d_into(struct arena *a, const struct tensor *in, const struct conv *l, 
 /* One output pixel, any window clipped at the borders: channels 8 at a
  * time, the taps accumulated in a register, bias and activation applied
  * before the single store. */
-static void depthwise_pixel(const struct tensor *in, const struct depthwise *l, int iy0, int ix0,
+static void depthwise_pixel(const struct row_view *in, const struct depthwise *l, int iy0, int ix0,
                             enum act act, float *restrict o) {
   int k = l->k, c = l->c, c8 = c & ~7;
-  int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = in->h - iy0 < k ? in->h - iy0 : k;
-  int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in->w - ix0 < k ? in->w - ix0 : k;
+  int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = in->full_h - iy0 < k ? in->full_h - iy0 : k;
+  int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in->t->w - ix0 < k ? in->t->w - ix0 : k;
   if (ky1 <= ky0 || kx1 <= kx0) { /* window entirely in the padding */
     for (int ch = 0; ch < c; ch++)
       o[ch] = l->b ? l->b[ch] : 0.0f;
@@ -353,14 +360,14 @@ static void depthwise_pixel(const struct tensor *in, const struct depthwise *l, 
     return;
   }
   /* first in-bounds tap; only valid taps are ever addressed */
-  const float *base = in->d + ((size_t)(iy0 + ky0) * in->w + (size_t)(ix0 + kx0)) * c;
+  const float *base = in->t->d + ((size_t)(iy0 + ky0 - in->row0) * in->t->w + (size_t)(ix0 + kx0)) * c;
   const float *wbase = l->w + (size_t)(ky0 * k + kx0) * c;
   int ny = ky1 - ky0, nx = kx1 - kx0;
   for (int ch = 0; ch < c8; ch += 8) {
     __m256 acc = l->b ? _mm256_loadu_ps(l->b + ch) : _mm256_setzero_ps();
     for (int ky = 0; ky < ny; ky++)
       for (int kx = 0; kx < nx; kx++)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(base + ((size_t)ky * in->w + kx) * c + ch),
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(base + ((size_t)ky * in->t->w + kx) * c + ch),
                               _mm256_loadu_ps(wbase + (size_t)(ky * k + kx) * c + ch), acc);
     _mm256_storeu_ps(o + ch, act8(acc, act));
   }
@@ -368,7 +375,7 @@ static void depthwise_pixel(const struct tensor *in, const struct depthwise *l, 
     float acc = l->b ? l->b[ch] : 0.0f;
     for (int ky = 0; ky < ny; ky++)
       for (int kx = 0; kx < nx; kx++)
-        acc += base[((size_t)ky * in->w + kx) * c + ch] * wbase[(size_t)(ky * k + kx) * c + ch];
+        acc += base[((size_t)ky * in->t->w + kx) * c + ch] * wbase[(size_t)(ky * k + kx) * c + ch];
     o[ch] = acc;
     apply_act(o + ch, 1, act);
   }
@@ -376,10 +383,10 @@ static void depthwise_pixel(const struct tensor *in, const struct depthwise *l, 
 
 /* Interior run of a 3x3 row: the 9 weight vectors of a channel block stay
  * in registers while the window slides along the row. */
-static void depthwise3_run(const struct tensor *in, const struct depthwise *l, int iy0, int ix0,
+static void depthwise3_run(const struct row_view *in, const struct depthwise *l, int iy0, int ix0,
                            int count, enum act act, float *restrict o) {
   int c = l->c, s = l->stride;
-  size_t row = (size_t)in->w * c;
+  size_t row = (size_t)in->t->w * c;
   for (int ch = 0; ch < c; ch += 8) {
     __m256 w0 = _mm256_loadu_ps(l->w + ch), w1 = _mm256_loadu_ps(l->w + c + ch),
            w2 = _mm256_loadu_ps(l->w + 2 * c + ch), w3 = _mm256_loadu_ps(l->w + 3 * c + ch),
@@ -387,7 +394,7 @@ static void depthwise3_run(const struct tensor *in, const struct depthwise *l, i
            w6 = _mm256_loadu_ps(l->w + 6 * c + ch), w7 = _mm256_loadu_ps(l->w + 7 * c + ch),
            w8 = _mm256_loadu_ps(l->w + 8 * c + ch);
     __m256 bias = l->b ? _mm256_loadu_ps(l->b + ch) : _mm256_setzero_ps();
-    const float *p = in->d + (size_t)iy0 * row + (size_t)ix0 * c + ch;
+    const float *p = in->t->d + (size_t)(iy0 - in->row0) * row + (size_t)ix0 * c + ch;
     float *q = o + ch;
     for (int i = 0; i < count; i++, p += (size_t)s * c, q += c) {
       __m256 acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w0, bias);
@@ -404,43 +411,100 @@ static void depthwise3_run(const struct tensor *in, const struct depthwise *l, i
   }
 }
 
-int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise *l, enum pad pad,
-                enum act act, struct tensor *out) {
+int depthwise2d_rows(const struct tensor *in, int row0, int full_h, const struct depthwise *l,
+                     enum pad pad, enum act act, int oy0, int oy1, float *out) {
   int oh, ow, pt, pl, k = l->k, c = l->c, s = l->stride;
-  pad_geometry(in->h, k, s, pad, &oh, &pt);
+  pad_geometry(full_h, k, s, pad, &oh, &pt);
   pad_geometry(in->w, k, s, pad, &ow, &pl);
-  if (tensor_new(a, oh, ow, c, out) != FF_OK)
-    return FF_ENOMEM;
+  if (oy0 < 0 || oy1 > oh || oy0 >= oy1)
+    return oy0 == oy1 ? FF_OK : FF_EINTERNAL;
+  /* every input row the windows touch must be in the view */
+  int need0 = oy0 * s - pt, need1 = (oy1 - 1) * s - pt + k;
+  need0 = need0 < 0 ? 0 : need0;
+  need1 = need1 > full_h ? full_h : need1;
+  if (need0 < row0 || need1 > row0 + in->h)
+    return FF_EINTERNAL;
+  const struct row_view v = {in, row0, full_h};
   /* output columns whose window lies fully inside the input */
   int ox_lo = (pl + s - 1) / s, ox_hi = ow - 1;
   while (ox_hi >= ox_lo && ox_hi * s - pl + k > in->w)
     ox_hi--;
   int fast = k == 3 && c % 8 == 0;
-  for (int oy = 0; oy < oh; oy++) {
+  for (int oy = oy0; oy < oy1; oy++) {
     int iy0 = oy * s - pt;
-    float *orow = out->d + (size_t)oy * ow * c;
-    int row_inside = iy0 >= 0 && iy0 + k <= in->h;
+    float *orow = out + (size_t)(oy - oy0) * ow * c;
+    int row_inside = iy0 >= 0 && iy0 + k <= full_h;
     if (!fast || !row_inside || ox_hi < ox_lo) {
       for (int ox = 0; ox < ow; ox++)
-        depthwise_pixel(in, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
+        depthwise_pixel(&v, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
       continue;
     }
     for (int ox = 0; ox < ox_lo; ox++)
-      depthwise_pixel(in, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
-    depthwise3_run(in, l, iy0, ox_lo * s - pl, ox_hi - ox_lo + 1, act, orow + (size_t)ox_lo * c);
+      depthwise_pixel(&v, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
+    depthwise3_run(&v, l, iy0, ox_lo * s - pl, ox_hi - ox_lo + 1, act, orow + (size_t)ox_lo * c);
     for (int ox = ox_hi + 1; ox < ow; ox++)
-      depthwise_pixel(in, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
+      depthwise_pixel(&v, l, iy0, ox * s - pl, act, orow + (size_t)ox * c);
   }
+  return FF_OK;
+}
+
+int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise *l, enum pad pad,
+                enum act act, struct tensor *out) {
+  int oh, ow, unused;
+  pad_geometry(in->h, l->k, l->stride, pad, &oh, &unused);
+  pad_geometry(in->w, l->k, l->stride, pad, &ow, &unused);
+  if (tensor_new(a, oh, ow, l->c, out) != FF_OK)
+    return FF_ENOMEM;
+  return depthwise2d_rows(in, 0, in->h, l, pad, act, 0, oh, out->d);
+}
+
+/* Rows of the depthwise result per strip: about this many bytes, so a strip
+ * is still in cache when the pointwise convolution reads it. */
+#define STRIP_BYTES (256 * 1024)
+
+int dw_pw_forward(struct arena *scratch, struct arena *target, const struct tensor *in,
+                  const struct depthwise *dw, enum act dw_act, const struct conv *pw, enum act pw_act,
+                  struct tensor *out) {
+  int oh, ow, unused;
+  pad_geometry(in->h, dw->k, dw->stride, PAD_SAME, &oh, &unused);
+  pad_geometry(in->w, dw->k, dw->stride, PAD_SAME, &ow, &unused);
+  if (pw->kh != 1 || pw->kw != 1 || pw->stride != 1 || pw->cin != dw->c)
+    return FF_EINTERNAL;
+  TRY(tensor_new(target, oh, ow, pw->cout, out));
+  struct arena_mark mark = arena_mark(scratch);
+  size_t row_bytes = (size_t)ow * dw->c * sizeof(float);
+  int rows = (int)(STRIP_BYTES / row_bytes);
+  rows = rows < 1 ? 1 : rows > oh ? oh : rows;
+  float *strip = arena_floats(scratch, (size_t)rows * ow * dw->c);
+  if (!strip)
+    return FF_ENOMEM;
+  for (int y = 0; y < oh; y += rows) {
+    int n = oh - y < rows ? oh - y : rows;
+    struct tensor d = {n, ow, dw->c, strip};
+    struct tensor o = {n, ow, pw->cout, out->d + (size_t)y * ow * pw->cout};
+    TRY(depthwise2d_rows(in, 0, in->h, dw, PAD_SAME, dw_act, y, y + n, strip));
+    TRY(conv2d_into(scratch, &d, pw, PAD_SAME, pw_act, &o));
+  }
+  arena_rewind(scratch, mark);
   return FF_OK;
 }
 
 int max_pool(struct arena *a, const struct tensor *in, int k, int stride, enum pad pad,
              struct tensor *out) {
+  int oh, ow, unused;
+  pad_geometry(in->h, k, stride, pad, &oh, &unused);
+  pad_geometry(in->w, k, stride, pad, &ow, &unused);
+  if (tensor_new(a, oh, ow, in->c, out) != FF_OK)
+    return FF_ENOMEM;
+  return max_pool_into(in, k, stride, pad, out);
+}
+
+int max_pool_into(const struct tensor *in, int k, int stride, enum pad pad, struct tensor *out) {
   int oh, ow, pt, pl, c = in->c;
   pad_geometry(in->h, k, stride, pad, &oh, &pt);
   pad_geometry(in->w, k, stride, pad, &ow, &pl);
-  if (tensor_new(a, oh, ow, c, out) != FF_OK)
-    return FF_ENOMEM;
+  if (out->h != oh || out->w != ow || out->c != c || !out->d)
+    return FF_EINTERNAL;
   for (int oy = 0; oy < oh; oy++)
     for (int ox = 0; ox < ow; ox++) {
       float *restrict o = out->d + ((size_t)oy * ow + ox) * c;

@@ -15,6 +15,14 @@
 #include "arena.h"
 #include "image.h"
 
+/* Returns from the calling function when expr is not FF_OK. */
+#define TRY(expr)                                                                                  \
+  do {                                                                                             \
+    int try_rc_ = (expr);                                                                          \
+    if (try_rc_ != FF_OK)                                                                          \
+      return try_rc_;                                                                              \
+  } while (0)
+
 struct tensor {
   int h, w, c;
   float *d; /* h*w*c floats, channel fastest */
@@ -58,8 +66,22 @@ int conv2d_into(struct arena *a, const struct tensor *in, const struct conv *l, 
                 enum act act, struct tensor *out);
 int depthwise2d(struct arena *a, const struct tensor *in, const struct depthwise *l, enum pad pad,
                 enum act act, struct tensor *out);
+/* Output rows [oy0, oy1) of depthwise2d, written from `out` on, for an
+ * input of full_h rows of which `in` holds rows [row0, row0 + in->h) (all
+ * the rows those windows touch; FF_EINTERNAL otherwise). */
+int depthwise2d_rows(const struct tensor *in, int row0, int full_h, const struct depthwise *l,
+                     enum pad pad, enum act act, int oy0, int oy1, float *out);
+/* A depthwise ("same" padding) then a pointwise (1x1, stride 1) convolution,
+ * a strip of rows at a time: the depthwise result never exists whole. The
+ * output comes from `target`, the strip from `scratch` (given back); the
+ * values are those of the two operators one after the other. */
+int dw_pw_forward(struct arena *scratch, struct arena *target, const struct tensor *in,
+                  const struct depthwise *dw, enum act dw_act, const struct conv *pw, enum act pw_act,
+                  struct tensor *out);
 int max_pool(struct arena *a, const struct tensor *in, int k, int stride, enum pad pad,
              struct tensor *out);
+/* The same, into a tensor the caller allocated with the output's shape. */
+int max_pool_into(const struct tensor *in, int k, int stride, enum pad pad, struct tensor *out);
 int avg_pool(struct arena *a, const struct tensor *in, int k, int stride, struct tensor *out);
 
 /* In-place element-wise helpers. */

@@ -132,15 +132,5 @@ int loader_finish(struct loader *L) {
 
 int separable_forward(struct arena *a, const struct tensor *in, const struct separable *s,
                       enum act act, struct tensor *out) {
-  /* the output first, so the depthwise intermediate can be given back */
-  int oh, ow, unused;
-  pad_geometry(in->h, 3, s->dw.stride, PAD_SAME, &oh, &unused);
-  pad_geometry(in->w, 3, s->dw.stride, PAD_SAME, &ow, &unused);
-  TRY(tensor_new(a, oh, ow, s->pw.cout, out));
-  struct arena_mark mark = arena_mark(a);
-  struct tensor mid;
-  TRY(depthwise2d(a, in, &s->dw, PAD_SAME, ACT_NONE, &mid));
-  TRY(conv2d_into(a, &mid, &s->pw, PAD_SAME, act, out));
-  arena_rewind(a, mark);
-  return FF_OK;
+  return dw_pw_forward(a, a, in, &s->dw, ACT_NONE, &s->pw, act, out);
 }

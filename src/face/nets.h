@@ -12,13 +12,6 @@
 #include "kernels.h"
 #include "weights.h"
 
-#define TRY(expr)                                                                                  \
-  do {                                                                                             \
-    int try_rc_ = (expr);                                                                          \
-    if (try_rc_ != FF_OK)                                                                          \
-      return try_rc_;                                                                              \
-  } while (0)
-
 /* Arrays a net owns (moved out of the manifest). */
 struct param_store {
   float **arrays;

@@ -56,11 +56,13 @@ int face_landmarks(struct face_session *s, const struct face_image *img, const s
   if (!clip_floor(round_trip(box->x, W), round_trip(box->y, H), round_trip(box->width, W),
                   round_trip(box->height, H), img->width, img->height, &r))
     return ff_fail(err, FF_EINVAL, "face: detection box lies outside the image");
-  const struct landmark_net *net =
-      model == FACE_LANDMARKS_TINY ? &s->engine->landmarks_tiny : &s->engine->landmarks;
+  int tiny = model == FACE_LANDMARKS_TINY;
+  TRY(face_engine_require(s->engine, tiny ? FACE_NET_LANDMARKS_TINY : FACE_NET_LANDMARKS,
+                          tiny ? "face_landmark_68_tiny" : "face_landmark_68", err));
+  const struct landmark_net *net = tiny ? &s->engine->landmarks_tiny : &s->engine->landmarks;
   float raw[136];
-  arena_reset(&s->arena);
-  int rc = landmark_forward(net, &s->arena, img, r.x, r.y, r.width, r.height, raw);
+  arena_reset(&s->ping); /* the detector is done with it */
+  int rc = landmark_forward(net, &s->ping, img, r.x, r.y, r.width, r.height, raw);
   if (rc != FF_OK)
     return net_status(rc, "landmark", err);
   /* postProcess: float32 tensor arithmetic, then doubles for the shift. */
@@ -135,8 +137,9 @@ int face_describe(struct face_session *s, const struct face_image *img,
                   const struct face_rect *crop, float descriptor[FACE_DESCRIPTOR_SIZE],
                   struct ff_error *err) {
   TRY(check_crop(img, crop, err));
-  arena_reset(&s->arena);
-  int rc = recognition_forward(&s->engine->recognition, &s->arena, img, crop->x, crop->y,
+  TRY(face_engine_require(s->engine, FACE_NET_RECOGNITION, "face_recognition", err));
+  arena_reset(&s->ping);
+  int rc = recognition_forward(&s->engine->recognition, &s->ping, img, crop->x, crop->y,
                                crop->width, crop->height, descriptor);
   return net_status(rc, "recognition", err);
 }
@@ -145,8 +148,9 @@ int face_age_gender(struct face_session *s, const struct face_image *img,
                     const struct face_rect *crop, float *age, float *male_probability,
                     struct ff_error *err) {
   TRY(check_crop(img, crop, err));
-  arena_reset(&s->arena);
-  int rc = age_gender_forward(&s->engine->age_gender, &s->arena, img, crop->x, crop->y, crop->width,
+  TRY(face_engine_require(s->engine, FACE_NET_AGE_GENDER, "age_gender", err));
+  arena_reset(&s->ping);
+  int rc = age_gender_forward(&s->engine->age_gender, &s->ping, img, crop->x, crop->y, crop->width,
                               crop->height, age, male_probability);
   return net_status(rc, "age/gender", err);
 }

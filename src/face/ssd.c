@@ -87,34 +87,94 @@ static int predict(struct arena *a, const struct tensor *x, const struct conv *b
   return FF_OK;
 }
 
+/* Blocks 1 and 2 together, a strip of block 2's output rows at a time.
+ * Block 1's output (256x256x64 floats, 16 MB, the largest activation of
+ * the net) only ever exists as the rows the strip's windows read; rows two
+ * strips share are kept, not computed again. */
+#define PAIR_ROWS 8 /* block-2 output rows per strip */
+
+static int blocks_1_2(const struct ssd_net *net, struct arena *scratch, struct arena *target,
+                      const struct tensor *x, struct tensor *out) {
+  const struct depthwise *da = &net->dw[1], *db = &net->dw[2];
+  const struct conv *pa = &net->pw[1], *pb = &net->pw[2];
+  int ha, wa, hb, wb, ptb, unused;
+  pad_geometry(x->h, 3, da->stride, PAD_SAME, &ha, &unused);
+  pad_geometry(x->w, 3, da->stride, PAD_SAME, &wa, &unused);
+  pad_geometry(ha, 3, db->stride, PAD_SAME, &hb, &ptb);
+  pad_geometry(wa, 3, db->stride, PAD_SAME, &wb, &unused);
+  TRY(tensor_new(target, hb, wb, pb->cout, out));
+  struct arena_mark mark = arena_mark(scratch);
+  int a_rows = (PAIR_ROWS - 1) * db->stride + 3; /* block-1 rows one strip reads at most */
+  size_t a_row = (size_t)wa * pa->cout;
+  struct tensor dwa, ya, dwb;
+  TRY(tensor_new(scratch, a_rows, wa, da->c, &dwa));  /* block 1 depthwise rows */
+  TRY(tensor_new(scratch, a_rows, wa, pa->cout, &ya)); /* block 1 output rows [have0, have1) */
+  TRY(tensor_new(scratch, PAIR_ROWS, wb, db->c, &dwb));
+  int have0 = 0, have1 = 0;
+  for (int y = 0; y < hb; y += PAIR_ROWS) {
+    int n = hb - y < PAIR_ROWS ? hb - y : PAIR_ROWS;
+    int need0 = y * db->stride - ptb, need1 = (y + n - 1) * db->stride - ptb + 3;
+    need0 = need0 < 0 ? 0 : need0;
+    need1 = need1 > ha ? ha : need1;
+    if (have1 > need0) { /* the previous strip's last rows serve again */
+      memmove(ya.d, ya.d + (size_t)(need0 - have0) * a_row,
+              (size_t)(have1 - need0) * a_row * sizeof(float));
+    } else {
+      have1 = need0;
+    }
+    have0 = need0;
+    if (need1 > have1) {
+      int m = need1 - have1;
+      struct tensor d = {m, wa, da->c, dwa.d};
+      struct tensor o = {m, wa, pa->cout, ya.d + (size_t)(have1 - have0) * a_row};
+      TRY(depthwise2d_rows(x, 0, x->h, da, PAD_SAME, ACT_RELU6, have1, need1, dwa.d));
+      TRY(conv2d_into(scratch, &d, pa, PAD_SAME, ACT_RELU6, &o));
+      have1 = need1;
+    }
+    struct tensor rows = {have1 - have0, wa, pa->cout, ya.d};
+    struct tensor d = {n, wb, db->c, dwb.d};
+    struct tensor o = {n, wb, pb->cout, out->d + (size_t)y * wb * pb->cout};
+    TRY(depthwise2d_rows(&rows, have0, ha, db, PAD_SAME, ACT_RELU6, y, y + n, dwb.d));
+    TRY(conv2d_into(scratch, &d, pb, PAD_SAME, ACT_RELU6, &o));
+  }
+  arena_rewind(scratch, mark);
+  return FF_OK;
+}
+
+/* Activations planned by liveness: at most two backbone tensors are alive
+ * (a layer's input and output), in `ping` and `pong` alternately; the
+ * depthwise results exist only as strips (dw_pw_forward, blocks_1_2). The
+ * input (512x512x3) and conv0's zero-padded copy of it live in `pong` until
+ * block 2's output replaces them; conv0's output (256x256x32) is in `ping`.
+ * Peak: 8 MB in each plus the strips and predictor outputs in `a`. */
 int ssd_forward(const struct ssd_net *net, struct arena *a, struct arena *ping, struct arena *pong,
                 const struct face_image *img, float *boxes, float *scores) {
   static const struct input_norm norm = {{0, 0, 0}, 127.5f, -1.0f};
-  struct tensor x, t, conv11 = {0};
-  TRY(crop_resize(a, img, 0, 0, img->width, img->height, 0, SSD_INPUT, &norm, &x));
-  arena_reset(ping);
-  TRY(conv2d(ping, &x, &net->conv0, PAD_SAME, ACT_RELU6, &t));
-  x = t;
-  struct arena *target = pong;
-  for (int i = 1; i <= 13; i++) {
-    struct tensor d;
-    struct arena_mark mark = arena_mark(a);
-    arena_reset(target);
-    TRY(depthwise2d(a, &x, &net->dw[i], PAD_SAME, ACT_RELU6, &d));
-    TRY(conv2d(target, &d, &net->pw[i], PAD_SAME, ACT_RELU6, &t));
-    arena_rewind(a, mark);
-    x = t;
-    target = target == ping ? pong : ping;
-    if (i == 11) { /* feeds the first box predictor: keep a copy outside ping/pong */
-      TRY(tensor_new(a, x.h, x.w, x.c, &conv11));
-      memcpy(conv11.d, x.d, (size_t)x.h * x.w * x.c * sizeof(float));
-    }
-  }
+  struct tensor x, t;
   float *enc = arena_floats(a, SSD_ANCHORS * 4), *logits = arena_floats(a, SSD_ANCHORS * 3);
   if (!enc || !logits)
     return FF_ENOMEM;
   int at = 0;
-  TRY(predict(a, &conv11, &net->box[0], &net->cls[0], enc, logits, &at));
+  arena_reset(pong);
+  TRY(crop_resize(pong, img, 0, 0, img->width, img->height, 0, SSD_INPUT, &norm, &x));
+  arena_reset(ping);
+  {
+    int oh, ow, unused;
+    pad_geometry(x.h, net->conv0.kh, net->conv0.stride, PAD_SAME, &oh, &unused);
+    pad_geometry(x.w, net->conv0.kw, net->conv0.stride, PAD_SAME, &ow, &unused);
+    TRY(tensor_new(ping, oh, ow, net->conv0.cout, &t));
+    TRY(conv2d_into(pong, &x, &net->conv0, PAD_SAME, ACT_RELU6, &t)); /* padded copy in pong */
+  }
+  arena_reset(pong);
+  TRY(blocks_1_2(net, a, pong, &t, &x));
+  for (int i = 3; i <= 13; i++) {
+    struct arena *target = i % 2 ? ping : pong;
+    arena_reset(target);
+    TRY(dw_pw_forward(a, target, &x, &net->dw[i], ACT_RELU6, &net->pw[i], ACT_RELU6, &t));
+    x = t;
+    if (i == 11) /* feeds the first box predictor */
+      TRY(predict(a, &x, &net->box[0], &net->cls[0], enc, logits, &at));
+  }
   TRY(predict(a, &x, &net->box[1], &net->cls[1], enc, logits, &at));
   for (int i = 0; i < 8; i++) {
     TRY(conv2d(a, &x, &net->extra[i], PAD_SAME, ACT_RELU6, &t));

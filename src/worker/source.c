@@ -1,8 +1,9 @@
 #include "source.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <libavcodec/avcodec.h>
-#include <libavdevice/avdevice.h>
+#include <libavdevice/version_major.h>
 #include <libavformat/avformat.h>
 #include <libavutil/error.h>
 #include <pthread.h>
@@ -159,6 +160,34 @@ static void pace(struct camera_source *s, struct pacing *p, const AVFrame *frame
     wait_or_stop(s, wait > 5000 ? 5000 : wait);
 }
 
+/* libavdevice (V4L2 input) is opened only when a V4L2 camera runs: linked
+ * in, it and the libraries it pulls (SDL, PulseAudio, OpenGL, flite...)
+ * cost every worker about 15 MB resident (docs/WORKER.md, memory). */
+#define AVDEVICE_LIBRARY "libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR)
+
+static char avdevice_error[160];
+
+static void avdevice_open(void) {
+  void *lib = dlopen(AVDEVICE_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+  void (*register_all)(void) = lib ? (void (*)(void))dlsym(lib, "avdevice_register_all") : NULL;
+  if (!register_all) {
+    const char *why = dlerror();
+    snprintf(avdevice_error, sizeof avdevice_error, "V4L2 needs %s: %s", AVDEVICE_LIBRARY,
+             why ? why : "not found");
+    return;
+  }
+  register_all(); /* the library stays loaded for the life of the process */
+}
+
+static int load_avdevice(char *reason, size_t reason_size) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, avdevice_open);
+  if (!avdevice_error[0])
+    return 0;
+  snprintf(reason, reason_size, "%s", avdevice_error);
+  return -1;
+}
+
 /* Opens, decodes until failure or (for a non-looping file) the end.
  * Returns 1 when the file ended for good, 0 otherwise; reason says why. */
 static int run_stream(struct camera_source *s, char *reason, size_t reason_size, int *got_frame) {
@@ -187,7 +216,11 @@ static int run_stream(struct camera_source *s, char *reason, size_t reason_size,
     input = av_find_input_format("mpjpeg");
     av_dict_set(&opts, "rw_timeout", us, 0);
     break;
-  case CAMERA_V4L2: input = av_find_input_format("video4linux2"); break;
+  case CAMERA_V4L2:
+    if (load_avdevice(reason, reason_size))
+      goto done;
+    input = av_find_input_format("video4linux2");
+    break;
   case CAMERA_FILE: break;
   }
   arm_deadline(s);
@@ -349,8 +382,6 @@ static void *reader_main(void *arg) {
 
 int camera_source_start(const struct camera_source_options *options, struct camera_source **out,
                         struct ff_error *err) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, avdevice_register_all);
   if (!options->url[0])
     return ff_fail(err, FF_EINVAL, "camera %d has no url", options->camera_id);
   struct camera_source *s = calloc(1, sizeof *s);

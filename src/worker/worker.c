@@ -668,7 +668,11 @@ int worker_start(struct worker *w, struct camera_spec *specs, int count, struct 
   po.tracker.refresh_ms = c->refresh_event_s * 1000;
   po.tracker.reid_ms = c->track_reid_ms;
 
-  if ((rc = face_engine_load(c->models_dir, &w->engine, err)))
+  /* Only the nets this worker runs: its detector, then the best shot's
+   * landmarks, descriptor and age/gender. */
+  unsigned nets = (po.detect.detector == FACE_DETECTOR_TINY ? FACE_NET_TINY : FACE_NET_SSD) |
+                  FACE_NET_LANDMARKS | FACE_NET_RECOGNITION | FACE_NET_AGE_GENDER;
+  if ((rc = face_engine_load_nets(c->models_dir, nets, &w->engine, err)))
     return rc;
   char path[1024];
   snprintf(path, sizeof path, "%s/outbox.db", w->state_dir);

@@ -166,6 +166,56 @@ Test(kernels, depthwise_strides_and_padding, .init = setup, .fini = teardown) {
   check_depthwise(9, 7, 8, 1, PAD_VALID);
 }
 
+/* dw_pw_forward (strips, the depthwise result never whole) gives exactly
+ * the values of depthwise2d then conv2d_into, and depthwise2d_rows reads
+ * only the rows it is given. */
+static void check_dw_pw(int h, int w, int c, int cout, int s) {
+  float *x = random_array((size_t)h * w * c), *dwt = random_array((size_t)9 * c),
+        *db = random_array(c), *pwt = random_array((size_t)c * cout), *pb = random_array(cout);
+  float *packed = malloc((size_t)c * cout * sizeof(float));
+  conv_pack_weights(pwt, c, cout, conv_panel_width(cout), packed);
+  struct depthwise d = {3, c, s, dwt, db};
+  struct conv p = {1, 1, c, cout, 1, packed, pb, conv_panel_width(cout)};
+  struct tensor in = {h, w, c, x}, mid, whole, fused;
+  struct arena other = {0};
+  cr_assert_eq(depthwise2d(&arena, &in, &d, PAD_SAME, ACT_RELU6, &mid), FF_OK);
+  cr_assert_eq(tensor_new(&arena, mid.h, mid.w, cout, &whole), FF_OK);
+  cr_assert_eq(conv2d_into(&arena, &mid, &p, PAD_SAME, ACT_LEAKY, &whole), FF_OK);
+  cr_assert_eq(dw_pw_forward(&arena, &other, &in, &d, ACT_RELU6, &p, ACT_LEAKY, &fused), FF_OK);
+  cr_assert_eq(fused.h, whole.h);
+  cr_assert_eq(fused.w, whole.w);
+  cr_expect_eq(memcmp(fused.d, whole.d, (size_t)whole.h * whole.w * cout * sizeof(float)), 0,
+               "dw+pw %dx%dx%d->%d s%d differs from the two ops", h, w, c, cout, s);
+  /* Output rows 2..4 from a view holding only the input rows they read. */
+  int row0 = 2 * s - 1, rows = 2 * s + 3;
+  if (row0 + rows <= h) {
+    struct tensor view = {rows, w, c, x + (size_t)row0 * w * c};
+    float *part = malloc((size_t)3 * mid.w * c * sizeof(float));
+    cr_assert_eq(depthwise2d_rows(&view, row0, h, &d, PAD_SAME, ACT_RELU6, 2, 5, part), FF_OK);
+    cr_expect_eq(memcmp(part, mid.d + (size_t)2 * mid.w * c, (size_t)3 * mid.w * c * sizeof(float)),
+                 0);
+    struct tensor short_view = {rows - 1, w, c, view.d};
+    cr_expect_eq(depthwise2d_rows(&short_view, row0, h, &d, PAD_SAME, ACT_RELU6, 2, 5, part),
+                 FF_EINTERNAL, "a row the windows need is missing from the view");
+    free(part);
+  }
+  arena_release(&other);
+  free(x);
+  free(dwt);
+  free(db);
+  free(pwt);
+  free(pb);
+  free(packed);
+  arena_reset(&arena);
+}
+
+Test(kernels, depthwise_pointwise_by_strips_equals_the_two_ops, .init = setup, .fini = teardown) {
+  check_dw_pw(40, 37, 32, 64, 1);
+  check_dw_pw(41, 30, 16, 32, 2);
+  check_dw_pw(300, 20, 64, 32, 1); /* several strips */
+  check_dw_pw(9, 9, 8, 16, 2);
+}
+
 Test(kernels, pools, .init = setup, .fini = teardown) {
   int h = 7, w = 9, c = 5;
   float *x = random_array((size_t)h * w * c);

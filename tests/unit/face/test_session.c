@@ -44,12 +44,12 @@ Test(session, no_allocation_after_warm_up, .init = setup, .fini = teardown) {
   tiny.detector = FACE_DETECTOR_TINY;
   for (int round = 0; round < 3; round++) {
     int before =
-        s->arena.chunk_allocations + s->ssd_ping.chunk_allocations + s->ssd_pong.chunk_allocations;
+        s->arena.chunk_allocations + s->ping.chunk_allocations + s->pong.chunk_allocations;
     cr_assert_eq(face_analyze(s, &img, NULL, r, 10, &n, NULL), FF_OK);
     cr_assert_eq(face_analyze(s, &img, &tiny, r, 10, &n, NULL), FF_OK);
     if (round == 2)
-      cr_expect_eq(s->arena.chunk_allocations + s->ssd_ping.chunk_allocations +
-                       s->ssd_pong.chunk_allocations,
+      cr_expect_eq(s->arena.chunk_allocations + s->ping.chunk_allocations +
+                       s->pong.chunk_allocations,
                    before, "scratch grew after warm-up");
   }
   face_session_free(s);
@@ -128,4 +128,59 @@ Test(session, quality_drops_on_a_blurred_copy, .init = setup, .fini = teardown) 
   cr_expect_lt(q.pose_score, r[0].quality.pose_score);
   free(blur);
   face_session_free(s);
+}
+
+/* Scratch planned by liveness: after warm-up an SSD session keeps about two
+ * 8 MB activations (the 512x512 input's largest layers) and strips, a Tiny
+ * one less; the per-face nets add nothing. Before planning: 38 MB and 18 MB. */
+Test(session, scratch_is_the_live_tensors_not_the_sum, .init = setup, .fini = teardown) {
+  static struct face_result r[10];
+  int n;
+  struct face_session *s;
+  cr_assert_eq(face_session_new(engine, &s, NULL), FF_OK);
+  cr_assert_eq(face_analyze(s, &img, NULL, r, 10, &n, NULL), FF_OK);
+  cr_assert_gt(n, 0);
+  size_t ssd = face_session_scratch_bytes(s);
+  cr_expect_lt(ssd, (size_t)20 << 20, "SSD session scratch %zu bytes", ssd);
+  face_session_free(s);
+  struct face_detect_options tiny;
+  face_detect_options_default(&tiny);
+  tiny.detector = FACE_DETECTOR_TINY;
+  cr_assert_eq(face_session_new(engine, &s, NULL), FF_OK);
+  cr_assert_eq(face_analyze(s, &img, &tiny, r, 10, &n, NULL), FF_OK);
+  size_t t = face_session_scratch_bytes(s);
+  cr_expect_lt(t, (size_t)10 << 20, "Tiny session scratch %zu bytes", t);
+  face_session_free(s);
+}
+
+/* An engine with some nets only: those run, the others fail clearly. */
+Test(session, engine_with_some_nets) {
+  struct face_engine *e = NULL;
+  struct ff_error err = {0};
+  cr_assert_eq(face_engine_load_nets(face_default_models_dir(),
+                                     FACE_NET_TINY | FACE_NET_LANDMARKS | FACE_NET_RECOGNITION, &e,
+                                     &err),
+               FF_OK, "%s", err.message);
+  char path[512];
+  snprintf(path, sizeof path, "%s/sample3.jpg", getenv("FOOTFALL_SAMPLES_DIR"));
+  struct face_image image;
+  cr_assert_eq(face_image_load(path, NULL, &image, &err), FF_OK, "%s", err.message);
+  struct face_session *s;
+  cr_assert_eq(face_session_new(e, &s, NULL), FF_OK);
+  struct face_detection d[10];
+  int n = 0;
+  struct face_detect_options o;
+  face_detect_options_default(&o);
+  cr_expect_eq(face_detect(s, &image, &o, d, 10, &n, &err), FF_EUNSUPPORTED);
+  cr_expect(strstr(err.message, "ssd_mobilenetv1") != NULL, "%s", err.message);
+  o.detector = FACE_DETECTOR_TINY;
+  cr_assert_eq(face_detect(s, &image, &o, d, 10, &n, &err), FF_OK, "%s", err.message);
+  cr_assert_gt(n, 0);
+  struct face_result r;
+  cr_expect_eq(face_analyze_detection(s, &image, &d[0], &r, &err), FF_EUNSUPPORTED,
+               "no age/gender net");
+  cr_expect(strstr(err.message, "age_gender") != NULL, "%s", err.message);
+  face_session_free(s);
+  face_image_free(&image);
+  face_engine_free(e);
 }
