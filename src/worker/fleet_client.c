@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <ulfius.h>
 #include <unistd.h>
@@ -23,6 +24,13 @@
 #define STREAMS_MAX 8        /* live streams at once */
 #define ANSWER_MAX (4 << 20) /* largest register/heartbeat answer */
 #define FLEET_CLIENT_VERSION "footfall-worker/1"
+/* A channel send that cannot finish in this time (a server or network that
+ * stopped reading) fails, and the channel is dropped and dialled again. */
+#define CHANNEL_SEND_TIMEOUT_MS 2000
+/* On stop, how long the close handshake may take before the socket is shut. */
+#define CHANNEL_CLOSE_GRACE_MS 1000
+/* The "offline" heartbeat on the way out waits for the server at most this. */
+#define OFFLINE_TIMEOUT_MS 2000
 
 struct done {
   int64_t id;
@@ -38,7 +46,7 @@ struct stream {
   pthread_t thread;
   atomic_int stop;
   atomic_llong frames, dropped;
-  int used;
+  atomic_int used;
   struct fleet_client *fc;
 };
 
@@ -51,15 +59,22 @@ struct fleet_client {
   pthread_mutex_t lock;
   pthread_cond_t wake;
   int stopping;
+  atomic_int cancel; /* set with stopping: requests in flight give up */
 
   /* registration and heartbeats (lock) */
   int registered;
   int64_t heartbeats, failures, last_heartbeat_wall_ms, staff_version;
   char last_error[FF_ERROR_MESSAGE_MAX];
 
-  /* the channel (lock): the open connection, or NULL */
+  /* The channel (lock): the open connection or NULL, and how many senders
+   * are using it. Nobody sends while holding `lock` (a send may block up to
+   * CHANNEL_SEND_TIMEOUT_MS); the connection's callback waits for ws_users
+   * to reach 0 before it lets ulfius free the connection. ws_sock is a dup
+   * of its socket, for shutdown(): a send that failed half-way, or a stop
+   * the server does not answer, ends the connection from our side. */
   struct _websocket_manager *ws;
-  pthread_mutex_t ws_send_lock;
+  int ws_users, ws_sock;
+  pthread_mutex_t ws_send_lock; /* one message at a time on the socket */
   int64_t channel_connects;
 
   /* commands (lock): the queue, ids in flight, the finished ones */
@@ -70,6 +85,10 @@ struct fleet_client {
   int done_count, done_next;
   int64_t commands_run, commands_repeated;
 
+  /* Live streams: started and ended by the command thread, ended by
+   * fleet_client_stop; streams_lock guards the table and streams_closed. */
+  pthread_mutex_t streams_lock;
+  int streams_closed;
   struct stream streams[STREAMS_MAX];
 };
 
@@ -165,17 +184,44 @@ static void done_add(struct fleet_client *fc, int64_t id, const char *status, js
 
 /* --- talking to the server ------------------------------------------------------------ */
 
-static int post_json(struct fleet_client *fc, const char *path, json_t *body,
-                     struct http_response *res, struct ff_error *err) {
+/* cancellable: given up when the client stops (all but the last "offline"). */
+static int post_json(struct fleet_client *fc, const char *path, json_t *body, int timeout_ms,
+                     int cancellable, struct http_response *res, struct ff_error *err) {
   char url[700];
   snprintf(url, sizeof url, "%s%s", fc->url, path);
   char *text = json_dumps(body, JSON_COMPACT);
   if (!text)
     return ff_fail(err, FF_ENOMEM, "out of memory");
-  int rc = http_request("POST", url, fc->w->cfg.worker_api_key, text, strlen(text),
-                        fc->w->cfg.upload_timeout_ms, ANSWER_MAX, res, err);
+  int rc = http_request_cancellable("POST", url, fc->w->cfg.worker_api_key, text, strlen(text),
+                                    timeout_ms, ANSWER_MAX, cancellable ? &fc->cancel : NULL, res,
+                                    err);
   free(text);
   return rc;
+}
+
+/* Sends one message over the channel when it is open. Returns 1 when sent.
+ * A failed send may have left half a frame on the socket: the connection is
+ * shut, the channel thread dials again. */
+static int channel_send(struct fleet_client *fc, int opcode, const char *data, size_t len) {
+  pthread_mutex_lock(&fc->lock);
+  struct _websocket_manager *ws = fc->ws;
+  if (ws)
+    fc->ws_users++;
+  pthread_mutex_unlock(&fc->lock);
+  if (!ws)
+    return 0;
+  pthread_mutex_lock(&fc->ws_send_lock);
+  int sent = ulfius_websocket_send_message(ws, opcode, len, data) == U_OK;
+  pthread_mutex_unlock(&fc->ws_send_lock);
+  pthread_mutex_lock(&fc->lock);
+  if (!sent && fc->ws == ws && fc->ws_sock >= 0)
+    shutdown(fc->ws_sock, SHUT_RDWR);
+  fc->ws_users--;
+  pthread_cond_broadcast(&fc->wake);
+  pthread_mutex_unlock(&fc->lock);
+  if (!sent)
+    log_msg(LOG_WARN, "worker.channel", "a message could not be sent: closing the channel");
+  return sent;
 }
 
 /* A command update, over the channel when it is open, else over HTTP. */
@@ -187,18 +233,9 @@ static void send_update(struct fleet_client *fc, int64_t id, const char *status,
     json_object_set(m, "result", result);
   if (error)
     json_object_set_new(m, "error", json_string(error));
-  int sent = 0;
-  pthread_mutex_lock(&fc->lock);
-  struct _websocket_manager *ws = fc->ws;
-  if (ws) {
-    char *text = json_dumps(m, JSON_COMPACT);
-    pthread_mutex_lock(&fc->ws_send_lock);
-    sent = text &&
-           ulfius_websocket_send_message(ws, U_WEBSOCKET_OPCODE_TEXT, strlen(text), text) == U_OK;
-    pthread_mutex_unlock(&fc->ws_send_lock);
-    free(text);
-  }
-  pthread_mutex_unlock(&fc->lock);
+  char *text = json_dumps(m, JSON_COMPACT);
+  int sent = text && channel_send(fc, U_WEBSOCKET_OPCODE_TEXT, text, strlen(text));
+  free(text);
   if (sent) {
     json_decref(m);
     return;
@@ -210,7 +247,7 @@ static void send_update(struct fleet_client *fc, int64_t id, const char *status,
   snprintf(path, sizeof path, "/v1/worker/commands/%lld", (long long)id);
   struct http_response res;
   struct ff_error err = {0};
-  int rc = post_json(fc, path, m, &res, &err);
+  int rc = post_json(fc, path, m, fc->w->cfg.upload_timeout_ms, 1, &res, &err);
   if (rc == FF_OK && res.status != 200)
     log_msg(LOG_WARN, "worker.commands", "command %lld %s: the server answered %ld", (long long)id,
             status, res.status);
@@ -357,7 +394,7 @@ static json_t *hello_body(struct fleet_client *fc, int registering, const char *
     json_array_append_new(local, json_integer(w->local_ids[k]));
   int streams = 0;
   for (int k = 0; k < STREAMS_MAX; k++)
-    streams += fc->streams[k].used;
+    streams += atomic_load(&fc->streams[k].used);
   const char *status =
       status_override ? status_override : json_string_value(json_object_get(st, "status"));
   json_t *caps = json_pack(
@@ -390,8 +427,11 @@ static int contact(struct fleet_client *fc, int registering, const char *status_
   json_t *body = hello_body(fc, registering, status_override);
   int64_t sent = monotonic_ms();
   struct http_response res;
-  int rc =
-      post_json(fc, registering ? "/v1/worker/register" : "/v1/worker/heartbeat", body, &res, err);
+  int timeout = fc->w->cfg.upload_timeout_ms;
+  if (status_override && timeout > OFFLINE_TIMEOUT_MS) /* on the way out: do not linger */
+    timeout = OFFLINE_TIMEOUT_MS;
+  int rc = post_json(fc, registering ? "/v1/worker/register" : "/v1/worker/heartbeat", body,
+                     timeout, !status_override, &res, err);
   json_decref(body);
   if (rc)
     return rc;
@@ -485,8 +525,13 @@ static void on_channel_manager(const struct _u_request *req, struct _websocket_m
   (void)req;
   struct fleet_client *fc = arg;
   m->keep_messages = U_WEBSOCKET_KEEP_NONE;
+  /* Bounded sends: a server that stops reading makes a send fail, not hang. */
+  struct timeval tv = {CHANNEL_SEND_TIMEOUT_MS / 1000, (CHANNEL_SEND_TIMEOUT_MS % 1000) * 1000};
+  setsockopt(m->tcp_sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int sock = dup(m->tcp_sock);
   pthread_mutex_lock(&fc->lock);
   fc->ws = m;
+  fc->ws_sock = sock;
   fc->channel_connects++;
   pthread_mutex_unlock(&fc->lock);
   log_msg(LOG_INFO, "worker.channel", "connected");
@@ -494,8 +539,11 @@ static void on_channel_manager(const struct _u_request *req, struct _websocket_m
   while (!fc->stopping && ulfius_websocket_status(m) == U_WEBSOCKET_STATUS_OPEN)
     wait_ms(fc, 100);
   fc->ws = NULL;
+  while (fc->ws_users > 0) /* senders finish within CHANNEL_SEND_TIMEOUT_MS */
+    pthread_cond_wait(&fc->wake, &fc->lock);
   pthread_mutex_unlock(&fc->lock);
-  /* Nobody sends on m after this: send_update holds the lock to use it. */
+  /* Nobody sends on m after this: senders take it from fc->ws. ws_sock
+   * stays open until channel_main has seen the connection end. */
 }
 
 static void on_channel_message(const struct _u_request *req, struct _websocket_manager *m,
@@ -546,6 +594,11 @@ static void *channel_main(void *arg) {
       backoff_reset(&b);
       ulfius_websocket_client_connection_wait_close(&handler, 0);
       ulfius_websocket_client_connection_close(&handler);
+      pthread_mutex_lock(&fc->lock);
+      if (fc->ws_sock >= 0)
+        close(fc->ws_sock);
+      fc->ws_sock = -1;
+      pthread_mutex_unlock(&fc->lock);
       log_msg(LOG_INFO, "worker.channel", "closed");
     } else {
       log_msg(LOG_WARN, "worker.channel", "cannot open the channel (HTTP %ld)", status);
@@ -584,15 +637,7 @@ static void *stream_main(void *arg) {
         frame[2] = (uint8_t)(st->camera_id >> 8);
         frame[3] = (uint8_t)st->camera_id;
         memcpy(frame + 4, jpeg, size);
-        int sent = 0;
-        pthread_mutex_lock(&fc->lock);
-        if (fc->ws) {
-          pthread_mutex_lock(&fc->ws_send_lock);
-          sent = ulfius_websocket_send_message(fc->ws, U_WEBSOCKET_OPCODE_BINARY, size + 4,
-                                               (const char *)frame) == U_OK;
-          pthread_mutex_unlock(&fc->ws_send_lock);
-        }
-        pthread_mutex_unlock(&fc->lock);
+        int sent = channel_send(fc, U_WEBSOCKET_OPCODE_BINARY, (const char *)frame, size + 4);
         atomic_fetch_add(sent ? &st->frames : &st->dropped, 1);
         free(frame);
       }
@@ -608,11 +653,15 @@ static void *stream_main(void *arg) {
   return NULL;
 }
 
+/* streams_lock held */
 static void stream_end(struct stream *st) {
   atomic_store(&st->stop, 1);
   pthread_join(st->thread, NULL);
-  st->used = 0;
+  atomic_store(&st->used, 0);
 }
+
+static int stream_start(struct fleet_client *fc, int camera, double fps, int overlay,
+                        json_t **result, struct ff_error *err);
 
 int fleet_client_stream(struct fleet_client *fc, int start, json_t *params, json_t **result,
                         struct ff_error *err) {
@@ -621,28 +670,48 @@ int fleet_client_stream(struct fleet_client *fc, int start, json_t *params, json
     return ff_fail(err, FF_EINVAL, "%s needs an integer camera_id",
                    start ? "start_streaming" : "stop_streaming");
   int camera = (int)json_integer_value(id);
-  struct stream *found = NULL, *free_slot = NULL;
-  for (int i = 0; i < STREAMS_MAX; i++) {
-    if (fc->streams[i].used && fc->streams[i].camera_id == camera)
-      found = &fc->streams[i];
-    else if (!fc->streams[i].used && !free_slot)
-      free_slot = &fc->streams[i];
-  }
-  if (!start) {
-    if (!found)
-      return ff_fail(err, FF_ENOTFOUND, "camera %d is not streaming", camera);
-    long long frames = atomic_load(&found->frames), dropped = atomic_load(&found->dropped);
-    stream_end(found);
-    *result = json_pack("{s:i,s:I,s:I}", "camera_id", camera, "frames", (json_int_t)frames,
-                        "dropped", (json_int_t)dropped);
-    return FF_OK;
-  }
   json_t *fps_v = json_object_get(params, "fps");
   double fps = fps_v ? json_number_value(fps_v) : 2;
-  if (fps_v && (!json_is_number(fps_v) || fps < 0.2 || fps > 10))
+  if (start && fps_v && (!json_is_number(fps_v) || fps < 0.2 || fps > 10))
     return ff_fail(err, FF_EINVAL, "fps must be within 0.2..10");
-  if (pipeline_camera_get(fc->w->pipeline, camera, NULL, NULL, NULL))
+  int overlay = json_is_true(json_object_get(params, "overlay"));
+  if (start && pipeline_camera_get(fc->w->pipeline, camera, NULL, NULL, NULL))
     return ff_fail(err, FF_ENOTFOUND, "camera %d is not running", camera);
+  pthread_mutex_lock(&fc->streams_lock);
+  int rc;
+  if (fc->streams_closed)
+    rc = ff_fail(err, FF_EBUSY, "the worker is stopping");
+  else if (start)
+    rc = stream_start(fc, camera, fps, overlay, result, err);
+  else {
+    struct stream *found = NULL;
+    for (int i = 0; i < STREAMS_MAX; i++)
+      if (atomic_load(&fc->streams[i].used) && fc->streams[i].camera_id == camera)
+        found = &fc->streams[i];
+    if (!found) {
+      rc = ff_fail(err, FF_ENOTFOUND, "camera %d is not streaming", camera);
+    } else {
+      long long frames = atomic_load(&found->frames), dropped = atomic_load(&found->dropped);
+      stream_end(found);
+      *result = json_pack("{s:i,s:I,s:I}", "camera_id", camera, "frames", (json_int_t)frames,
+                          "dropped", (json_int_t)dropped);
+      rc = FF_OK;
+    }
+  }
+  pthread_mutex_unlock(&fc->streams_lock);
+  return rc;
+}
+
+/* streams_lock held */
+static int stream_start(struct fleet_client *fc, int camera, double fps, int overlay,
+                        json_t **result, struct ff_error *err) {
+  struct stream *found = NULL, *free_slot = NULL;
+  for (int i = 0; i < STREAMS_MAX; i++) {
+    if (atomic_load(&fc->streams[i].used) && fc->streams[i].camera_id == camera)
+      found = &fc->streams[i];
+    else if (!atomic_load(&fc->streams[i].used) && !free_slot)
+      free_slot = &fc->streams[i];
+  }
   pthread_mutex_lock(&fc->lock);
   int connected = fc->ws != NULL;
   pthread_mutex_unlock(&fc->lock);
@@ -659,11 +728,11 @@ int fleet_client_stream(struct fleet_client *fc, int start, json_t *params, json
   memset(free_slot, 0, sizeof *free_slot);
   free_slot->camera_id = camera;
   free_slot->fps = fps;
-  free_slot->overlay = json_is_true(json_object_get(params, "overlay"));
+  free_slot->overlay = overlay;
   free_slot->fc = fc;
   if (pthread_create(&free_slot->thread, NULL, stream_main, free_slot))
     return ff_fail(err, FF_EINTERNAL, "cannot start the stream");
-  free_slot->used = 1;
+  atomic_store(&free_slot->used, 1);
   *result = json_pack("{s:i,s:f}", "camera_id", camera, "fps", fps);
   return FF_OK;
 }
@@ -685,8 +754,10 @@ int fleet_client_start(struct worker *w, struct fleet_client **out, struct ff_er
   else if (w->endpoint)
     snprintf(fc->endpoint, sizeof fc->endpoint, "http://%s:%d", w->cfg.endpoint_listen,
              w->endpoint_port);
+  fc->ws_sock = -1;
   pthread_mutex_init(&fc->lock, NULL);
   pthread_mutex_init(&fc->ws_send_lock, NULL);
+  pthread_mutex_init(&fc->streams_lock, NULL);
   pthread_cond_init(&fc->wake, NULL);
   done_load(fc);
   if (pthread_create(&fc->command_thread, NULL, command_main, fc)) {
@@ -709,11 +780,17 @@ int fleet_client_start(struct worker *w, struct fleet_client **out, struct ff_er
 void fleet_client_stop(struct fleet_client *fc) {
   if (!fc)
     return;
+  /* No stream starts after this (the command thread may be starting one
+   * right now: it holds streams_lock until it has). */
+  pthread_mutex_lock(&fc->streams_lock);
+  fc->streams_closed = 1;
   for (int i = 0; i < STREAMS_MAX; i++)
-    if (fc->streams[i].used)
+    if (atomic_load(&fc->streams[i].used))
       stream_end(&fc->streams[i]);
+  pthread_mutex_unlock(&fc->streams_lock);
   pthread_mutex_lock(&fc->lock);
   fc->stopping = 1;
+  atomic_store(&fc->cancel, 1);
   pthread_cond_broadcast(&fc->wake);
   int registered = fc->registered;
   pthread_mutex_unlock(&fc->lock);
@@ -721,8 +798,23 @@ void fleet_client_stop(struct fleet_client *fc) {
    * (shutdown, restart): it is the one that got us here, so do not wait
    * for it before the threads that do not depend on it. */
   pthread_join(fc->heartbeat_thread, NULL);
-  if (fc->channel_started)
-    pthread_join(fc->channel_thread, NULL);
+  if (fc->channel_started) {
+    /* The close handshake gets CHANNEL_CLOSE_GRACE_MS; a server that does
+     * not answer it would keep the channel thread waiting: shut the socket. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (int64_t)CHANNEL_CLOSE_GRACE_MS * 1000000;
+    until.tv_sec += ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
+    if (pthread_timedjoin_np(fc->channel_thread, NULL, &until)) {
+      pthread_mutex_lock(&fc->lock);
+      if (fc->ws_sock >= 0)
+        shutdown(fc->ws_sock, SHUT_RDWR);
+      pthread_mutex_unlock(&fc->lock);
+      log_msg(LOG_WARN, "worker.channel", "the server did not close the channel: shut it");
+      pthread_join(fc->channel_thread, NULL);
+    }
+  }
   pthread_join(fc->command_thread, NULL);
   if (registered) {
     struct ff_error err = {0};
@@ -735,6 +827,7 @@ void fleet_client_stop(struct fleet_client *fc) {
     json_decref(fc->done[i].result);
   pthread_mutex_destroy(&fc->lock);
   pthread_mutex_destroy(&fc->ws_send_lock);
+  pthread_mutex_destroy(&fc->streams_lock);
   pthread_cond_destroy(&fc->wake);
   free(fc);
 }
@@ -746,7 +839,7 @@ json_t *fleet_client_status_json(struct fleet_client *fc) {
     event_format_time(fc->last_heartbeat_wall_ms, last);
   int streams = 0;
   for (int i = 0; i < STREAMS_MAX; i++)
-    streams += fc->streams[i].used;
+    streams += atomic_load(&fc->streams[i].used);
   json_t *o = json_pack(
       "{s:b,s:s,s:s?,s:I,s:I,s:s?,s:I,s:I,s:I,s:i,s:s}", "registered", fc->registered, "channel",
       !fc->w->cfg.channel ? "off"

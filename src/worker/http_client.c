@@ -39,9 +39,23 @@ static void global_init(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return atomic_load((const atomic_int *)arg) != 0; /* non-zero aborts the transfer */
+}
+
 int http_request(const char *method, const char *url, const char *bearer, const char *body,
                  size_t body_len, int timeout_ms, size_t max_response, struct http_response *out,
                  struct ff_error *err) {
+  return http_request_cancellable(method, url, bearer, body, body_len, timeout_ms, max_response,
+                                  NULL, out, err);
+}
+
+int http_request_cancellable(const char *method, const char *url, const char *bearer,
+                             const char *body, size_t body_len, int timeout_ms, size_t max_response,
+                             const atomic_int *cancel, struct http_response *out,
+                             struct ff_error *err) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, global_init);
   memset(out, 0, sizeof *out);
@@ -72,10 +86,17 @@ int http_request(const char *method, const char *url, const char *bearer, const 
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "footfall-worker");
+  if (cancel) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cancel);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   CURLcode cc = curl_easy_perform(curl);
   int rc = FF_OK;
   if (sink.overflow)
     rc = ff_fail(err, FF_ETOOBIG, "answer of %s larger than %zu bytes", url, max_response);
+  else if (cc == CURLE_ABORTED_BY_CALLBACK)
+    rc = ff_fail(err, FF_EIO, "%s %s: given up, the worker is stopping", method, url);
   else if (cc == CURLE_OPERATION_TIMEDOUT)
     rc = ff_fail(err, FF_ETIMEOUT, "%s %s: no answer within %d ms", method, url, timeout_ms);
   else if (cc != CURLE_OK)

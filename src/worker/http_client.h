@@ -9,6 +9,7 @@
 #ifndef FOOTFALL_WORKER_HTTP_CLIENT_H
 #define FOOTFALL_WORKER_HTTP_CLIENT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "status.h"
@@ -22,6 +23,12 @@ struct http_response {
 int http_request(const char *method, const char *url, const char *bearer, const char *body,
                  size_t body_len, int timeout_ms, size_t max_response, struct http_response *out,
                  struct ff_error *err);
+/* The same, given up within about a second of *cancel
+ * becoming non-zero (FF_EIO): a stopping process does not wait out a timeout. */
+int http_request_cancellable(const char *method, const char *url, const char *bearer,
+                             const char *body, size_t body_len, int timeout_ms, size_t max_response,
+                             const atomic_int *cancel, struct http_response *out,
+                             struct ff_error *err);
 void http_response_free(struct http_response *r);
 
 #endif

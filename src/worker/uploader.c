@@ -217,8 +217,10 @@ int uploader_round(struct uploader *up, int *answered, struct ff_error *err) {
   up->stats.batches++;
   up->stats.events_sent += batch.count;
   pthread_mutex_unlock(&up->lock);
-  rc = http_request("POST", url, up->options.api_key, body, n, up->options.timeout_ms,
-                    UPLOADER_MAX_RESPONSE_BYTES, &res, err);
+  /* Stopping (after the drain) abandons a batch in flight: its events stay
+   * in the outbox for the next start, the server drops any it already has. */
+  rc = http_request_cancellable("POST", url, up->options.api_key, body, n, up->options.timeout_ms,
+                                UPLOADER_MAX_RESPONSE_BYTES, &up->stopping, &res, err);
   if (rc) {
     record_failure(up, 0, err ? err->message : "request failed");
     goto done;

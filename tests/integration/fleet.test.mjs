@@ -4,14 +4,14 @@
 // `footfall worker` processes on file cameras.
 import { test, before, beforeEach, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { BIN, Server, call, login, until } from './lib/server.mjs';
+import { Server, call, login, until } from './lib/server.mjs';
 import { WsClient } from './lib/ws.mjs';
+import { HB, RealWorker } from './lib/worker.mjs';
 
 const INTERVAL = 1000; // heartbeat interval of the protocol tests (ms): slack for a loaded machine
 
@@ -387,44 +387,6 @@ describe('command history', () => {
 });
 
 // --- two real workers ---------------------------------------------------------------------------------
-
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-
-const HB = 500; // the real workers' heartbeat interval (ms)
-
-class RealWorker {
-  constructor(dir, name, server, key, extra = []) {
-    this.dir = dir; this.name = name; this.server = server; this.key = key; this.extra = extra;
-    this.state = join(dir, `state-${name}`);
-    this.log = '';
-  }
-  async start() {
-    this.port = this.port || await freePort();
-    this.log = '';
-    this.proc = spawn(BIN, ['worker', '--server-url', this.server.url, '--worker-api-key', this.key,
-      '--state-dir', this.state, '--device-lock-dir', join(this.dir, 'locks'), '--endpoint-port', String(this.port),
-      '--heartbeat-interval-ms', String(HB), '--inference-threads', '1', '--sample-fps', '1', '--worker-name', this.name,
-      '--upload-timeout-ms', '2000', '--drain-ms', '500', ...this.extra],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    this.proc.stdout.on('data', (d) => { this.log += d; });
-    this.proc.stderr.on('data', (d) => { this.log += d; this.all = (this.all || '') + d; });
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve(code ?? signal)));
-    const m = await until(() => this.log.match(/worker_id=([0-9a-f-]{36})/) || (this.proc.exitCode !== null && 'exit'), 30000, `${this.name} to start`);
-    if (m === 'exit') throw new Error(`${this.name} exited: ${this.log}`);
-    this.uuid = m[1];
-    return this;
-  }
-  /** The worker's own view: GET /status on its endpoint. */
-  async status() {
-    const secret = readFileSync(join(this.state, 'endpoint.secret'), 'utf8').trim();
-    const r = await fetch(`http://127.0.0.1:${this.port}/status`, { headers: { Authorization: `Bearer ${secret}` } });
-    return r.json();
-  }
-  running = async () => (await this.status()).cameras.map((c) => c.id).sort((a, b) => a - b);
-  kill(signal = 'SIGKILL') { if (this.proc && this.proc.exitCode === null) this.proc.kill(signal); return this.exited; }
-}
 
 describe('two real workers on file cameras', () => {
   let s, A, dir, video, cams = [], w1, w2;
