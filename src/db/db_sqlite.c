@@ -544,12 +544,20 @@ static void sqlite_start(struct db *db) {
   struct keeper *k = db_calloc(1, sizeof *k);
   if (!k)
     return;
+  /* Only in WAL mode: there a reader never blocks a writer. (Were the file
+   * in rollback-journal mode, a held read lock would keep writers out.) */
+  sqlite3_stmt *mode = NULL;
   if (sqlite3_open_v2(db->target, &k->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-      SQLITE_OK) {
+          SQLITE_OK ||
+      sqlite3_prepare_v2(k->handle, "PRAGMA journal_mode", -1, &mode, NULL) != SQLITE_OK ||
+      sqlite3_step(mode) != SQLITE_ROW ||
+      sqlite3_stricmp((const char *)sqlite3_column_text(mode, 0), "wal")) {
+    sqlite3_finalize(mode);
     sqlite3_close(k->handle);
     db_free(k);
     return;
   }
+  sqlite3_finalize(mode);
   pthread_mutex_init(&k->lock, NULL);
   db_cond_init_monotonic(&k->wake);
   if (pthread_create(&k->thread, NULL, keeper_main, k)) {
