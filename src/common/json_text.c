@@ -41,40 +41,46 @@ static void put_int(struct json_out *b, json_int_t v) {
   put(b, start, (size_t)(tmp + sizeof tmp - start));
 }
 
+/* The bytes a JSON string must escape. */
+static const unsigned char must_escape[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1};
+
 static void put_string(struct json_out *b, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF"; /* as jansson */
   if (grow(b, n + 2))
     return;
-  b->data[b->len++] = '"';
-  size_t start = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\')
+  /* Room for the quotes and every byte as it is; an escape grows it. */
+  char *o = b->data + b->len;
+  *o++ = '"';
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while (p < end) {
+    unsigned char c = *p++;
+    if (!must_escape[c]) {
+      *o++ = (char)c;
       continue;
-    put(b, s + start, i - start);
-    char esc[6] = {'\\', 0, 0, 0, 0, 0};
-    size_t elen = 2;
-    switch (c) {
-    case '"': esc[1] = '"'; break;
-    case '\\': esc[1] = '\\'; break;
-    case '\n': esc[1] = 'n'; break;
-    case '\r': esc[1] = 'r'; break;
-    case '\t': esc[1] = 't'; break;
-    case '\b': esc[1] = 'b'; break;
-    case '\f': esc[1] = 'f'; break;
-    default:
-      esc[1] = 'u';
-      esc[2] = '0';
-      esc[3] = '0';
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      elen = 6;
     }
-    put(b, esc, elen);
-    start = i + 1;
+    b->len = (size_t)(o - b->data);
+    if (grow(b, 6 + (size_t)(end - p) + 1)) /* this escape, the rest, the quote */
+      return;
+    o = b->data + b->len;
+    *o++ = '\\';
+    switch (c) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    case '\b': *o++ = 'b'; break;
+    case '\f': *o++ = 'f'; break;
+    default:
+      *o++ = 'u';
+      *o++ = '0';
+      *o++ = '0';
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
+    }
   }
-  put(b, s + start, n - start);
-  put(b, "\"", 1);
+  *o++ = '"';
+  b->len = (size_t)(o - b->data);
 }
 
 static int write_value(struct json_out *b, const json_t *v, int depth) {

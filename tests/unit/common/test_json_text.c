@@ -36,6 +36,11 @@ Test(json_text, matches_jansson) {
   same_as_jansson(json_real(1e-5));
   same_as_jansson(json_real(123456789.125));
   same_as_jansson(json_stringn("nul\0inside", 10));
+  /* Escapes that grow the text far past its first allocation. */
+  char mixed[6000];
+  for (size_t i = 0; i < sizeof mixed; i++)
+    mixed[i] = "a\x01\"\\\n\x1fz"[i % 7];
+  same_as_jansson(json_stringn(mixed, sizeof mixed));
 }
 
 Test(json_text, too_deep_is_refused) {
