@@ -432,6 +432,15 @@ test('random visits ingested and corrected: rollups equal the raw aggregation', 
     assert.equal(r.status, 200, r.text);
     assert.ok(r.json.results.every((x) => x.outcome !== 'rejected'), r.text.slice(0, 300));
   }
+  // A late event: a person seen two hours before their first visit, arriving
+  // last, opens a visit before the ones already in their chain.
+  const late = events[0]; // the earliest of all (events are sorted)
+  const lateAt = new Date(Date.parse(late.captured_at) - 2 * 3600000).toISOString();
+  const lr = await call(server, 'POST', '/v1/worker/events', { token: key, body: { events: [{ ...JSON.parse(JSON.stringify(late)), id: randomUUID(), captured_at: lateAt }] } });
+  assert.equal(lr.status, 200, lr.text);
+  assert.equal(lr.json.results[0].outcome, 'new_visit', lr.text);
+  const chain = sqlRows(`SELECT id FROM visits WHERE customer_id = ${lr.json.results[0].customer_id} ORDER BY first_seen_at`);
+  assert.ok(chain.length >= 2 && Number(chain[0][0]) === lr.json.results[0].visit_id, 'the late visit comes first in its chain');
   const visits = () => sqlRows(`SELECT id, customer_id FROM visits WHERE tenant_id = ${R.tenant.id} ORDER BY id`);
   let all = visits();
   assert.ok(all.length > 60, `visits: ${all.length}`);
@@ -439,7 +448,9 @@ test('random visits ingested and corrected: rollups equal the raw aggregation', 
   const customers = [...new Set(all.map((v) => v[1]))];
   assert.equal((await call(server, 'DELETE', `/v1/visits/${all[0][0]}`, { token: R.admin })).status, 204);
   assert.equal((await call(server, 'DELETE', `/v1/visits/${all[5][0]}`, { token: R.admin })).status, 204);
-  const other = all.find((v) => v[1] !== all[10][1]);
+  // The visit moves into the chain of a customer seen again at least a day later.
+  const movedAt = sqlRows(`SELECT first_seen_at FROM visits WHERE id = ${all[10][0]}`)[0][0];
+  const other = sqlRows(`SELECT id, customer_id FROM visits WHERE tenant_id = ${R.tenant.id} AND customer_id <> ${all[10][1]} AND first_seen_at > ${Number(movedAt) + 86400000} ORDER BY id`)[0];
   assert.equal((await call(server, 'POST', `/v1/visits/${all[10][0]}/reassign`, { token: R.admin, body: { customer_id: Number(other[1]) } })).status, 200);
   all = visits();
   const multi = customers.find((c) => all.filter((v) => v[1] === c).length >= 2);
