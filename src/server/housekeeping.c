@@ -176,12 +176,13 @@ int rollups_job(struct job_run *run, struct ff_error *err) {
     }
     job_count(run, tenant, "site_days_checked", check.days);
     job_count(run, tenant, "site_days_repaired", check.days_repaired);
-    if (check.days_differing)
+    if (check.days_differing || check.keys_differing)
       job_error(run, tenant,
                 "rollups differed from the visits on %lld site-days (%lld hour rows, %lld "
-                "visitor rows); repaired %lld",
+                "visitor rows, %lld visit hour keys); repaired %lld",
                 (long long)check.days_differing, (long long)check.hours_differing,
-                (long long)check.visitors_differing, (long long)check.days_repaired);
+                (long long)check.visitors_differing, (long long)check.keys_differing,
+                (long long)check.days_repaired);
   }
   db_rows_free(tenants);
   return rc;
