@@ -89,10 +89,10 @@ moves with them and the CPU ratio is the steadier figure.
 Where the API's extra CPU goes (measured 2026-12-06 with 8 connections: \`callgrind\` for user-space
 instructions, syscall tracepoints with \`perf stat\`). Both servers pay MHD's thread per connection:
 a \`select\`, a context switch, a \`recv\` and a \`send\` per request. In user space the API runs about
-129k instructions per request against the hello-world's 28k (not counting the \`memset\` of MHD's
+122k instructions per request against the hello-world's 28k (not counting the \`memset\` of MHD's
 connection pool, which both do): the SQLite statement and its result rows 33k (of which
 \`sqlite3_step\` 13k), ulfius keeping the ten response headers (content type, request id and eight
-security headers) in its map and copying them into MHD 25k, the JSON of five sites 24k, the JWT
+security headers) in its map and copying them into MHD 27k, the JSON of five sites 19k, the JWT
 cache lookup 3k, then the access-log line, routing and metrics. In the kernel it adds one \`write\`
 (the access-log line) and a 1.2 KB answer instead of 0.1 KB. It no longer adds SQLite's locking:
 before the read-lock keeper (docs/DB.md) every read took and released the WAL read mark with an
