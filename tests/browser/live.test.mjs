@@ -338,8 +338,13 @@ step('cameras: the worker and state of each camera, commands, placement by hand,
   await dialog.getByRole('button', { name: 'Give to this worker' }).click();
   await until(async () => (await srv.api('GET', `/v1/cameras/${seed.cam}`, { token: alice })).body.status?.manual === true, T, 'a manual lease');
   await until(async () => (await placement.innerText()).includes('set by hand'), T, 'the manual lease shown');
+  // The dialog closes first: a click while it is still fading out would land in the closing one.
+  await dialog.waitFor({ state: 'hidden' });
   await page.getByRole('button', { name: 'Placement of Front door' }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Back to automatic placement' }).click();
+  const again = page.getByRole('dialog');
+  await again.getByRole('button', { name: 'Back to automatic placement' }).waitFor();
+  await page.waitForFunction(() => !document.querySelector('.ant-zoom-appear, .ant-zoom-enter'), null, { timeout: 3000 }).catch(() => undefined);
+  await again.getByRole('button', { name: 'Back to automatic placement' }).click();
   await until(async () => (await srv.api('GET', `/v1/cameras/${seed.cam}`, { token: alice })).body.status?.manual === false, T, 'automatic placement');
 
   // The worker reports a device conflict: the camera.status event updates the row.
