@@ -658,10 +658,37 @@ int rollup_visit_apply(struct server *s, struct db_conn *c, const struct tz *tz,
   return rc;
 }
 
+/* Whether a visit whose first sighting moved earlier keeps its hour row and
+ * its place in its customer's chain (no other visit of the customer between
+ * its new and its old position): then no gap changes. 1, 0, or < 0. */
+static int chain_unmoved(struct db_conn *c, const struct tz *tz, const struct rollup_visit *was,
+                         const struct rollup_visit *now, struct ff_error *err) {
+  struct rollup_cell a, b;
+  rollup_locate(tz, was->first_seen_ms, &a);
+  rollup_locate(tz, now->first_seen_ms, &b);
+  if (a.hour_start != b.hour_start || was->hour_key != a.local_day * 24 + a.local_hour ||
+      !was->customer_id || was->customer_id != now->customer_id)
+    return 0;
+  struct db_rows *rows = NULL;
+  int rc = db_query(c,
+                    "SELECT 1 FROM visits WHERE customer_id = $1 AND id <> $2 AND "
+                    "(hour_key, first_seen_at, id) > ($3, $4, $2) AND "
+                    "(hour_key, first_seen_at, id) < ($3, $5, $2) LIMIT 1",
+                    DB_ARGS(db_int(now->customer_id), db_int(now->id), db_int(was->hour_key),
+                            db_int(now->first_seen_ms), db_int(was->first_seen_ms)),
+                    &rows, err);
+  int unmoved = !rc && db_rows_count(rows) == 0;
+  db_rows_free(rows);
+  return rc ? rc : unmoved;
+}
+
 int rollup_visit_change(struct server *s, struct db_conn *c, const struct tz *tz,
                         const struct rollup_visit *was, const struct rollup_visit *now,
                         struct ff_error *err) {
-  if (was->first_seen_ms != now->first_seen_ms) {
+  int unmoved = was->first_seen_ms == now->first_seen_ms ? 1 : chain_unmoved(c, tz, was, now, err);
+  if (unmoved < 0)
+    return unmoved;
+  if (!unmoved) {
     /* The first sighting moved (earlier): the chain may be reordered around
      * it. Its day and the days of the visits after it, before and after the
      * move, are rebuilt from raw rows. */
@@ -683,7 +710,8 @@ int rollup_visit_change(struct server *s, struct db_conn *c, const struct tz *tz
     rollup_days_free(&d);
     return rc;
   }
-  /* The usual case: one hour row changes, the chain does not. */
+  /* The usual case: one hour row changes, the chain does not (nor the
+   * visit's hour key). */
   struct rollup_cell a;
   memset(&a, 0, sizeof a);
   rollup_locate(tz, was->first_seen_ms, &a);
