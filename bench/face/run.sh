@@ -90,6 +90,7 @@ out.push(`| memory the six models take (RSS growth while loading) | ${f(c.rss_lo
 out.push(`| process RSS with the models loaded (the one \`footfall\` binary also maps the server, worker and FFmpeg libraries: ${f(c.rss_start_mb, 1)} MB before loading) | ${f(c.rss_loaded_mb, 1)} MB | |`);
 out.push(`| RSS with the models and one inference session (its scratch) | ${f(c.rss_with_session_mb, 1)} MB | |`);
 out.push(`| RSS after the runs (6 decoded photos + one session\x27s scratch) | ${f(c.rss_after_runs_mb, 1)} MB | |`);
+out.push(`| one session\x27s scratch after the runs (SSD, Tiny and the per-face nets; activations planned by liveness, src/face/engine_internal.h) | ${f(c.session_scratch_mb, 1)} MB | |`);
 out.push(`| model load time | ${f(c.load_ms, 0)} ms | |`);
 if (!ref) out.push("", "Reference harness not available (tools/face-reference not installed): C figures only.");
 console.log(out.join("\n"));

@@ -14,7 +14,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 WARMUP=${BENCH_WORKER_WARMUP:-10}
 MEASURE=${BENCH_WORKER_SECONDS:-30}
 SSD_COUNTS=${BENCH_WORKER_SSD:-"1 2 3 4 5 6"}
-TINY_COUNTS=${BENCH_WORKER_TINY:-"1 6 8 10 12 14 16"}
+TINY_COUNTS=${BENCH_WORKER_TINY:-"1 4 6 8 10 12 14 16"}
 TMP=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; rm -rf "$TMP"; }
@@ -56,6 +56,7 @@ run() {
   python3 -c "d=($p1-$p0)+($s1-$s0); print(round(100*($s1-$s0)/d, 2) if d else 100, $p95, $rss)"
 }
 
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 ROWS=""
 declare -A BEST RSS4 P95BEST
 for detector in ssd tiny; do
@@ -73,6 +74,7 @@ for detector in ssd tiny; do
   done
 done
 
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 cat <<MD
 ## Worker: cameras per machine
 
@@ -91,4 +93,6 @@ $ROWS
 Capacity under 1 % skipped: **SSD ${BEST[ssd]} cameras, Tiny ${BEST[tiny]} cameras**
 (latency p95 at that load: SSD ${P95BEST[ssd]:-—} ms, Tiny ${P95BEST[tiny]:-—} ms).
 Memory with 4 cameras: SSD ${RSS4[ssd]:-—} MB, Tiny ${RSS4[tiny]:-—} MB.
+Load average (1 min) at the start and end of the run: ${LOAD0} and ${LOAD1} on $(nproc) cores: the
+skipped column and the capacity depend on what else the machine runs; memory does not.
 MD

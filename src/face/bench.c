@@ -259,6 +259,7 @@ int cli_bench(int argc, char **argv) {
     }
   }
   long rss_after = proc_status_kb("VmRSS:"), rss_peak = proc_status_kb("VmHWM:");
+  double scratch_mb = (double)face_session_scratch_bytes(session) / (1024.0 * 1024.0);
   double peak, peak_avx2;
   fma_peaks(&peak_avx2, &peak);
   if (peak < peak_before)
@@ -276,11 +277,11 @@ int cli_bench(int argc, char **argv) {
            "\"ssd_gflops\":%.2f,\"fma_peak_gflops\":%.2f,\"fma_peak_avx2_gflops\":%.2f,"
            "\"kernel_isa\":\"%s\",\"rss_start_mb\":%.1f,"
            "\"rss_loaded_mb\":%.1f,\"rss_with_session_mb\":%.1f,\"rss_after_runs_mb\":%.1f,\"rss_"
-           "peak_mb\":%.1f,"
+           "peak_mb\":%.1f,\"session_scratch_mb\":%.1f,"
            "\"load_ms\":%.1f}\n",
            nimages, faces, runs, m_ssd, m_tiny, m_lm, m_lmt, m_desc, m_ag, m_chain, gf_desc, gf_ssd,
            peak, peak_avx2, conv_kernel_isa(), rss_start / 1024.0, rss_loaded / 1024.0,
-           rss_session / 1024.0, rss_after / 1024.0, rss_peak / 1024.0, t_load);
+           rss_session / 1024.0, rss_after / 1024.0, rss_peak / 1024.0, scratch_mb, t_load);
   } else {
     printf("footfall face bench: %d images, %d SSD faces, %d timed runs, one thread\n", nimages,
            faces, runs);
@@ -298,6 +299,7 @@ int cli_bench(int argc, char **argv) {
         "(peak %.1f MB)\n",
         rss_start / 1024.0, rss_loaded / 1024.0, rss_session / 1024.0, rss_after / 1024.0,
         rss_peak / 1024.0);
+    printf("  session scratch after the runs %.1f MB\n", scratch_mb);
     printf("  model load %.0f ms\n", t_load);
   }
 out:
