@@ -514,37 +514,28 @@ static int day_lists_update(struct db_conn *c, int64_t site, int64_t day, int64_
 
 /* --- the chain: each customer's visits in (hour key, first sighting, id) order -------- */
 
-/* The hour key of the visit before (dir < 0) or after (dir > 0) the position
- * (hour key, first seen, id) in the customer's chain, at any site (site 0)
- * or at one site; with its site and first sighting. *found is 0 without one. */
-static int chain_step(struct db_conn *c, int64_t customer, int64_t key, int64_t first_seen,
-                      int64_t id, int64_t site, int dir, int64_t *out_key, int64_t *out_site,
-                      int64_t *out_first, int *found, struct ff_error *err) {
-  static const char *const sql[2][2] = {
-      {"SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
-       "(hour_key, first_seen_at, id) < ($2, $3, $4) AND ($5 = 0 OR site_id = $5) "
-       "ORDER BY hour_key DESC, first_seen_at DESC, id DESC LIMIT 1",
-       "SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
-       "(hour_key, first_seen_at, id) > ($2, $3, $4) AND ($5 = 0 OR site_id = $5) "
-       "ORDER BY hour_key, first_seen_at, id LIMIT 1"},
-      {"SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
-       "(hour_key, first_seen_at, id) < ($2, $3, $4) AND site_id = $5 "
-       "ORDER BY hour_key DESC, first_seen_at DESC, id DESC LIMIT 1",
-       "SELECT hour_key, site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
-       "(hour_key, first_seen_at, id) > ($2, $3, $4) AND site_id = $5 "
-       "ORDER BY hour_key, first_seen_at, id LIMIT 1"}};
+/* The visit after the position (hour key, first seen, id) in the
+ * customer's chain, at any site (site 0) or at one site: its site and first
+ * sighting. *found is 0 without one. */
+static int chain_next(struct db_conn *c, int64_t customer, int64_t key, int64_t first_seen,
+                      int64_t id, int64_t site, int64_t *out_site, int64_t *out_first, int *found,
+                      struct ff_error *err) {
+  static const char *const sql[2] = {
+      "SELECT site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
+      "(hour_key, first_seen_at, id) > ($2, $3, $4) AND ($5 = 0 OR site_id = $5) "
+      "ORDER BY hour_key, first_seen_at, id LIMIT 1",
+      "SELECT site_id, first_seen_at FROM visits WHERE customer_id = $1 AND "
+      "(hour_key, first_seen_at, id) > ($2, $3, $4) AND site_id = $5 "
+      "ORDER BY hour_key, first_seen_at, id LIMIT 1"};
   struct db_rows *rows = NULL;
   int rc =
-      db_query(c, sql[site != 0][dir > 0],
+      db_query(c, sql[site != 0],
                DB_ARGS(db_int(customer), db_int(key), db_int(first_seen), db_int(id), db_int(site)),
                &rows, err);
   *found = !rc && db_rows_count(rows) == 1;
   if (*found) {
-    *out_key = db_rows_int(rows, 0, 0);
-    if (out_site)
-      *out_site = db_rows_int(rows, 0, 1);
-    if (out_first)
-      *out_first = db_rows_int(rows, 0, 2);
+    *out_site = db_rows_int(rows, 0, 0);
+    *out_first = db_rows_int(rows, 0, 1);
   }
   db_rows_free(rows);
   return rc;
@@ -559,10 +550,9 @@ static int touch_next(struct rollup_days *d, struct server *s, struct db_conn *c
                       struct ff_error *err) {
   int rc = FF_OK;
   for (int own = 0; !rc && own < 2 && customer; own++) {
-    int64_t k, at_site, at;
+    int64_t at_site, at;
     int found = 0;
-    rc = chain_step(c, customer, key, first_seen, id, own ? site : 0, 1, &k, &at_site, &at, &found,
-                    err);
+    rc = chain_next(c, customer, key, first_seen, id, own ? site : 0, &at_site, &at, &found, err);
     if (!rc && found) {
       const struct tz *tz = rollup_site_zone(s, c, at_site, err);
       if (!tz)
@@ -620,17 +610,29 @@ int rollup_visit_apply(struct server *s, struct db_conn *c, const struct tz *tz,
   v->hour_key = x.local_day * 24 + x.local_hour;
   v->prev_key = v->prev_site_key = -1;
   int rc = set_hour_key(c, v->id, v->hour_key, err);
-  int found = 0, later = 0;
-  int64_t ignore;
+  /* Its previous visits (to the tenant, to the site) and whether any visit
+   * of the customer comes after it, in one statement. */
+  int later = 0;
+  struct db_rows *rows = NULL;
   if (!rc && v->customer_id)
-    rc = chain_step(c, v->customer_id, v->hour_key, v->first_seen_ms, v->id, 0, -1, &v->prev_key,
-                    NULL, NULL, &found, err);
-  if (!rc && v->customer_id)
-    rc = chain_step(c, v->customer_id, v->hour_key, v->first_seen_ms, v->id, v->site_id, -1,
-                    &v->prev_site_key, NULL, NULL, &found, err);
-  if (!rc && v->customer_id)
-    rc = chain_step(c, v->customer_id, v->hour_key, v->first_seen_ms, v->id, 0, 1, &ignore, NULL,
-                    NULL, &later, err);
+    rc = db_query(c,
+                  "SELECT (SELECT hour_key FROM visits WHERE customer_id = $1 AND "
+                  "(hour_key, first_seen_at, id) < ($2, $3, $4) "
+                  "ORDER BY hour_key DESC, first_seen_at DESC, id DESC LIMIT 1), "
+                  "(SELECT hour_key FROM visits WHERE customer_id = $1 AND site_id = $5 AND "
+                  "(hour_key, first_seen_at, id) < ($2, $3, $4) "
+                  "ORDER BY hour_key DESC, first_seen_at DESC, id DESC LIMIT 1), "
+                  "(SELECT COUNT(*) FROM (SELECT 1 FROM visits WHERE customer_id = $1 AND "
+                  "(hour_key, first_seen_at, id) > ($2, $3, $4) LIMIT 1) x)",
+                  DB_ARGS(db_int(v->customer_id), db_int(v->hour_key), db_int(v->first_seen_ms),
+                          db_int(v->id), db_int(v->site_id)),
+                  &rows, err);
+  if (!rc && v->customer_id && db_rows_count(rows) == 1) {
+    v->prev_key = db_rows_is_null(rows, 0, 0) ? -1 : db_rows_int(rows, 0, 0);
+    v->prev_site_key = db_rows_is_null(rows, 0, 1) ? -1 : db_rows_int(rows, 0, 1);
+    later = db_rows_int(rows, 0, 2) > 0;
+  }
+  db_rows_free(rows);
   if (!rc && later) {
     /* A late visit: the ones after it now come after it. */
     struct rollup_days d = {0};
