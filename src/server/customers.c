@@ -864,6 +864,173 @@ void visits_reassign(struct request *rq) {
     visits_get(rq);
 }
 
+/* Each customer's earliest visit is their "new" one. */
+static int mark_first_visit_new(struct db_conn *c, int64_t customer, struct ff_error *err) {
+  int rc = db_exec(c, "UPDATE visits SET is_new = 0 WHERE customer_id = $1",
+                   DB_ARGS(db_int(customer)), NULL, err);
+  return rc ? rc
+            : db_exec(c,
+                      "UPDATE visits SET is_new = 1 WHERE id = (SELECT id FROM visits WHERE "
+                      "customer_id = $1 ORDER BY first_seen_at, id LIMIT 1)",
+                      DB_ARGS(db_int(customer)), NULL, err);
+}
+
+#define MERGE_MAX 50
+
+static const struct field visit_merge_fields[] = {{"visit_ids", FIELD_ARRAY, 1, 0, 0}};
+
+/* Folds other visits of the same site and local day into this one: one pass
+ * of a person that was recorded as several (they stayed longer than the visit
+ * gap, or were not recognised at once). The visit keeps the earliest first
+ * sighting, the latest last one, every detection, and the best picture with
+ * its estimates; the others' face events move to it, the other pictures are
+ * deleted, and each customer involved is recomputed. */
+void visits_merge(struct request *rq) {
+  if (http_validate(rq, visit_merge_fields, 1))
+    return;
+  json_t *list = json_object_get(rq->body, "visit_ids");
+  size_t n = json_array_size(list);
+  if (n == 0 || n > MERGE_MAX) {
+    http_error(rq, 400, "invalid_field", "visit_ids must name 1 to 50 other visits");
+    return;
+  }
+  int64_t id = http_param_id(rq, "id"), others[MERGE_MAX], customers[MERGE_MAX + 1];
+  for (size_t i = 0; i < n; i++) {
+    json_t *v = json_array_get(list, i);
+    others[i] = json_is_integer(v) ? json_integer_value(v) : 0;
+    int repeated = others[i] == id;
+    for (size_t k = 0; k < i; k++)
+      repeated |= others[k] == others[i];
+    if (others[i] <= 0 || repeated) {
+      http_error(rq, 400, "invalid_field",
+                 "visit_ids must be positive integers, each once, without the visit itself");
+      return;
+    }
+  }
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct ff_error err = {0};
+  struct db_rows *rows = NULL;
+  char *doomed[MERGE_MAX] = {0}; /* pictures no visit shows any more */
+  int ndoomed = 0, ncustomers = 0;
+  int64_t now = server_now_ms(rq->server), tenant = 0, site = 0;
+  char day[16] = "";
+  double best = 0;
+  const char *select = "SELECT tenant_id, site_id, customer_id, local_day, best_quality, "
+                       "picture_key FROM visits WHERE id = $1";
+  int rc = db_begin(c, DB_TX_WRITE, &err);
+  if (!rc)
+    rc = db_query(c, select, DB_ARGS(db_int(id)), &rows, &err);
+  if (!rc && (db_rows_count(rows) != 1 ||
+              !access_sees(rq, db_rows_int(rows, 0, 0), db_rows_int(rows, 0, 1))))
+    rc = ff_fail(&err, FF_ENOTFOUND, "no such visit");
+  if (!rc) {
+    tenant = db_rows_int(rows, 0, 0), site = db_rows_int(rows, 0, 1);
+    snprintf(day, sizeof day, "%s", db_rows_text(rows, 0, 3));
+    best = db_rows_real(rows, 0, 4);
+    if (db_rows_int(rows, 0, 2))
+      customers[ncustomers++] = db_rows_int(rows, 0, 2);
+  }
+  char *kept = rc || !db_rows_text(rows, 0, 5) ? NULL : strdup(db_rows_text(rows, 0, 5));
+  db_rows_free(rows);
+  rows = NULL;
+  struct rollup_days days = {0};
+  if (!rc)
+    rc = rollup_touch_visit(&days, rq->server, c, id, &err);
+  for (size_t i = 0; !rc && i < n; i++) {
+    rc = db_query(c, select, DB_ARGS(db_int(others[i])), &rows, &err);
+    if (!rc && (db_rows_count(rows) != 1 || db_rows_int(rows, 0, 0) != tenant ||
+                !access_sees(rq, tenant, db_rows_int(rows, 0, 1))))
+      rc = ff_fail(&err, FF_ENOTFOUND, "no such visit %lld", (long long)others[i]);
+    if (!rc && (db_rows_int(rows, 0, 1) != site || strcmp(db_rows_text(rows, 0, 3), day)))
+      rc = ff_fail(&err, FF_EINVAL,
+                   "visit %lld is at another site or on another local day: only visits of one "
+                   "site and day merge",
+                   (long long)others[i]);
+    if (!rc) {
+      int64_t who = db_rows_int(rows, 0, 2);
+      int known = !who;
+      for (int k = 0; k < ncustomers; k++)
+        known |= customers[k] == who;
+      if (!known)
+        customers[ncustomers++] = who;
+      /* Whichever of the two pictures loses is deleted after the commit. */
+      int better = db_rows_real(rows, 0, 4) > best;
+      const char *key = db_rows_text(rows, 0, 5);
+      char *loser = better ? kept : (key ? strdup(key) : NULL);
+      if (better) {
+        best = db_rows_real(rows, 0, 4);
+        kept = key ? strdup(key) : NULL;
+      }
+      if (loser)
+        doomed[ndoomed++] = loser;
+    }
+    db_rows_free(rows);
+    rows = NULL;
+    if (!rc)
+      rc = rollup_touch_visit(&days, rq->server, c, others[i], &err);
+    if (!rc)
+      rc = db_exec(
+          c,
+          "UPDATE visits SET "
+          "first_seen_at = CASE WHEN a.first_seen_at < visits.first_seen_at THEN a.first_seen_at "
+          "ELSE visits.first_seen_at END, "
+          "last_seen_at = CASE WHEN a.last_seen_at > visits.last_seen_at THEN a.last_seen_at "
+          "ELSE visits.last_seen_at END, "
+          "detections = visits.detections + a.detections, "
+          "best_event_id = CASE WHEN a.best_quality > visits.best_quality THEN a.best_event_id "
+          "ELSE visits.best_event_id END, "
+          "picture_key = CASE WHEN a.best_quality > visits.best_quality THEN a.picture_key "
+          "ELSE visits.picture_key END, "
+          "picture_expires_at = CASE WHEN a.best_quality > visits.best_quality THEN "
+          "a.picture_expires_at ELSE visits.picture_expires_at END, "
+          "age = CASE WHEN a.best_quality > visits.best_quality THEN a.age ELSE visits.age END, "
+          "gender = CASE WHEN a.best_quality > visits.best_quality THEN a.gender "
+          "ELSE visits.gender END, "
+          "gender_probability = CASE WHEN a.best_quality > visits.best_quality THEN "
+          "a.gender_probability ELSE visits.gender_probability END, "
+          "best_quality = CASE WHEN a.best_quality > visits.best_quality THEN a.best_quality "
+          "ELSE visits.best_quality END, "
+          "updated_at = $3 FROM visits a WHERE visits.id = $1 AND a.id = $2",
+          DB_ARGS(db_int(id), db_int(others[i]), db_int(now)), NULL, &err);
+    if (!rc)
+      rc = db_exec(c,
+                   "UPDATE face_events SET visit_id = $1, customer_id = (SELECT customer_id FROM "
+                   "visits WHERE id = $1) WHERE visit_id = $2",
+                   DB_ARGS(db_int(id), db_int(others[i])), NULL, &err);
+    if (!rc)
+      rc = db_exec(c, "DELETE FROM visits WHERE id = $1", DB_ARGS(db_int(others[i])), NULL, &err);
+  }
+  /* ...and the visits after its new first sighting in its customer's chain. */
+  if (!rc)
+    rc = rollup_touch_visit(&days, rq->server, c, id, &err);
+  if (!rc)
+    rc = rollup_rebuild(&days, rq->server, c, &err);
+  rollup_days_free(&days);
+  for (int k = 0; !rc && k < ncustomers; k++) {
+    rc = mark_first_visit_new(c, customers[k], &err);
+    if (!rc)
+      rc = recognizer_refresh_customer(c, customers[k], now, &err);
+  }
+  char summary[160];
+  snprintf(summary, sizeof summary, "merged %zu visit(s) into this one", n);
+  if (!rc)
+    rc = audit_record(c, rq, tenant, "visit.merge", "visit", id, summary);
+  rc = access_finish(c, rc, &err);
+  for (int k = 0; k < ndoomed; k++) {
+    if (!rc)
+      store_delete(rq->server->store, doomed[k], NULL);
+    free(doomed[k]);
+  }
+  free(kept);
+  db_release(c);
+  if (rc)
+    http_fail(rq, rc, &err);
+  else
+    visits_get(rq);
+}
+
 /* --- "not the same person", split, similar ----------------------------------------- */
 
 /* 1 when the two customers were marked as different people. */
@@ -1000,13 +1167,7 @@ void customers_split(struct request *rq) {
   /* Each side's first visit is its "new" one. */
   for (int side = 0; !rc && side < 2; side++) {
     int64_t who = side ? fresh : id;
-    rc = db_exec(c, "UPDATE visits SET is_new = 0 WHERE customer_id = $1", DB_ARGS(db_int(who)),
-                 NULL, &err);
-    if (!rc)
-      rc = db_exec(c,
-                   "UPDATE visits SET is_new = 1 WHERE id = (SELECT id FROM visits WHERE "
-                   "customer_id = $1 ORDER BY first_seen_at, id LIMIT 1)",
-                   DB_ARGS(db_int(who)), NULL, &err);
+    rc = mark_first_visit_new(c, who, &err);
     if (!rc)
       rc = recognizer_refresh_customer(c, who, now, &err);
   }

@@ -20,6 +20,7 @@ void customers_faces(struct request *rq);
 void visits_picture(struct request *rq);
 void visits_delete(struct request *rq);
 void visits_reassign(struct request *rq);
+void visits_merge(struct request *rq);
 void settings_get(struct request *rq);
 void settings_update(struct request *rq);
 

@@ -93,6 +93,7 @@ const struct route http_routes[] = {
     {"GET", "/v1/visits/{id}", visits_get, ANY_USER, BODY_NONE, 0},
     {"DELETE", "/v1/visits/{id}", visits_delete, MANAGERS, BODY_NONE, 0},
     {"POST", "/v1/visits/{id}/reassign", visits_reassign, MANAGERS, BODY_JSON, 0},
+    {"POST", "/v1/visits/{id}/merge", visits_merge, MANAGERS, BODY_JSON, 0},
     {"GET", "/v1/visits/{id}/picture", visits_picture, ANY_USER, BODY_NONE, ROUTE_TICKET},
 
     /* staff */

@@ -481,6 +481,33 @@ step('customers: details with visits, edit, merge two, erase one with a receipt'
   assert.ok(erased.status === 404 || erased.body.exemplar_count === 0, JSON.stringify(erased.body));
 });
 
+step('visits: two visits of one pass merged into one after a confirmation', async () => {
+  const acmeToken = (await srv.api('POST', '/v1/auth/switch-tenant', { token: adminToken, body: { tenant_id: seed.acme } })).body.access_token;
+  const shown = (await listAll('/v1/visits', acmeToken)).slice(0, 30);
+  let pair = null;
+  for (const x of shown)
+    for (const y of shown)
+      if (!pair && x.id < y.id && x.site_id === y.site_id && x.local_day === y.local_day && x.customer_id !== y.customer_id) pair = [x, y];
+  assert.ok(pair, 'two visits of one site and day on the first page');
+  const [target, other] = [...pair].sort((p, q) => p.first_seen_at_ms - q.first_seen_at_ms || p.id - q.id);
+  await nav('Visits');
+  await page.getByTestId('visit-card').first().waitFor();
+  await page.getByLabel(`Select visit ${target.id} for merging`).check();
+  assert.equal(await page.getByRole('button', { name: 'Merge 1 visits' }).isDisabled(), true, 'one visit alone does not merge');
+  await page.getByLabel(`Select visit ${other.id} for merging`).check();
+  await page.getByRole('button', { name: 'Merge 2 visits' }).click();
+  await dialog().getByTestId('merge-list').getByText(`#${other.id}`, { exact: true }).waitFor();
+  await dialog().getByText(`The visits become visit ${target.id}`).waitFor();
+  await shot(page, '21c-visit-merge');
+  await dialog().getByRole('button', { name: 'Merge', exact: true }).click();
+  await toast().getByText(`Merged into visit ${target.id}`).waitFor();
+  assert.equal((await srv.api('GET', `/v1/visits/${other.id}`, { token: acmeToken })).status, 404);
+  const merged = (await srv.api('GET', `/v1/visits/${target.id}`, { token: acmeToken })).body;
+  assert.equal(merged.detections, target.detections + other.detections);
+  assert.equal(merged.last_seen_at_ms, Math.max(target.last_seen_at_ms, other.last_seen_at_ms));
+  await page.getByLabel(`Select visit ${other.id} for merging`).waitFor({ state: 'detached' });
+});
+
 step('users: create a site viewer, deactivate and reactivate, reset the password', async () => {
   await nav('Users');
   await row('alice').waitFor({ timeout: T });

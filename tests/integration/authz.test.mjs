@@ -105,6 +105,7 @@ function matrix() {
     'GET /v1/customers/{id}/faces': [() => ({ path: '/v1/customers/999999/faces' }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'DELETE /v1/visits/{id}': [() => ({ path: '/v1/visits/999999' }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'POST /v1/visits/{id}/reassign': [() => ({ path: '/v1/visits/999999/reassign', body: { customer_id: 1 } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
+    'POST /v1/visits/{id}/merge': [() => ({ path: '/v1/visits/999999/merge', body: { visit_ids: [999998] } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'GET /v1/visits/{id}/picture': [() => ({ path: '/v1/visits/999999/picture' }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'GET /v1/visits': [() => ({ path: '/v1/visits' }), usersOnly],
     'GET /v1/visits/{id}': [() => ({ path: '/v1/visits/999999' }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],

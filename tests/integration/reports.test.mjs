@@ -460,6 +460,12 @@ test('random visits ingested and corrected: rollups equal the raw aggregation', 
   const merged = await call(server, 'POST', '/v1/customers/merge', { token: R.admin, body: { target_id: Number(t1), source_ids: [Number(s1), Number(s2)] } });
   assert.equal(merged.status, 200, merged.text);
   assert.equal((await call(server, 'POST', `/v1/customers/${gone}/erase`, { token: R.admin })).status, 200);
+  // Visits of one site and local day folded into one, across customers.
+  const sameDay = sqlRows(`SELECT a.id, b.id FROM visits a JOIN visits b ON b.site_id = a.site_id AND b.local_day = a.local_day AND b.id > a.id ` +
+    `WHERE a.tenant_id = ${R.tenant.id} AND a.customer_id <> b.customer_id ORDER BY a.id LIMIT 1`)[0];
+  assert.ok(sameDay, 'two visits of one site and day');
+  const folded = await call(server, 'POST', `/v1/visits/${sameDay[0]}/merge`, { token: R.admin, body: { visit_ids: [Number(sameDay[1])] } });
+  assert.equal(folded.status, 200, folded.text);
   all = visits();
 
   const from = new Date(now - 25 * 86400000).toISOString(), to = new Date(now + 86400000).toISOString();
@@ -511,4 +517,72 @@ test('random visits ingested and corrected: rollups equal the raw aggregation', 
   R.sites[1].timezone = 'Europe/Berlin';
   await compareDistinct(raw, null, ...ranges[0], 365);
   await compareDistinct(raw, [ids[1]], ...ranges[1], 365);
+});
+
+test('merging visits: one pass recorded as several becomes one visit; bad input and other tenants change nothing', async () => {
+  const key = (await call(server, 'POST', '/v1/api-keys', { token: A.admin, body: { name: 'merge' } })).json.secret;
+  const cam = (await call(server, 'POST', '/v1/cameras', { token: A.admin, body: { site_id: A.sites[BER].id, name: 'Merge door', kind: 'rtsp', url: 'rtsp://10.0.0.9/s' } })).json.id;
+  const cam2 = (await call(server, 'POST', '/v1/cameras', { token: A.admin, body: { site_id: A.sites[HCM].id, name: 'Other door', kind: 'rtsp', url: 'rtsp://10.0.0.8/s' } })).json.id;
+  const person = (seed) => { const v = Array.from({ length: 128 }, (_, i) => Math.sin(seed * 97 + i * 13.1)); const n = Math.hypot(...v); return v.map((x) => x / n); };
+  // One Berlin local day three days ago: 07:00-12:00 UTC is on that date in Berlin all year.
+  const day = new Date(Date.now() - 3 * 86400000).toISOString().slice(0, 10);
+  const at = (h, m) => `${day}T${String(h - 3).padStart(2, '0')}:${String(m).padStart(2, '0')}:00Z`;
+  const ev = (desc, camera, when, quality, gender, age) => ({ id: randomUUID(), camera_id: camera, captured_at: when, descriptor: desc, score: 0.9, quality,
+    box: { x: 10, y: 10, width: 80, height: 90 }, age, gender, gender_probability: 0.9, staff_id: null, crop_jpeg: crop });
+  const p1 = person(7001), p2 = person(7002);
+  // p1 at 10:00, again at 13:00 (past the visit gap: two visits); p2 at 11:00
+  // (another customer, the same person as far as the operator knows); p1 the next day.
+  const r = await call(server, 'POST', '/v1/worker/events', { token: key, body: { events: [
+    ev(p1, cam, at(10, 0), 0.5, 'female', 30), ev(p1, cam, at(10, 5), 0.55, 'female', 31), ev(p1, cam, at(13, 0), 0.9, 'male', 40),
+    ev(p2, cam, at(11, 0), 0.6, 'female', 33), ev(p1, cam, `${addDays(day, 1)}T08:00:00Z`, 0.5, 'female', 30), ev(p1, cam2, at(12, 0), 0.5, 'female', 30)] } });
+  assert.equal(r.status, 200, r.text);
+  const [v1, , v2, v3, next, elsewhere] = r.json.results.map((x) => x.visit_id);
+  const c1 = r.json.results[0].customer_id, c2 = r.json.results[3].customer_id;
+  assert.ok(v1 !== v2 && v2 !== v3 && v1 !== next && c1 !== c2, r.text);
+  const state = () => server.sql(`SELECT id, customer_id, first_seen_at, last_seen_at, detections, picture_key, is_new FROM visits WHERE tenant_id = ${A.tenant.id} ORDER BY id`) +
+    server.sql(`SELECT visit_id, customer_id FROM face_events WHERE tenant_id = ${A.tenant.id} ORDER BY event_id`) + rollupState();
+  const before = state();
+  const picture = (v) => server.sql(`SELECT picture_key FROM visits WHERE id = ${v}`).trim();
+  const pics = [picture(v1), picture(v2), picture(v3)];
+  // Bad input: a clear 400 (404 for what the caller cannot see) and nothing changed.
+  for (const [body, status, code] of [[{}, 400, 'missing_field'], [{ visit_ids: [] }, 400, 'invalid_field'], [{ visit_ids: [v1] }, 400, 'invalid_field'],
+    [{ visit_ids: [v2, v2] }, 400, 'invalid_field'], [{ visit_ids: ['x'] }, 400, 'invalid_field'], [{ visit_ids: v2 }, 400, 'invalid_field'],
+    [{ visit_ids: [v2], extra: 1 }, 400, 'unknown_field'], [{ visit_ids: [next] }, 400, 'invalid_field'], [{ visit_ids: [elsewhere] }, 400, 'invalid_field'],
+    [{ visit_ids: [v2, 99999999] }, 404, 'not_found']]) {
+    const bad = await call(server, 'POST', `/v1/visits/${v1}/merge`, { token: A.admin, body });
+    assert.equal(bad.status, status, `${JSON.stringify(body)}: ${bad.text}`);
+    assert.equal(bad.json.error.code, code, JSON.stringify(body));
+  }
+  // Another tenant's admin sees no such visit; a viewer may not change visits.
+  assert.equal((await call(server, 'POST', `/v1/visits/${v1}/merge`, { token: B.admin, body: { visit_ids: [v2] } })).status, 404);
+  assert.equal((await call(server, 'POST', `/v1/visits/${v1}/merge`, { token: A.siteViewer, body: { visit_ids: [v2] } })).status, 403);
+  assert.equal(state(), before, 'nothing changed');
+
+  const m = await call(server, 'POST', `/v1/visits/${v1}/merge`, { token: A.admin, body: { visit_ids: [v2, v3] } });
+  assert.equal(m.status, 200, m.text);
+  assert.equal(m.json.id, v1);
+  assert.equal(m.json.first_seen_at_ms, Date.parse(at(10, 0)));
+  assert.equal(m.json.last_seen_at_ms, Date.parse(at(13, 0)));
+  assert.equal(m.json.detections, 4);
+  assert.equal(m.json.customer_id, c1);
+  assert.equal(m.json.gender, 'male', 'the best picture\'s estimates (quality 0.9)');
+  assert.equal(picture(v1), pics[1], 'the best picture kept');
+  assert.equal(server.sql(`SELECT COUNT(*) FROM visits WHERE id IN (${v2}, ${v3})`).trim(), '0');
+  assert.equal(server.sql(`SELECT COUNT(*) FROM face_events WHERE visit_id = ${v1} AND customer_id = ${c1}`).trim(), '4', 'the face events moved with their customer');
+  const stored = server.listPictures(`t/${A.tenant.id}/`);
+  for (const gone of [pics[0], pics[2]]) assert.ok(!stored.includes(gone), `picture ${gone} deleted`);
+  assert.ok(stored.includes(pics[1]), `picture ${pics[1]} kept: ${stored}`);
+  // Customers recomputed: p2's customer has no visit left, p1 has the merged one, the next day's and the one elsewhere.
+  const cust = async (id) => (await call(server, 'GET', `/v1/customers/${id}`, { token: A.admin })).json;
+  assert.equal((await cust(c1)).visit_count, 3);
+  assert.equal((await cust(c2)).visit_count, 0);
+  assert.equal(server.sql(`SELECT is_new FROM visits WHERE id = ${v1}`).trim(), '1');
+  // Reports: one visit that day at the site, rollups equal the raw rows, an audit entry.
+  const s = await report(A.admin, 'summary', { from: day, to: day, site_id: A.sites[BER].id });
+  assert.equal(s.visits, 1);
+  assert.equal(s.unique_visitors, 1);
+  const check = server.admin('rollups-check', '--tenant-id', String(A.tenant.id), '--from', `${addDays(day, -2)}T00:00:00Z`, '--to', `${addDays(day, 3)}T00:00:00Z`);
+  assert.deepEqual([check.days_differing, check.hours_differing, check.visitors_differing], [0, 0, 0], JSON.stringify(check));
+  const audit = (await call(server, 'GET', '/v1/audit', { token: A.admin })).json.items;
+  assert.ok(audit.some((a) => a.action === 'visit.merge' && String(a.target_id) === String(v1) && /merged 2 visit/.test(a.summary)), JSON.stringify(audit));
 });

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Card, DatePicker, Descriptions, Empty, InputNumber, List, Modal, Popconfirm, Select, Space, Tag, Typography } from 'antd';
-import { DeleteOutlined, ReloadOutlined, SwapOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Card, Checkbox, DatePicker, Descriptions, Empty, InputNumber, List, Modal, Popconfirm, Select, Space, Tag, Typography } from 'antd';
+import { DeleteOutlined, MergeCellsOutlined, ReloadOutlined, SwapOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { api, errorMessage, unwrap, type Schemas } from '../../api';
 import { useMe } from '../../auth/AuthProvider';
@@ -71,6 +71,51 @@ function ReassignDialog({ visit, onClose }: { visit: Visit; onClose: () => void 
   );
 }
 
+/**
+ * Folds the selected visits into the earliest of them: one pass of a person
+ * that was recorded as several. The dialog is the confirmation; the server
+ * refuses visits of different sites or local days, and so does the dialog.
+ */
+function MergeDialog({ visits, onClose, onDone }: { visits: Visit[]; onClose: () => void; onDone: () => void }) {
+  const { t, dateTime } = useI18n();
+  const { message } = App.useApp();
+  const qc = useQueryClient();
+  const sites = useSites();
+  const sorted = [...visits].sort((a, b) => a.first_seen_at_ms - b.first_seen_at_ms || a.id - b.id);
+  const target = sorted[0];
+  const oneDay = sorted.every((v) => v.site_id === target.site_id && v.local_day === target.local_day);
+  const merge = useMutation({
+    mutationFn: () => unwrap(api.client.POST('/v1/visits/{id}/merge', { params: { path: { id: target.id } }, body: { visit_ids: sorted.slice(1).map((v) => v.id) } })),
+    onSuccess: () => {
+      message.success(t('visits.merged', { id: target.id }));
+      qc.invalidateQueries({ queryKey: ['visits'] });
+      qc.invalidateQueries({ queryKey: ['customers'] });
+      qc.invalidateQueries({ queryKey: ['reports'] });
+      onDone();
+    },
+  });
+  return (
+    <Modal open title={t('visits.mergeTitle', { n: sorted.length })} okText={t('visits.mergeOk')} cancelText={t('common.cancel')}
+      okButtonProps={{ disabled: !oneDay, danger: true }} confirmLoading={merge.isPending} onOk={() => merge.mutate()} onCancel={onClose}>
+      <Space direction="vertical" style={{ width: '100%' }}>
+        <List<Visit> size="small" bordered dataSource={sorted} data-testid="merge-list" renderItem={(v) => (
+          <List.Item>
+            <Space wrap>
+              <Typography.Text strong>#{v.id}</Typography.Text>
+              <Typography.Text>{siteName(sites.data, v.site_id)}</Typography.Text>
+              <Typography.Text>{dateTime(v.first_seen_at_ms, v.timezone)}</Typography.Text>
+              {v.customer_id !== null && v.customer_id !== undefined && <Typography.Text type="secondary">{t('visits.customer', { id: v.customer_id })}</Typography.Text>}
+            </Space>
+          </List.Item>
+        )} />
+        {oneDay ? <Typography.Paragraph>{t('visits.mergeExplain', { id: target.id })}</Typography.Paragraph>
+          : <Alert type="warning" showIcon message={t('visits.mergeSameDay')} />}
+        {merge.error && <Alert type="error" showIcon role="alert" message={errorMessage(merge.error)} />}
+      </Space>
+    </Modal>
+  );
+}
+
 export default function VisitsPage() {
   const { t, dateTime, num } = useI18n();
   const { message } = App.useApp();
@@ -81,6 +126,9 @@ export default function VisitsPage() {
   const [kind, setKind] = useState<Kind | null>(null);
   const [range, setRange] = useState<[Dayjs | null, Dayjs | null] | null>(null);
   const [moving, setMoving] = useState<Visit | null>(null);
+  const [chosen, setChosen] = useState<Map<number, Visit>>(new Map());
+  const [merging, setMerging] = useState(false);
+  const choose = (v: Visit, on: boolean) => setChosen((m) => { const n = new Map(m); if (on) n.set(v.id, v); else n.delete(v.id); return n; });
   const sentinel = useRef<HTMLDivElement>(null);
   const from = range?.[0]?.startOf('day').valueOf();
   const to = range?.[1]?.endOf('day').valueOf();
@@ -125,6 +173,12 @@ export default function VisitsPage() {
         </Space>
       </PageHead>
       {q.error && <QueryError error={q.error} retry={() => q.refetch()} />}
+      {chosen.size > 0 && (
+        <Space style={{ marginBottom: 12 }} data-testid="merge-bar">
+          <Button type="primary" icon={<MergeCellsOutlined />} disabled={chosen.size < 2} onClick={() => setMerging(true)}>{t('visits.mergeSelected', { n: chosen.size })}</Button>
+          <Button onClick={() => setChosen(new Map())}>{t('visits.clearSelection')}</Button>
+        </Space>
+      )}
       <List<Visit>
         loading={q.isLoading}
         grid={{ gutter: 16, xs: 1, sm: 1, md: 2, lg: 2, xl: 3, xxl: 4 }}
@@ -148,7 +202,8 @@ export default function VisitsPage() {
                     {typeof v.age === 'number' ? ` · ${t('visits.age', { n: Math.round(v.age) })}` : ''}
                   </Typography.Text>
                   {allowed(me.role, MANAGERS) && (
-                    <Space size={6} style={{ marginTop: 6 }}>
+                    <Space size={6} style={{ marginTop: 6 }} wrap>
+                      <Checkbox checked={chosen.has(v.id)} onChange={(e) => choose(v, e.target.checked)} aria-label={t('visits.select', { id: v.id })} />
                       <Button size="small" icon={<SwapOutlined />} aria-label={t('customers.reassignNamed', { id: v.id })} onClick={() => setMoving(v)}>{t('customers.reassign')}</Button>
                       <Popconfirm title={t('visits.deleteConfirm')} okText={t('common.delete')} cancelText={t('common.cancel')} okButtonProps={{ danger: true }}
                         onConfirm={() => del.mutateAsync(v.id).catch(() => undefined)}>
@@ -163,6 +218,7 @@ export default function VisitsPage() {
         )}
       />
       {moving && <ReassignDialog key={moving.id} visit={moving} onClose={() => setMoving(null)} />}
+      {merging && <MergeDialog visits={[...chosen.values()]} onClose={() => setMerging(false)} onDone={() => { setMerging(false); setChosen(new Map()); }} />}
       <div ref={sentinel} style={{ textAlign: 'center', padding: 16 }} data-testid="visits-end">
         {hasNextPage ? (
           <Button loading={isFetchingNextPage} onClick={() => fetchNextPage()}>{t('audit.loadMore')}</Button>
