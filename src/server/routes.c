@@ -105,6 +105,7 @@ const struct route http_routes[] = {
     {"DELETE", "/v1/staff/{id}", staff_delete, MANAGERS, BODY_NONE, 0},
     {"POST", "/v1/staff/{id}/faces", staff_add_face, MANAGERS, BODY_UPLOAD, 0},
     {"DELETE", "/v1/staff/{id}/faces/{face_id}", staff_delete_face, MANAGERS, BODY_NONE, 0},
+    {"GET", "/v1/staff/{id}/faces/{face_id}/picture", staff_face_picture, ANY_USER, BODY_NONE, 0},
 
     /* the worker protocol (worker API keys) */
     {"GET", "/v1/worker/staff", staff_for_worker, WORKER, BODY_NONE, 0},

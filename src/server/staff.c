@@ -630,6 +630,48 @@ void staff_delete_face(struct request *rq) {
     http_empty(rq, 204);
 }
 
+/* An enrolment picture as it was uploaded (JPEG or PNG), to the users who see
+ * the staff member; never by a token in the URL. */
+void staff_face_picture(struct request *rq) {
+  int64_t id = http_param_id(rq, "id"), face = http_param_id(rq, "face_id");
+  if (!id || !face) {
+    http_error(rq, 400, "invalid_field", "the staff and face ids are positive integers");
+    return;
+  }
+  struct db_conn *c = access_db(rq);
+  if (!c)
+    return;
+  struct db_rows *rows = load_staff(rq, c, id);
+  if (!rows) {
+    db_release(c);
+    return;
+  }
+  db_rows_free(rows);
+  rows = NULL;
+  struct ff_error err = {0};
+  int rc = db_query(c, "SELECT picture_key FROM staff_faces WHERE id = $1 AND staff_id = $2",
+                    DB_ARGS(db_int(face), db_int(id)), &rows, &err);
+  db_release(c);
+  if (!rc && (db_rows_count(rows) != 1 || !db_rows_text(rows, 0, 0)))
+    rc = ff_fail(&err, FF_ENOTFOUND, "no picture for this face");
+  void *data = NULL;
+  size_t len = 0;
+  if (!rc)
+    rc = store_get(rq->server->store, db_rows_text(rows, 0, 0),
+                   (size_t)rq->server->cfg.max_upload_bytes, &data, &len, &err);
+  db_rows_free(rows);
+  if (rc) {
+    http_fail(rq, rc, &err);
+    return;
+  }
+  int png = len >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8);
+  rq->status = 200;
+  ulfius_set_binary_body_response(rq->res, 200, data, len);
+  free(data);
+  http_header(rq, "Content-Type", png ? "image/png" : "image/jpeg");
+  http_header(rq, "Cache-Control", "private, max-age=300");
+}
+
 void staff_recognize(struct request *rq) {
   int64_t tenant = access_tenant(rq);
   if (!tenant) {

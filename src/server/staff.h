@@ -18,6 +18,7 @@ void staff_update(struct request *rq);
 void staff_delete(struct request *rq);
 void staff_add_face(struct request *rq);
 void staff_delete_face(struct request *rq);
+void staff_face_picture(struct request *rq);
 void staff_recognize(struct request *rq);
 void staff_for_worker(struct request *rq);
 

@@ -304,6 +304,10 @@ step('staff: add a member with profile fields; enrol faces one by one, a group p
   const after = (await srv.api('GET', `/v1/staff/${linh.id}`, { token: adminToken })).body;
   assert.equal(after.face_count, 2);
   assert.equal(after.ready, true);
+  // Each enrolled face shows its picture, fetched with the session (a blob: URL, no token in a URL).
+  const pictures = page.getByRole('img', { name: 'Face picture of Linh Tran' });
+  await until(async () => (await pictures.count()) === 2 &&
+    (await pictures.evaluateAll((els) => els.every((e) => e.complete && e.naturalWidth > 0 && e.src.startsWith('blob:')))), 20000);
   await shot(page, '20-staff-faces');
   await page.keyboard.press('Escape');
   await row('Linh Tran').getByText('Recognisable').waitFor();
@@ -469,6 +473,9 @@ step('customers: details with visits, edit, merge two, erase one with a receipt'
   const fresh = (await listAll('/v1/customers', acmeToken)).find((x) => x.id > Math.max(a, b, c) && x.exemplar_count === 1 && x.visit_count === 0);
   assert.ok(fresh, 'a new customer holds the face split off');
   assert.deepEqual((await facesOf(fresh.id)).map((f) => f.id), [merged[1].id]);
+  // The notice may cover the drawer's Close button, and a hovered notice stays: let it go first.
+  await page.mouse.move(5, 795);
+  await toast().getByText(/Customer #\d+ created from/).waitFor({ state: 'detached', timeout: T });
   await page.getByTestId('customer-drawer').getByRole('button', { name: 'Close' }).click();
   await page.getByTestId('customer-drawer').waitFor({ state: 'hidden' });
 

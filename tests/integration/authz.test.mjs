@@ -119,6 +119,7 @@ function matrix() {
     'DELETE /v1/staff/{id}': [() => ({ path: `/v1/staff/${targets.doomedStaff}` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: ok }],
     'POST /v1/staff/{id}/faces': [() => ({ path: `/v1/staff/${targets.staff}/faces`, body: { image: 'bm90IGFuIGltYWdl' } }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: 422 }],
     'DELETE /v1/staff/{id}/faces/{face_id}': [() => ({ path: `/v1/staff/${targets.staff}/faces/999999` }), { ...unauth, worker: F, viewer: F, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
+    'GET /v1/staff/{id}/faces/{face_id}/picture': [() => ({ path: `/v1/staff/${targets.staff}/faces/999999/picture` }), { ...usersOnly, viewer: N, otherSiteManager: N, otherTenantAdmin: N, systemAdmin: N }],
     'GET /v1/worker/staff': [() => ({ path: '/v1/worker/staff' }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
     'POST /v1/worker/events': [() => ({ path: '/v1/worker/events', body: { events: [{ id: 'not-a-uuid' }] } }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],
     'POST /v1/worker/register': [() => ({ path: '/v1/worker/register', body: { worker_id: 'not-a-uuid' } }), { ...unauth, worker: ok, viewer: F, otherSiteManager: F, otherTenantAdmin: F, systemAdmin: F }],

@@ -78,6 +78,7 @@ after(async () => {
 });
 
 test('staff enrolment: two pictures each, exactly one usable face, clear errors', { skip }, async () => {
+  const enrolled = [];
   for (const name of STAFF) {
     const s = await call(server, 'POST', '/v1/staff', { token: A.token, body: { name, home_site_id: A.site.id, gender: 'male' } });
     assert.equal(s.status, 201, s.text);
@@ -88,7 +89,35 @@ test('staff enrolment: two pictures each, exactly one usable face, clear errors'
     const got = await call(server, 'GET', `/v1/staff/${s.json.id}`, { token: A.token });
     assert.equal(got.json.ready, true);
     assert.equal(got.json.faces.length, 2);
+    enrolled.push({ id: s.json.id, faces: got.json.faces });
   }
+  // Each face's picture: the bytes as uploaded, to the tenant only.
+  const [first] = enrolled;
+  for (const [k, f] of first.faces.entries()) {
+    assert.equal(f.has_picture, true);
+    const r = await fetch(`${server.url}/v1/staff/${first.id}/faces/${f.id}/picture`, { headers: { Authorization: `Bearer ${A.token}` } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'image/jpeg');
+    assert.ok(Buffer.from(await r.arrayBuffer()).equals(readFileSync(join(dir, `${STAFF[0]}${k + 1}.jpg`))), 'the picture as uploaded');
+  }
+  const face = first.faces[0].id;
+  // A site manager of another site of the same tenant, and bad or foreign ids.
+  const niceSite = (await call(server, 'POST', '/v1/sites', { token: A.token, body: { name: 'Nice', timezone: 'Europe/Paris' } })).json;
+  await call(server, 'POST', '/v1/users', { token: A.token, body: { username: 'alpha-nice', password: 'manager-password-1', role: 'site_manager', site_id: niceSite.id } });
+  const nice = (await login(server, 'alpha-nice', 'manager-password-1')).access_token;
+  for (const [path, token, status] of [
+    [`/v1/staff/${first.id}/faces/${face}/picture`, B.token, 404],
+    [`/v1/staff/${first.id}/faces/${face}/picture`, nice, 404],
+    [`/v1/staff/${enrolled[1].id}/faces/${face}/picture`, A.token, 404],
+    [`/v1/staff/${first.id}/faces/99999999/picture`, A.token, 404],
+    [`/v1/staff/${first.id}/faces/abc/picture`, A.token, 400],
+    [`/v1/staff/0/faces/${face}/picture`, A.token, 400],
+  ]) {
+    const r = await call(server, 'GET', path, { token });
+    assert.equal(r.status, status, `${path}: ${r.text}`);
+    assert.ok(r.json?.error?.code, `${path}: a JSON error`);
+  }
+  assert.equal((await call(server, 'GET', `/v1/staff/${first.id}/faces/${face}/picture`)).status, 401);
   // No face: the tight crop without a border; a non-image; another tenant's staff id.
   const amy = (await call(server, 'POST', '/v1/staff', { token: A.token, body: { name: 'Not yet' } })).json;
   const tight = readFileSync(join(FACES, 'amy', 'amy1.png'));

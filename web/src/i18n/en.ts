@@ -250,6 +250,8 @@ export const en = {
   'staff.enrolled': 'enrolled (quality {quality}%)',
   'staff.noFaces': 'No face pictures yet',
   'staff.faceQuality': 'Quality',
+  'staff.facePicture': 'Picture',
+  'staff.facePictureOf': 'Face picture of {name}',
   'staff.removeFace': 'Remove this face picture',
   'staff.removeFaceConfirm': 'Remove this face picture?',
   'staff.deleteConfirm': 'Delete {name} and their face pictures?',

@@ -252,6 +252,8 @@ export const vi: Record<MessageKey, string> = {
   'staff.enrolled': 'đã ghi nhận (chất lượng {quality}%)',
   'staff.noFaces': 'Chưa có ảnh khuôn mặt nào',
   'staff.faceQuality': 'Chất lượng',
+  'staff.facePicture': 'Ảnh',
+  'staff.facePictureOf': 'Ảnh khuôn mặt của {name}',
   'staff.removeFace': 'Xóa ảnh khuôn mặt này',
   'staff.removeFaceConfirm': 'Xóa ảnh khuôn mặt này?',
   'staff.deleteConfirm': 'Xóa {name} cùng các ảnh khuôn mặt?',

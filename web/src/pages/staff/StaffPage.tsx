@@ -9,6 +9,7 @@ import { PageHead, QueryError, SiteSelect, TenantSelect, siteName, useSites } fr
 import { useI18n } from '../../i18n';
 import { readAsDataUrl } from './files';
 import { WebcamCapture } from './Webcam';
+import { StaffFacePicture } from '../visits/AuthImage';
 
 type Staff = Schemas['Staff'];
 type Gender = 'male' | 'female';
@@ -149,6 +150,11 @@ function FacesDrawer({ staffId, onClose }: { staffId: number; onClose: () => voi
           )}
           <Table rowKey="id" size="small" pagination={false} dataSource={s.faces ?? []} locale={{ emptyText: t('staff.noFaces') }}
             columns={[
+              {
+                title: t('staff.facePicture'), key: 'picture', render: (_: unknown, f: { id?: number; has_picture?: boolean }) => (
+                  f.has_picture && f.id ? <StaffFacePicture staffId={staffId} faceId={f.id} alt={t('staff.facePictureOf', { name: s.name })} /> : '—'
+                ),
+              },
               { title: t('staff.faceQuality'), dataIndex: 'quality', render: (q?: number) => (q === undefined ? '—' : `${num(Math.round(q * 100))}%`) },
               { title: t('common.created'), dataIndex: 'created_at_ms', render: (v?: number) => dateTime(v) },
               ...(canManage ? [{
