@@ -213,8 +213,17 @@ step('sites: create with a time zone and opening hours; a refused delete shows w
 });
 
 step('cameras: add a file camera and an RTSP camera, URL masked, toggles saved', async () => {
+  // The list carries each camera's placement and state: no request per camera.
+  const perCamera = [];
+  const onRequest = (r) => { if (r.method() === 'GET' && /\/v1\/cameras\/\d+(\?|$)/.test(r.url())) perCamera.push(r.url()); };
+  page.on('request', onRequest);
+  await nav('Dashboard');
+  await page.getByTestId('stat-cameras-trouble').getByText('1', { exact: true }).waitFor({ timeout: T });
   await nav('Cameras');
   await row('Front door').waitFor({ timeout: T });
+  await row('Front door').locator('[data-state="unassigned"]').waitFor({ timeout: T });
+  page.off('request', onRequest);
+  assert.deepEqual(perCamera, [], 'the dashboard and the cameras page read the camera list only');
   assert.match(await row('Front door').innerText(), /rtsp:\/\/cam:\*\*\*\*@10\.1\.2\.3\/stream1/);
   assert.ok(!(await html()).includes('s3cret-pass'), 'the stored camera password reached the page');
 

@@ -1,6 +1,6 @@
 // Workers and camera placement, shared by the dashboard home, the workers
 // page and the cameras page: status tags and the lists behind them.
-import { useQueries, useQuery } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 import { Tag, Tooltip } from 'antd';
 import { api, listAll, unwrap, type Schemas } from '../api';
 import { useI18n, type MessageKey } from '../i18n';
@@ -48,30 +48,11 @@ export function useWorkers(enabled = true) {
   });
 }
 
+/** Every camera of the tenant, each with its placement and reported state (`status`) from the one list. */
 export function useCameras(enabled = true) {
   return useQuery({
     queryKey: ['cameras', 'all'],
     enabled,
     queryFn: () => listAll((cursor) => unwrap(api.client.GET('/v1/cameras', { params: { query: { limit: 200, cursor } } }))),
   });
-}
-
-/** At most this many cameras or workers are read one by one for their placement. */
-export const DETAIL_LIMIT = 100;
-
-/**
- * Each camera with its placement and state. GET /v1/cameras does not carry
- * `status` (only GET /v1/cameras/{id} does), so it is read per camera.
- */
-export function useCameraStatuses(cameras: Schemas['Camera'][] | undefined) {
-  const list = (cameras ?? []).slice(0, DETAIL_LIMIT);
-  const qs = useQueries({
-    queries: list.map((c) => ({
-      queryKey: ['cameras', 'status', c.id],
-      queryFn: () => unwrap(api.client.GET('/v1/cameras/{id}', { params: { path: { id: c.id } } })),
-    })),
-  });
-  const byId = new Map<number, Schemas['Camera']>();
-  qs.forEach((q, i) => { if (q.data) byId.set(list[i].id, q.data); });
-  return (cameras ?? []).map((c) => byId.get(c.id) ?? c);
 }

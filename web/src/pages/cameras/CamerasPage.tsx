@@ -6,7 +6,7 @@ import { api, errorMessage, listAll, unwrap, type Schemas } from '../../api';
 import { useMe } from '../../auth/AuthProvider';
 import { ADMINS, MANAGERS, allowed } from '../../auth/roles';
 import { useEventStream } from '../../api/events';
-import { CameraStateTag, useCameraStatuses, useWorkers } from '../../components/fleet';
+import { CameraStateTag, useWorkers } from '../../components/fleet';
 import { PageHead, QueryError, SiteSelect, siteName, useSites } from '../../components/common';
 import { useI18n, type MessageKey } from '../../i18n';
 
@@ -166,7 +166,6 @@ export default function CamerasPage() {
     onSuccess: () => { message.success(t('common.deleted')); qc.invalidateQueries({ queryKey: ['cameras'] }); },
     onError: (e) => message.error(errorMessage(e)),
   });
-  const placed = useCameraStatuses(cameras.data);
   const workerName = (id: number | null | undefined) => (id ? workers.data?.find((w) => w.id === id)?.name ?? `#${id}` : null);
   const toggling = (id: number) => patch.isPending && patch.variables?.id === id;
   return (
@@ -186,7 +185,7 @@ export default function CamerasPage() {
       <Table<Camera>
         rowKey="id"
         loading={cameras.isLoading}
-        dataSource={placed}
+        dataSource={cameras.data}
         pagination={{ pageSize: 20, hideOnSinglePage: true }}
         locale={{ emptyText: t('cameras.empty') }}
         scroll={{ x: true }}

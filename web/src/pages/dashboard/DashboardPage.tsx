@@ -10,7 +10,7 @@ import { useCapabilities } from '../../api/capabilities';
 import { useEventStream, type RealtimeEvent, type StreamState } from '../../api/events';
 import { useMe } from '../../auth/AuthProvider';
 import { PageHead, QueryError, siteName, tenantNameOf, useSites } from '../../components/common';
-import { CameraStateTag, HEALTHY, WorkerStatusTag, cameraState, useCameraStatuses, useCameras, useWorkers } from '../../components/fleet';
+import { CameraStateTag, HEALTHY, WorkerStatusTag, cameraState, useCameras, useWorkers } from '../../components/fleet';
 import { useI18n } from '../../i18n';
 import { localDate } from '../reports/model';
 
@@ -107,8 +107,8 @@ export default function DashboardPage() {
   const s = summary.data;
   const camName = (id: number | null) => (id === null ? '' : cams.find((c) => c.id === id)?.name ?? `#${id}`);
   const zoneOf = (siteId: number) => sites.data?.find((x) => x.id === siteId)?.timezone;
-  const placed = useCameraStatuses(has('listWorkers') ? cameras.data : undefined);
-  const troubled = placed.filter((c) => c.enabled && ['error', 'reconnecting', 'unassigned'].includes(cameraState(c)));
+  // Each camera of the list carries its placement and state (no request per camera).
+  const troubled = (has('listWorkers') ? cams : []).filter((c) => c.enabled && ['error', 'reconnecting', 'unassigned'].includes(cameraState(c)));
   const healthy = ws.filter((w) => w.status && HEALTHY.includes(w.status)).length;
 
   return (
