@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "log.h"
 #include "recognizer.h"
 #include "server.h"
 #include "tz.h"
@@ -1288,5 +1289,52 @@ int reports_rollups_check(struct server *s, int64_t tenant_id, int64_t from_ms, 
     rc = check_site(s, db_rows_int(sites, i, 0), from_ms, to_ms, repair, out, err);
   }
   db_rows_free(sites);
+  return rc;
+}
+
+int reports_backfill(struct server *s, struct ff_error *err) {
+  struct db_conn *c = db_acquire(s->db, 30000);
+  if (!c)
+    return ff_fail(err, FF_EBUSY, "no database connection for the reports' backfill");
+  struct db_rows *rows = NULL;
+  int rc = db_query(c, "SELECT 1 FROM pending_upgrades WHERE name = 'reports_backfill'", NULL, 0,
+                    &rows, err);
+  int pending = !rc && db_rows_count(rows) == 1;
+  db_rows_free(rows);
+  rows = NULL;
+  if (!rc && pending)
+    rc = db_query(c, "SELECT MIN(first_seen_at), MAX(first_seen_at) FROM visits", NULL, 0, &rows,
+                  err);
+  int64_t from = 0, to = 0;
+  if (!rc && pending && !db_rows_is_null(rows, 0, 0)) {
+    from = db_rows_int(rows, 0, 0) - DAY_MS;
+    to = db_rows_int(rows, 0, 1) + 2 * DAY_MS;
+  }
+  db_rows_free(rows);
+  db_release(c);
+  if (rc || !pending)
+    return rc;
+  /* Visits from before the reports' gap data (migration 0009): every
+   * tenant's whole history is rolled up again, once, a window at a time. */
+  log_msg(LOG_WARN, "reports.backfill",
+          "rolling up every visit again for the reports (once, after an upgrade)");
+  struct rollup_check total = {0};
+  for (int64_t at = from; !rc && at < to; at += (int64_t)CHECK_MAX_DAYS * DAY_MS) {
+    struct rollup_check out;
+    int64_t end =
+        to - at > (int64_t)CHECK_MAX_DAYS * DAY_MS ? at + (int64_t)CHECK_MAX_DAYS * DAY_MS : to;
+    rc = reports_rollups_check(s, 0, at, end, 1, &out, err);
+    total.days_repaired += out.days_repaired, total.keys_differing += out.keys_differing;
+  }
+  if (!rc && !(c = db_acquire(s->db, 30000)))
+    rc = ff_fail(err, FF_EBUSY, "no database connection for the reports' backfill");
+  if (!rc) {
+    rc = db_exec(c, "DELETE FROM pending_upgrades WHERE name = 'reports_backfill'", NULL, 0, NULL,
+                 err);
+    db_release(c);
+  }
+  if (!rc)
+    log_msg(LOG_INFO, "reports.backfilled", "%lld site-days rebuilt, %lld hour keys set",
+            (long long)total.days_repaired, (long long)total.keys_differing);
   return rc;
 }

@@ -230,4 +230,9 @@ struct rollup_check {
 int reports_rollups_check(struct server *s, int64_t tenant_id, int64_t from_ms, int64_t to_ms,
                           int repair, struct rollup_check *out, struct ff_error *err);
 
+/* At start-up: when visits lack their hour key (a database from before the
+ * reports' gap data, migration 0009), repairs every tenant's rollups over the
+ * whole history of visits, once, before the server answers. */
+int reports_backfill(struct server *s, struct ff_error *err);
+
 #endif

@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "live.h"
 #include "recognizer.h"
+#include "rollups.h"
 #include "users.h"
 #include "vault.h"
 
@@ -178,7 +179,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
                       CONFIG_SERVER);
     exit(0);
   }
-  if ((rc = server_init(s, err)) || (rc = ensure_admin(s, err)))
+  if ((rc = server_init(s, err)) || (rc = ensure_admin(s, err)) || (rc = reports_backfill(s, err)))
     return rc;
   if (s->cfg.test_clock) {
     /* Test only: an admin may move this process's clock forward. Never on
