@@ -118,6 +118,13 @@ step('live view: the proxied worker and the relayed one (endpoint unreachable, f
   await startWorker('depot-pc', seed.depotKey, ['--endpoint-url', `http://127.0.0.1:${await freePort()}`]);
   const streaming = async (id) => (await srv.api('GET', `/v1/cameras/${id}`, { token: seed.alice })).body.status?.state === 'streaming';
   await until(async () => await streaming(seed['Front door']) && await streaming(seed['Loading bay']), 60000, 'both cameras streaming on their workers');
+  // The cameras page shows each camera's reported state (from the camera list) and, on hover, when it was reported.
+  await openPage(page, 'Cameras');
+  const tag = page.locator('.ant-table-row', { hasText: 'Front door' }).locator('[data-state="streaming"]');
+  await tag.waitFor({ timeout: 15000 });
+  await tag.hover();
+  await page.locator('.ant-tooltip:visible', { hasText: 'Reported by its worker' }).waitFor({ timeout: 15000 });
+  await page.mouse.move(5, 5);
   await openPage(page, 'Live view');
   for (const name of ['Front door', 'Loading bay']) {
     const img = page.getByTestId('live-tile').filter({ hasText: name }).locator('img[data-playing="1"]');

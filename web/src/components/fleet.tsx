@@ -31,13 +31,17 @@ export function cameraState(c: Schemas['Camera']): string {
   return s.state ?? 'starting';
 }
 
+/** The state as a tag; the reason (e.g. a device conflict) and when the worker reported it in its tooltip. */
 export function CameraStateTag({ camera }: { camera: Schemas['Camera'] }) {
-  const { t } = useI18n();
+  const { t, dateTime } = useI18n();
   const state = cameraState(camera);
   const known = (CAMERA_STATES as readonly string[]).includes(state);
-  const tag = <Tag color={CAMERA_COLOURS[state] ?? 'default'} data-state={state}>{known ? t(`cameras.state.${state}` as MessageKey) : state}</Tag>;
+  const at = camera.status?.state_at_ms;
+  const tag = <Tag color={CAMERA_COLOURS[state] ?? 'default'} data-state={state} data-state-at={at ?? undefined}>{known ? t(`cameras.state.${state}` as MessageKey) : state}</Tag>;
   const reason = camera.status?.reason;
-  return reason ? <Tooltip title={reason}>{tag}</Tooltip> : tag;
+  const when = at ? t('cameras.stateAt', { time: dateTime(at) }) : null;
+  if (!reason && !when) return tag;
+  return <Tooltip title={<>{reason && <div>{reason}</div>}{when && <div>{when}</div>}</>}>{tag}</Tooltip>;
 }
 
 export function useWorkers(enabled = true) {

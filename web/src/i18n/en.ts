@@ -400,6 +400,7 @@ export const en = {
   'cameras.state.stopped': 'Stopped',
   'cameras.state.error': 'Error',
   'cameras.state.unassigned': 'No worker',
+  'cameras.stateAt': 'Reported by its worker {time}',
 
   'workers.anyStatus': 'Any status',
   'workers.open': 'Details of {name}',

@@ -402,6 +402,7 @@ export const vi: Record<MessageKey, string> = {
   'cameras.state.stopped': 'Đã dừng',
   'cameras.state.error': 'Lỗi',
   'cameras.state.unassigned': 'Chưa có máy xử lý',
+  'cameras.stateAt': 'Máy xử lý báo lúc {time}',
 
   'workers.anyStatus': 'Mọi trạng thái',
   'workers.open': 'Chi tiết của {name}',
