@@ -660,6 +660,8 @@ static void stream_end(struct stream *st) {
   atomic_store(&st->used, 0);
 }
 
+#define STREAM_START_WAIT_MS 5000
+
 static int stream_start(struct fleet_client *fc, int camera, double fps, int overlay,
                         json_t **result, struct ff_error *err);
 
@@ -675,6 +677,17 @@ int fleet_client_stream(struct fleet_client *fc, int start, json_t *params, json
   if (start && fps_v && (!json_is_number(fps_v) || fps < 0.2 || fps > 10))
     return ff_fail(err, FF_EINVAL, "fps must be within 0.2..10");
   int overlay = json_is_true(json_object_get(params, "overlay"));
+  /* A start that arrives with the camera's lease (at start-up, in the
+   * answer to the registering heartbeat) may come before the camera runs or
+   * the channel is dialled: it waits a little for both instead of failing. */
+  for (int waited = 0; start && waited < STREAM_START_WAIT_MS; waited += 100) {
+    int running = !pipeline_camera_get(fc->w->pipeline, camera, NULL, NULL, NULL);
+    pthread_mutex_lock(&fc->lock);
+    int done = (running && fc->ws != NULL) || wait_ms(fc, 100);
+    pthread_mutex_unlock(&fc->lock);
+    if (done)
+      break;
+  }
   if (start && pipeline_camera_get(fc->w->pipeline, camera, NULL, NULL, NULL))
     return ff_fail(err, FF_ENOTFOUND, "camera %d is not running", camera);
   pthread_mutex_lock(&fc->streams_lock);
