@@ -38,3 +38,15 @@ int ff_clock_advance(int64_t ms) {
   atomic_fetch_add(&offset_ms, ms);
   return FF_OK;
 }
+
+struct timespec ff_deadline_ms(int ms) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}

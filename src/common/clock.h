@@ -15,10 +15,14 @@
 #define FOOTFALL_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds since the epoch (UTC), plus the test offset (0 unless a test
  * moved it). */
 int64_t ff_now_ms(void);
+/* A CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on a
+ * condition variable set to that clock. */
+struct timespec ff_deadline_ms(int ms);
 /* Milliseconds since the epoch (UTC), never offset. */
 int64_t ff_real_ms(void);
 /* The current test offset in milliseconds (0 in production). */

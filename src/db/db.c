@@ -88,17 +88,6 @@ uint64_t db_monotonic_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-struct timespec db_deadline_ms(int ms) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  t.tv_sec += ms / 1000;
-  t.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (t.tv_nsec >= 1000000000L) {
-    t.tv_sec++;
-    t.tv_nsec -= 1000000000L;
-  }
-  return t;
-}
 
 void db_cond_init_monotonic(pthread_cond_t *cond) {
   pthread_condattr_t attr;
@@ -234,7 +223,7 @@ const char *db_backend_name(const struct db *db) {
 struct db_conn *db_acquire(struct db *db, int timeout_ms) {
   struct timespec deadline = {0};
   if (timeout_ms > 0)
-    deadline = db_deadline_ms(timeout_ms);
+    deadline = ff_deadline_ms(timeout_ms);
   struct db_conn *conn = NULL;
   pthread_mutex_lock(&db->pool_lock);
   while (db->in_use == db->pool_size) {

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "clock.h"
 #include "db.h"
 
 /* Every allocation of the module goes through these, so a test can make the
@@ -129,9 +130,8 @@ void db_format_real(double r, char *buf, size_t size);
 /* FNV-1a, for statement caches keyed by SQL text. */
 uint64_t db_hash_text(const char *s);
 
-/* The monotonic time ms milliseconds from now (for timed waits), and a
- * condition variable whose timed waits use that clock. */
-struct timespec db_deadline_ms(int ms);
+/* A condition variable whose timed waits use the monotonic clock (waits
+ * take their deadline from ff_deadline_ms, clock.h). */
 void db_cond_init_monotonic(pthread_cond_t *cond);
 
 /* Milliseconds since the epoch, and a monotonic clock in nanoseconds. */

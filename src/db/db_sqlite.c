@@ -274,7 +274,7 @@ static int bind_params(sqlite3 *handle, sqlite3_stmt *stmt, const struct db_valu
 }
 
 static int lock_writer(struct db *db, struct ff_error *err) {
-  struct timespec deadline = db_deadline_ms(db->busy_timeout_ms);
+  struct timespec deadline = ff_deadline_ms(db->busy_timeout_ms);
   int rc = pthread_mutex_clocklock(&db->write_lock, CLOCK_MONOTONIC, &deadline);
   if (rc == ETIMEDOUT)
     return ff_fail(err, FF_EBUSY, "another writer held the database for %d ms",
@@ -527,7 +527,7 @@ static void *keeper_main(void *arg) {
     pthread_mutex_unlock(&k->lock);
     keeper_read(k->handle);
     pthread_mutex_lock(&k->lock);
-    struct timespec until = db_deadline_ms(KEEPER_RENEW_MS);
+    struct timespec until = ff_deadline_ms(KEEPER_RENEW_MS);
     while (!k->stop && pthread_cond_timedwait(&k->wake, &k->lock, &until) != ETIMEDOUT) {
     }
     pthread_mutex_unlock(&k->lock);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "db.h"
 #include "fleet.h"
 #include "json_text.h"
@@ -459,14 +460,7 @@ int hub_next(struct hub_sub *sub, int timeout_ms, struct hub_event **out) {
   *out = NULL;
   pthread_mutex_lock(&sub->lock);
   if (!sub->count && !sub->dropped && !sub->woken && timeout_ms > 0) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = ff_deadline_ms(timeout_ms);
     while (!sub->count && !sub->dropped && !sub->woken)
       if (pthread_cond_timedwait(&sub->cond, &sub->lock, &until) == ETIMEDOUT)
         break;
