@@ -10,11 +10,9 @@
 
 #define MAX_DEPTH 64
 
-static int grow(struct json_out *b, size_t need) {
+static int grow_slow(struct json_out *b, size_t need) {
   if (b->failed)
     return -1;
-  if (b->len + need <= b->cap)
-    return 0;
   size_t cap = b->cap ? b->cap : 1000; /* within malloc's per-thread cache */
   while (cap < b->len + need)
     cap *= 2;
@@ -26,6 +24,11 @@ static int grow(struct json_out *b, size_t need) {
   b->data = data;
   b->cap = cap;
   return 0;
+}
+
+/* Room for need more bytes; -1 once the writer has failed. */
+static inline int grow(struct json_out *b, size_t need) {
+  return b->len + need <= b->cap && !b->failed ? 0 : grow_slow(b, need);
 }
 
 static void put(struct json_out *b, const char *s, size_t n) {
@@ -44,14 +47,39 @@ static void put_int(struct json_out *b, json_int_t v) {
 /* The bytes a JSON string must escape. */
 static const unsigned char must_escape[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1};
 
+/* How many of the n bytes at s need no escape before the first that does:
+ * eight at a time (a byte below 0x20, a quote or a backslash shows as a
+ * high bit), then byte by byte from the word that has one. */
+static size_t plain_run(const unsigned char *s, size_t n) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t hit =
+        ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    if (hit & highs)
+      break;
+  }
+  while (i < n && !must_escape[s[i]])
+    i++;
+  return i;
+}
+
 static void put_string(struct json_out *b, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF"; /* as jansson */
   if (grow(b, n + 2))
     return;
-  /* Room for the quotes and every byte as it is; an escape grows it. */
+  /* Room for the quotes and every byte as it is; an escape grows it. The
+   * bytes before the first one to escape (usually all) are copied at once. */
   char *o = b->data + b->len;
   *o++ = '"';
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  size_t plain = plain_run(p, n);
+  memcpy(o, p, plain);
+  o += plain;
+  p += plain;
   while (p < end) {
     unsigned char c = *p++;
     if (!must_escape[c]) {
@@ -194,8 +222,11 @@ void json_out_close(struct json_out *o, char bracket) {
 
 void json_out_key(struct json_out *o, const char *key) {
   element(o);
-  put_string(o, key, strlen(key));
-  put(o, ":", 1);
+  size_t n = strlen(key);
+  if (grow(o, n + 3)) /* the quotes and the colon: one check for all */
+    return;
+  put_string(o, key, n);
+  o->data[o->len++] = ':';
   o->after_key = 1;
 }
 

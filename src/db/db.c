@@ -20,6 +20,7 @@
  * (a few small rows fit: most answers need no second block). */
 #define DB_ARENA_FIRST_BLOCK_BYTES 960
 #define DB_FIRST_ROWS 4
+#define DB_FIRST_CELLS_BYTES 1000
 
 const double db_latency_bounds_ms[DB_LATENCY_BUCKETS] = {0.1, 0.25, 0.5, 1,   2.5, 5,
                                                          10,  25,   50,  100, 250, INFINITY};
@@ -440,9 +441,17 @@ int db_rows_set_name(struct db_rows *rows, int col, const char *name) {
   return FF_OK;
 }
 
+/* The first array of cells: as many rows as fit in DB_FIRST_CELLS_BYTES
+ * (within malloc's per-thread cache), at least DB_FIRST_ROWS. */
+static int first_rows(int ncols) {
+  size_t per_row = (size_t)(ncols > 0 ? ncols : 1) * sizeof(struct db_cell);
+  size_t fit = DB_FIRST_CELLS_BYTES / per_row;
+  return fit > DB_FIRST_ROWS ? (int)fit : DB_FIRST_ROWS;
+}
+
 struct db_cell *db_rows_append(struct db_rows *rows) {
   if (rows->nrows == rows->cap_rows) {
-    int cap = rows->cap_rows ? rows->cap_rows * 2 : DB_FIRST_ROWS;
+    int cap = rows->cap_rows ? rows->cap_rows * 2 : first_rows(rows->ncols);
     size_t ncells = (size_t)cap * (size_t)(rows->ncols ? rows->ncols : 1);
     struct db_cell *cells = db_realloc(rows->cells, ncells * sizeof *cells);
     if (!cells)
@@ -460,6 +469,8 @@ struct db_cell *db_rows_append(struct db_rows *rows) {
 
 int db_cell_set_bytes(struct db_rows *rows, struct db_cell *cell, enum db_type type, const void *p,
                       size_t len) {
+  if (len > UINT32_MAX)
+    return FF_ETOOBIG;
   char *copy = db_rows_arena_alloc(rows, len);
   if (!copy)
     return FF_ENOMEM;
@@ -467,26 +478,55 @@ int db_cell_set_bytes(struct db_rows *rows, struct db_cell *cell, enum db_type t
     memcpy(copy, p, len);
   cell->type = type;
   cell->bytes = copy;
-  cell->len = len;
+  cell->len = (uint32_t)len;
   return FF_OK;
 }
 
+/* Numbers are kept as numbers: most are read as numbers, and formatting
+ * every one was the largest part of materialising a row. */
 int db_cell_set_int(struct db_rows *rows, struct db_cell *cell, int64_t i) {
-  /* Not snprintf: a result has many integer cells, and formatting them was
-   * the largest part of materialising a row. */
-  char buf[FMT_INT_MAX];
-  char *start = fmt_int(buf + sizeof buf, i);
-  int rc = db_cell_set_bytes(rows, cell, DB_INT, start, (size_t)(buf + sizeof buf - start));
+  (void)rows;
+  cell->type = DB_INT;
   cell->n.i = i;
-  return rc;
+  cell->bytes = NULL;
+  cell->len = 0;
+  return FF_OK;
 }
 
 int db_cell_set_real(struct db_rows *rows, struct db_cell *cell, double r) {
-  char buf[40];
-  db_format_real(r, buf, sizeof buf);
-  int rc = db_cell_set_bytes(rows, cell, DB_REAL, buf, strlen(buf));
+  (void)rows;
+  cell->type = DB_REAL;
   cell->n.r = r;
-  return rc;
+  cell->bytes = NULL;
+  cell->len = 0;
+  return FF_OK;
+}
+
+/* The text form of a number cell, written into the rows' arena when first
+ * asked for. Rows belong to one thread, so the const accessors may fill it
+ * in; NULL only when memory runs out. */
+static const char *number_text(const struct db_rows *rows, const struct db_cell *cell) {
+  if (cell->bytes)
+    return cell->bytes;
+  char buf[40];
+  size_t len;
+  if (cell->type == DB_INT) {
+    char *start = fmt_int(buf + sizeof buf, cell->n.i);
+    len = (size_t)(buf + sizeof buf - start);
+    memmove(buf, start, len);
+  } else {
+    db_format_real(cell->n.r, buf, sizeof buf);
+    len = strlen(buf);
+  }
+  struct db_rows *mutable_rows = (struct db_rows *)rows;
+  char *copy = db_rows_arena_alloc(mutable_rows, len);
+  if (!copy)
+    return NULL;
+  memcpy(copy, buf, len);
+  struct db_cell *c = (struct db_cell *)cell;
+  c->bytes = copy;
+  c->len = (uint32_t)len;
+  return copy;
 }
 
 static const struct db_cell *cell_at(const struct db_rows *rows, int row, int col) {
@@ -545,14 +585,19 @@ double db_rows_real(const struct db_rows *rows, int row, int col) {
 
 const char *db_rows_text(const struct db_rows *rows, int row, int col) {
   const struct db_cell *cell = cell_at(rows, row, col);
-  return cell ? cell->bytes : NULL;
+  if (!cell)
+    return NULL;
+  return cell->type == DB_INT || cell->type == DB_REAL ? number_text(rows, cell) : cell->bytes;
 }
 
 const void *db_rows_blob(const struct db_rows *rows, int row, int col, size_t *len) {
   const struct db_cell *cell = cell_at(rows, row, col);
+  const char *bytes = NULL;
+  if (cell)
+    bytes = cell->type == DB_INT || cell->type == DB_REAL ? number_text(rows, cell) : cell->bytes;
   if (len)
-    *len = cell ? cell->len : 0;
-  return cell ? cell->bytes : NULL;
+    *len = bytes ? cell->len : 0;
+  return bytes;
 }
 
 void db_rows_free(struct db_rows *rows) {

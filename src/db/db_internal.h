@@ -91,14 +91,17 @@ struct db {
 
 /* Materialised rows. Cells are stored row-major; text and blob bytes live
  * in arena blocks owned by the rows, each followed by a NUL byte. */
+/* 24 bytes: a page of results is an array of them. */
 struct db_cell {
-  enum db_type type;
   union {
     int64_t i; /* DB_INT */
     double r;  /* DB_REAL */
   } n;         /* TEXT is read as a number only when asked (db_rows_int/real) */
-  const char *bytes; /* TEXT/BLOB bytes; for INT/REAL their text form; NULL for NULL */
-  size_t len;
+  /* TEXT/BLOB bytes; for INT/REAL their text form, written into the arena
+   * the first time it is asked for (db_rows_text); NULL for NULL. */
+  const char *bytes;
+  uint32_t len;
+  enum db_type type;
 };
 
 struct db_arena_block;

@@ -304,6 +304,8 @@ static int hex_value(char c) {
 static int set_bytea(struct db_rows *rows, struct db_cell *cell, const char *text, size_t len) {
   if (len >= 2 && text[0] == '\\' && text[1] == 'x') { /* hex format, the default */
     size_t n = (len - 2) / 2;
+    if (n > UINT32_MAX)
+      return FF_ETOOBIG;
     char *bytes = db_rows_arena_alloc(rows, n);
     if (!bytes)
       return FF_ENOMEM;
@@ -315,7 +317,7 @@ static int set_bytea(struct db_rows *rows, struct db_cell *cell, const char *tex
     }
     cell->type = DB_BLOB;
     cell->bytes = bytes;
-    cell->len = n;
+    cell->len = (uint32_t)n;
     return FF_OK;
   }
   size_t n; /* bytea_output = escape */

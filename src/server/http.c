@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,8 +32,116 @@ static uint64_t monotonic_us(void) {
 
 /* --- replies ----------------------------------------------------------- */
 
+/* Response headers are kept in the request and given to ulfius once, at the
+ * end of dispatch: u_map_put reallocates the map's three arrays and compares
+ * every key on each call, which cost more than the rest of a small JSON
+ * answer. A header that does not fit goes to ulfius's map at once. */
+static int header_index(const struct request *rq, const char *name, size_t len) {
+  for (int i = 0; i < rq->nheaders; i++) {
+    if (rq->headers[i].name_len != len)
+      continue;
+    const char *a = rq->headers[i].name;
+    size_t k = 0;
+    while (k < len && (a[k] | 0x20) == (name[k] | 0x20)) /* names are letters, digits, '-' */
+      k++;
+    if (k == len)
+      return i;
+  }
+  return -1;
+}
+
+static const char *header_copy(struct request *rq, const char *text, size_t len) {
+  if (len + 1 > sizeof rq->header_bytes - rq->header_used)
+    return NULL;
+  char *copy = rq->header_bytes + rq->header_used;
+  memcpy(copy, text, len + 1);
+  rq->header_used += len + 1;
+  return copy;
+}
+
+static void header_set(struct request *rq, const char *name, size_t name_len, int i,
+                       const char *value) {
+  const char *v = header_copy(rq, value, strlen(value));
+  if (v && i >= 0) {
+    rq->headers[i].value = v;
+    return;
+  }
+  const char *n = v && rq->nheaders < HTTP_MAX_HEADERS ? header_copy(rq, name, name_len) : NULL;
+  if (!n) {
+    if (i >= 0) /* cannot replace it here: drop the kept one */
+      rq->headers[i] = rq->headers[--rq->nheaders];
+    u_map_put(rq->res->map_header, name, value);
+    return;
+  }
+  rq->headers[rq->nheaders].name = n;
+  rq->headers[rq->nheaders].value = v;
+  rq->headers[rq->nheaders].name_len = name_len;
+  rq->nheaders++;
+}
+
 void http_header(struct request *rq, const char *name, const char *value) {
-  u_map_put(rq->res->map_header, name, value);
+  size_t len = strlen(name);
+  header_set(rq, name, len, header_index(rq, name, len), value);
+}
+
+/* A header the handler has not set itself. */
+static void header_default(struct request *rq, const char *name, const char *value) {
+  size_t len = strlen(name);
+  if (header_index(rq, name, len) < 0 &&
+      (!rq->res->map_header->nb_values || !u_map_get_case(rq->res->map_header, name)))
+    header_set(rq, name, len, -1, value);
+}
+
+/* Writes the kept headers into the response's map. When it is still empty
+ * (the usual case) its arrays are sized once and filled as u_map_put would
+ * (ulfius.h documents struct _u_map; every key and value is allocated with
+ * orcania's o_malloc, as u_map_clean frees them with o_free, and a value's
+ * length counts its terminating zero). */
+static void headers_flush(struct request *rq) {
+  struct _u_map *map = rq->res->map_header;
+  int n = rq->nheaders;
+  rq->nheaders = 0;
+  if (!n)
+    return;
+  if (map->nb_values) {
+    for (int i = 0; i < n; i++)
+      u_map_put(map, rq->headers[i].name, rq->headers[i].value);
+    return;
+  }
+  char **keys = o_realloc(map->keys, (size_t)(n + 1) * sizeof *keys);
+  if (keys)
+    map->keys = keys;
+  char **values = keys ? o_realloc(map->values, (size_t)(n + 1) * sizeof *values) : NULL;
+  if (values)
+    map->values = values;
+  size_t *lengths = values ? o_realloc(map->lengths, (size_t)(n + 1) * sizeof *lengths) : NULL;
+  if (!lengths) {
+    log_msg(LOG_ERROR, "http.headers", "request %s: out of memory for the response headers",
+            rq->id);
+    return;
+  }
+  map->lengths = lengths;
+  int filled = 0;
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(rq->headers[i].value);
+    char *key = o_strdup(rq->headers[i].name);
+    char *value = key ? o_malloc(len + 1) : NULL;
+    if (!value) {
+      o_free(key);
+      log_msg(LOG_ERROR, "http.headers", "request %s: out of memory for the response headers",
+              rq->id);
+      break;
+    }
+    memcpy(value, rq->headers[i].value, len + 1);
+    keys[filled] = key;
+    values[filled] = value;
+    lengths[filled] = len + 1;
+    filled++;
+  }
+  keys[filled] = NULL;
+  values[filled] = NULL;
+  lengths[filled] = 0;
+  map->nb_values = filled;
 }
 
 static void reply_text(struct request *rq, int status, char *text, size_t len) {
@@ -291,17 +400,18 @@ static int origin_allowed(const struct server *s, const char *origin) {
   return 0;
 }
 
-static void add_common_headers(struct request *rq, int api) {
-  http_header(rq, "X-Request-Id", rq->id);
-  http_header(rq, "X-Content-Type-Options", "nosniff");
-  http_header(rq, "X-Frame-Options", "DENY");
-  http_header(rq, "Referrer-Policy", "no-referrer");
-  http_header(rq, "Cross-Origin-Opener-Policy", "same-origin");
-  http_header(rq, "Cross-Origin-Resource-Policy", "same-origin");
-  http_header(rq, "Permissions-Policy", "camera=(self), microphone=(), geolocation=()");
+/* The headers every answer carries unless its handler set them itself. */
+static void common_headers(struct request *rq, int api) {
+  header_default(rq, "X-Request-Id", rq->id);
+  header_default(rq, "X-Content-Type-Options", "nosniff");
+  header_default(rq, "X-Frame-Options", "DENY");
+  header_default(rq, "Referrer-Policy", "no-referrer");
+  header_default(rq, "Cross-Origin-Opener-Policy", "same-origin");
+  header_default(rq, "Cross-Origin-Resource-Policy", "same-origin");
+  header_default(rq, "Permissions-Policy", "camera=(self), microphone=(), geolocation=()");
   if (api) {
-    http_header(rq, "Cache-Control", "no-store");
-    http_header(rq, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    header_default(rq, "Cache-Control", "no-store");
+    header_default(rq, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   }
   const char *origin = http_header_in(rq, "Origin");
   if (origin_allowed(rq->server, origin)) {
@@ -310,6 +420,11 @@ static void add_common_headers(struct request *rq, int api) {
     http_header(rq, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
     http_header(rq, "Vary", "Origin");
   }
+}
+
+void http_headers_finish(struct request *rq, int api) {
+  common_headers(rq, api);
+  headers_flush(rq);
 }
 
 /* --- the dispatcher ----------------------------------------------------- */
@@ -455,7 +570,7 @@ static int dispatch(const struct _u_request *raw, struct _u_response *res, void 
   atomic_store(&s->last_dispatch_us, (long long)start);
 
   struct request rq;
-  memset(&rq, 0, sizeof rq);
+  memset(&rq, 0, offsetof(struct request, header_bytes));
   rq.server = s;
   rq.raw = raw;
   rq.res = res;
@@ -504,7 +619,7 @@ static int dispatch(const struct _u_request *raw, struct _u_response *res, void 
     http_error(&rq, 405, "method_not_allowed", "only GET here");
   }
 
-  add_common_headers(&rq, api);
+  http_headers_finish(&rq, api);
   json_decref(rq.body);
   uint64_t elapsed = monotonic_us() - start;
   metrics_record(&s->metrics, rq.route_index, rq.status, elapsed);

@@ -58,6 +58,8 @@ struct route {
 };
 
 #define HTTP_MAX_PATH_PARAMS 4
+#define HTTP_MAX_HEADERS 24    /* response headers kept in the request ... */
+#define HTTP_HEADER_BYTES 1536 /* ... with their names and values; more go to ulfius at once */
 
 struct request {
   struct server *server;
@@ -75,6 +77,16 @@ struct request {
   } params[HTTP_MAX_PATH_PARAMS];
   int status;
   int changed; /* an audited change was made: cached principals are stale */
+  /* Response headers, handed to the framework in one pass at the end (see
+   * http_header); last in the struct, so a request can be cleared up to
+   * header_bytes (offsetof) without touching the text. */
+  int nheaders;
+  size_t header_used;
+  struct {
+    const char *name, *value; /* in header_bytes */
+    size_t name_len;
+  } headers[HTTP_MAX_HEADERS];
+  char header_bytes[HTTP_HEADER_BYTES];
 };
 
 /* The route table (routes.c). */
@@ -99,7 +111,13 @@ void http_error(struct request *rq, int status, const char *code, const char *fm
     __attribute__((format(printf, 4, 5)));
 /* Maps a status.h code to an HTTP reply with err's message. */
 void http_fail(struct request *rq, int status, const struct ff_error *err);
+/* Sets a response header (names compare without case; setting one again
+ * replaces it). The value is copied. */
 void http_header(struct request *rq, const char *name, const char *value);
+/* The dispatcher's last step: the security headers (and, for api paths,
+ * no-store and a strict CSP) the handler has not set itself, then every
+ * header into the framework's response. */
+void http_headers_finish(struct request *rq, int api);
 
 /* --- request accessors --------------------------------------------------- */
 const char *http_param(const struct request *rq, const char *name);

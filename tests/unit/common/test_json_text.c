@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json_text.h"
 
@@ -41,6 +42,26 @@ Test(json_text, matches_jansson) {
   for (size_t i = 0; i < sizeof mixed; i++)
     mixed[i] = "a\x01\"\\\n\x1fz"[i % 7];
   same_as_jansson(json_stringn(mixed, sizeof mixed));
+}
+
+/* Strings are scanned eight bytes at a time: each byte that must be escaped
+ * (and its neighbours that must not: 0x20, 0x7f, UTF-8) at every offset of
+ * the first words, in strings of every length around a word. */
+Test(json_text, escapes_at_every_offset) {
+  static const unsigned char special[] = {0x00, 0x01, 0x1f, 0x20, '"',  '\\', '/',
+                                          0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff};
+  for (size_t len = 1; len <= 20; len++)
+    for (size_t at = 0; at < len; at++)
+      for (size_t k = 0; k < sizeof special; k++) {
+        char text[24];
+        memset(text, 'a', len);
+        text[at] = (char)special[k];
+        if (special[k] >= 0x80) /* keep it valid UTF-8: é or a lone continuation's pair */
+          text[at] = at + 1 < len ? (char)0xc3 : 'b';
+        if (special[k] >= 0x80 && at + 1 < len)
+          text[at + 1] = (char)0xa9;
+        same_as_jansson(json_stringn(text, len));
+      }
 }
 
 Test(json_text, too_deep_is_refused) {
