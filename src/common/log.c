@@ -1,5 +1,6 @@
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fmt.h"
 
 static enum log_level threshold = LOG_INFO;
@@ -25,6 +27,18 @@ static struct {
 static unsigned ring_next;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+/* The batch (log_batch_start): lines waiting to be written, appended under
+ * ring_lock. Whoever writes to out_fd holds write_lock, so a batch and a
+ * line written at once cannot overtake each other; the batch being written
+ * is the spare, which only the holder of write_lock touches. */
+#define BATCH_BYTES (4 * LOG_BATCH_FLUSH_BYTES)
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t batch_cond; /* the writer thread waits on it, with ring_lock */
+static char *batch, *batch_spare;
+static size_t batch_len;
+static int batching, batch_stopping;
+static pthread_t batch_thread;
 
 void log_set_level(enum log_level level) {
   threshold = level;
@@ -86,6 +100,7 @@ static void append_value(struct log_line *l, const char *v) {
 
 void log_begin(struct log_line *l, enum log_level level, const char *event) {
   l->len = 0;
+  l->level = level;
   l->skip = level < threshold;
   if (l->skip)
     return;
@@ -145,28 +160,137 @@ void log_num(struct log_line *l, const char *key, double value) {
   log_str(l, key, b);
 }
 
-void log_end(struct log_line *l) {
-  if (l->skip)
-    return;
-  l->buf[l->len] = '\n';
-  ssize_t ignored = write(out_fd, l->buf, l->len + 1);
-  (void)ignored;
+static void write_all(const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(out_fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return; /* nowhere to write: the line is lost, as with a single write */
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+/* With write_lock held: writes the batch gathered so far. */
+static void batch_write(void) {
   pthread_mutex_lock(&ring_lock);
+  char *full = batch;
+  size_t n = batch_len;
+  batch = batch_spare;
+  batch_spare = full;
+  batch_len = 0;
+  pthread_mutex_unlock(&ring_lock);
+  write_all(full, n);
+}
+
+/* With ring_lock held: keeps the line for log_tail. */
+static void ring_keep(const struct log_line *l) {
   unsigned slot = ring_next % RING_LINES;
   if (ring[slot].cap < l->len + 1) {
     size_t cap = l->len + 1 > 256 ? l->len + 1 : 256;
     char *grown = realloc(ring[slot].text, cap);
-    if (!grown) { /* the line is not kept; the slot keeps its old one */
-      pthread_mutex_unlock(&ring_lock);
+    if (!grown) /* the line is not kept; the slot keeps its old one */
       return;
-    }
     ring[slot].text = grown;
     ring[slot].cap = cap;
   }
   memcpy(ring[slot].text, l->buf, l->len);
   ring[slot].text[l->len] = 0;
   ring_next++;
+}
+
+void log_end(struct log_line *l) {
+  if (l->skip)
+    return;
+  size_t n = l->len + 1;
+  l->buf[l->len] = '\n';
+  pthread_mutex_lock(&ring_lock);
+  ring_keep(l);
+  int batched = batching;
+  if (batched && l->level < LOG_WARN && batch_len + n <= BATCH_BYTES) {
+    size_t before = batch_len;
+    memcpy(batch + batch_len, l->buf, n);
+    batch_len += n;
+    /* Wake the writer for a first line (it then waits LOG_BATCH_MS) and
+     * when enough has gathered. */
+    if (!before || (before < LOG_BATCH_FLUSH_BYTES && batch_len >= LOG_BATCH_FLUSH_BYTES))
+      pthread_cond_signal(&batch_cond);
+    pthread_mutex_unlock(&ring_lock);
+    return;
+  }
   pthread_mutex_unlock(&ring_lock);
+  if (!batched) {
+    write_all(l->buf, n);
+    return;
+  }
+  /* A warning, an error, or a full batch: what was gathered, then this. */
+  pthread_mutex_lock(&write_lock);
+  batch_write();
+  write_all(l->buf, n);
+  pthread_mutex_unlock(&write_lock);
+}
+
+static void *batch_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&ring_lock);
+  while (!batch_stopping) {
+    if (!batch_len) {
+      pthread_cond_wait(&batch_cond, &ring_lock);
+      continue;
+    }
+    struct timespec deadline = ff_deadline_ms(LOG_BATCH_MS);
+    while (!batch_stopping && batch_len < LOG_BATCH_FLUSH_BYTES &&
+           pthread_cond_timedwait(&batch_cond, &ring_lock, &deadline) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&ring_lock);
+    pthread_mutex_lock(&write_lock);
+    batch_write();
+    pthread_mutex_unlock(&write_lock);
+    pthread_mutex_lock(&ring_lock);
+  }
+  pthread_mutex_unlock(&ring_lock);
+  return NULL;
+}
+
+int log_batch_start(void) {
+  if (batching)
+    return 0;
+  if (!batch) {
+    batch = malloc(BATCH_BYTES);
+    batch_spare = malloc(BATCH_BYTES);
+    if (!batch || !batch_spare)
+      return -1; /* kept for a later try; lines are written one by one */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&batch_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    atexit(log_batch_stop);
+  }
+  batch_stopping = 0;
+  if (pthread_create(&batch_thread, NULL, batch_main, NULL))
+    return -1;
+  pthread_mutex_lock(&ring_lock);
+  batching = 1;
+  pthread_mutex_unlock(&ring_lock);
+  return 0;
+}
+
+void log_batch_stop(void) {
+  pthread_mutex_lock(&ring_lock);
+  if (!batching) {
+    pthread_mutex_unlock(&ring_lock);
+    return;
+  }
+  batching = 0;
+  batch_stopping = 1;
+  pthread_cond_signal(&batch_cond);
+  pthread_mutex_unlock(&ring_lock);
+  pthread_join(batch_thread, NULL);
+  pthread_mutex_lock(&write_lock);
+  batch_write();
+  pthread_mutex_unlock(&write_lock);
 }
 
 void log_msg(enum log_level level, const char *event, const char *fmt, ...) {

@@ -6,7 +6,8 @@
  * escaped, so any line parses with a logfmt reader. Two ways to write one:
  * log_msg() for a line with a free-text msg, or log_begin/log_str/.../log_end
  * for structured fields. A line is built in a bounded buffer on the stack and
- * written with one write(2), so lines from threads never interleave.
+ * written whole (one write(2), or with a batch: log_batch_start), so lines
+ * from threads never interleave.
  * Recent lines are also kept in a ring buffer (log_tail) for diagnostics.
  */
 #ifndef FOOTFALL_LOG_H
@@ -23,6 +24,7 @@ struct log_line {
   char buf[LOG_LINE_MAX];
   size_t len;
   int skip; /* below the threshold: fields are ignored */
+  enum log_level level;
 };
 
 void log_set_level(enum log_level level);
@@ -38,6 +40,18 @@ void log_end(struct log_line *l);
 
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Batched writing, for a busy server: from log_batch_start() on, debug and
+ * info lines are gathered in memory and written together by a thread of
+ * their own, at most LOG_BATCH_MS after they were logged (sooner when
+ * LOG_BATCH_FLUSH_BYTES have gathered), instead of a write(2) each. A warning
+ * or an error is never held back: it is written at once, after the lines
+ * gathered before it, so the order of lines is kept. log_batch_stop() (also
+ * run at exit) writes what is gathered and returns to a write per line. */
+#define LOG_BATCH_MS 50
+#define LOG_BATCH_FLUSH_BYTES (64 * 1024)
+int log_batch_start(void);
+void log_batch_stop(void);
 
 /* Copies up to max of the most recent lines (oldest first) into a malloc'd
  * NUL-separated buffer; returns the number of lines. Caller frees *out. */

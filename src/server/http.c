@@ -23,6 +23,7 @@
 
 #define UNMATCHED_ROUTE (METRICS_MAX_ROUTES - 1)
 #define DRAIN_QUIET_MS 150
+#define HTTP_CONNECTION_MEMORY (16 * 1024)
 
 static uint64_t monotonic_us(void) {
   struct timespec ts;
@@ -857,11 +858,25 @@ static int start_on(struct server *s, struct sockaddr_in *addr, struct ff_error 
    * the one entry sends to the same dispatcher. */
   ulfius_add_endpoint_by_val(s->http, "FOOTFALL", "/", NULL, 0, dispatch, s);
 
-  s->http->timeout = 120; /* idle keep-alive connections close after 2 minutes */
-  /* ulfius_start_framework supplies the MHD callbacks ulfius needs (its
-   * _with_mhd_options variant would replace them): thread per connection,
-   * which streamed responses and WebSockets require. */
-  if (ulfius_start_framework(s->http) != U_OK) {
+  /* The daemon ulfius_start_framework would start (a thread per connection,
+   * which streamed responses and WebSockets require, and the two callbacks
+   * ulfius needs), with a smaller memory pool per connection: MHD keeps a
+   * request's line and headers in it and clears all of it after every
+   * request, and 32 KB (its default) made that clearing a visible part of a
+   * small answer. HTTP_CONNECTION_MEMORY still takes about 15 KB of request
+   * line and headers (431 beyond; web servers commonly allow 8 KB), and
+   * bodies are read in pieces. Each connection's thread waits with poll(). */
+  struct MHD_OptionItem options[] = {
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+      {MHD_OPTION_SOCK_ADDR, 0, addr},
+      {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL}, /* idle keep-alive connections: 2 minutes */
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                   MHD_ALLOW_UPGRADE | MHD_USE_POLL;
+  if (ulfius_start_framework_with_mhd_options(s->http, flags, options) != U_OK) {
     ulfius_clean_instance(s->http);
     free(s->http);
     s->http = NULL;

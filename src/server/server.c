@@ -217,6 +217,11 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
     printf("Footfall is running at http://%s:%d/\n",
            strcmp(s->cfg.listen, "0.0.0.0") ? s->cfg.listen : "localhost", s->port);
   fflush(stdout);
+  /* From here on, one write per request's access-log line would be a
+   * visible part of a small request's cost: info lines are written in
+   * batches (warnings and errors at once). */
+  if (log_batch_start())
+    log_msg(LOG_WARN, "server.log_batch", "cannot batch log lines: each is written at once");
   return FF_OK;
 }
 
@@ -249,6 +254,7 @@ int server_main(int argc, char **argv) {
   }
   int sig = 0;
   sigwait(&signals, &sig);
+  log_batch_stop(); /* the shutdown is logged as it happens */
   log_msg(LOG_INFO, "server.stopping", "signal %d: draining in-flight requests", sig);
   stop(&s);
   log_msg(LOG_INFO, "server.stopped", "bye");

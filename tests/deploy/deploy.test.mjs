@@ -125,8 +125,9 @@ test('HTTPS through nginx reaches both servers; tokens and sealed camera passwor
     assert.equal(g.status, 200, g.text);
     assert.equal(g.headers['strict-transport-security'], undefined, 'HSTS is the TLS site\'s business, not the locations\'');
   }
-  assert.ok(served(A, `/v1/cameras/${camera.id}`) > 0 && served(B, `/v1/cameras/${camera.id}`) > 0,
-    'nginx spreads requests over both servers');
+  // Access-log lines are written in batches (up to 50 ms later).
+  await until(() => served(A, `/v1/cameras/${camera.id}`) > 0 && served(B, `/v1/cameras/${camera.id}`) > 0,
+    5000, 'nginx to spread requests over both servers (their access logs)');
 
   // A token signed by A is good on B (the key lives in the shared database).
   const onA = (await login(A, 'admin', A.adminPassword)).access_token;

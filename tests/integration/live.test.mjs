@@ -138,9 +138,11 @@ for (const [mode, cam] of [['proxy', () => camP], ['relay', () => camR]]) {
       // The worker was told to start and then to stop streaming.
       const workers = (await call(s, 'GET', '/v1/workers', { token: sys })).json.items;
       const id = workers.find((w) => w.name === 'relayed').id;
-      const cmds = (await call(s, 'GET', `/v1/workers/${id}/commands`, { token: sys })).json.items;
-      const types = cmds.map((c) => c.type);
-      assert.ok(types.includes('start_streaming') && types.includes('stop_streaming'), types.join());
+      // The upstream leaves the registry (the gauge above) just before its
+      // stop_streaming is queued.
+      const types = async () => (await call(s, 'GET', `/v1/workers/${id}/commands`, { token: sys })).json.items.map((c) => c.type);
+      await until(async () => { const t = await types(); return t.includes('start_streaming') && t.includes('stop_streaming'); },
+        5000, 'start_streaming and stop_streaming to be queued');
       await until(async () => (await call(s, 'GET', `/v1/workers/${id}/commands`, { token: sys })).json.items
         .filter((c) => c.type.endsWith('_streaming')).every((c) => c.status === 'completed'), 10000, 'the commands to complete');
     }

@@ -82,6 +82,14 @@ test('security headers and request ids', async () => {
   assert.match(bad.headers.get('x-request-id'), /^[0-9a-f]{16}$/, 'an unsafe id is replaced');
 });
 
+test('request headers up to 12 KB are read; larger ones get 431 and the server goes on', async () => {
+  const ok = await fetch(server.url + '/healthz', { headers: { 'X-Padding': 'a'.repeat(12000) } });
+  assert.equal(ok.status, 200);
+  const big = await fetch(server.url + '/healthz', { headers: { 'X-Padding': 'a'.repeat(20000) } });
+  assert.equal(big.status, 431);
+  assert.equal((await fetch(server.url + '/healthz')).status, 200);
+});
+
 test('same origin by default; configured origins only', async () => {
   const foreign = await fetch(server.url + '/healthz', { headers: { Origin: 'https://evil.example' } });
   assert.equal(foreign.headers.get('access-control-allow-origin'), null);
@@ -133,6 +141,8 @@ test('a restart keeps the generated keys: sessions survive, no new admin', async
 });
 
 test('logs are one logfmt line per event', async () => {
+  // Access-log lines are written in batches, up to 50 ms after the request.
+  await until(() => /event=http.request .*route=\/healthz status=200/.test(server.stderr), 5000, 'the access log');
   const lines = server.stderr.trim().split('\n');
   assert.ok(lines.length > 5);
   for (const line of lines) assert.match(line, /^ts=\S+ level=(debug|info|warn|error) event=[a-z_.]+( |$)/, line);

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,111 @@ Test(log, tail_keeps_recent_lines) {
   cr_assert(strstr(buf + strlen(buf) + 1, "line 2"));
   free(buf);
   log_set_fd(2);
+}
+
+/* --- batched writing ------------------------------------------------------- */
+
+static char *read_file_text(int fd, size_t *len) {
+  off_t size = lseek(fd, 0, SEEK_END);
+  char *text = malloc((size_t)size + 1);
+  cr_assert_not_null(text);
+  cr_assert_eq(pread(fd, text, (size_t)size, 0), size);
+  text[size] = 0;
+  *len = (size_t)size;
+  return text;
+}
+
+static int temp_log(void) {
+  char path[] = "/tmp/footfall-log-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  unlink(path);
+  return fd;
+}
+
+/* Info lines wait; a warning takes them out first, in order; the rest are
+ * written within a moment, and all of it by log_batch_stop. */
+Test(log, batches_keep_order_and_warnings_are_not_held) {
+  int fd = temp_log();
+  log_set_fd(fd);
+  cr_assert_eq(log_batch_start(), 0);
+  log_msg(LOG_INFO, "test.one", "1");
+  log_msg(LOG_INFO, "test.two", "2");
+  log_msg(LOG_WARN, "test.three", "3");
+  size_t len;
+  char *text = read_file_text(fd, &len);
+  char *one = strstr(text, "event=test.one"), *two = strstr(text, "event=test.two"),
+       *three = strstr(text, "event=test.three");
+  cr_assert(one && two && three && one < two && two < three, "%s", text);
+  free(text);
+
+  log_msg(LOG_INFO, "test.four", "4");
+  int seen = 0;
+  for (int waited = 0; waited < 5000 && !seen; waited += 10) {
+    usleep(10 * 1000);
+    text = read_file_text(fd, &len);
+    seen = strstr(text, "event=test.four") != NULL;
+    free(text);
+  }
+  cr_assert(seen, "an info line is written within a moment");
+  log_msg(LOG_INFO, "test.five", "5");
+  log_batch_stop();
+  text = read_file_text(fd, &len);
+  cr_assert(strstr(text, "event=test.five"), "written by log_batch_stop");
+  cr_assert_eq(text[len - 1], '\n');
+  free(text);
+  log_set_fd(2);
+  close(fd);
+}
+
+#define BATCH_THREADS 4
+#define BATCH_LINES 6000
+
+static void *log_many(void *arg) {
+  int id = (int)(intptr_t)arg;
+  for (int i = 0; i < BATCH_LINES; i++) {
+    struct log_line l;
+    log_begin(&l, i % 1000 == 999 ? LOG_WARN : LOG_INFO, "test.many");
+    log_int(&l, "thread", id);
+    log_int(&l, "n", i);
+    log_str(&l, "pad", "a few more bytes so that the batches fill up and are written whole");
+    log_end(&l);
+  }
+  return NULL;
+}
+
+/* Threads logging more than a batch holds: every line arrives once, whole,
+ * and each thread's lines in the order it logged them. */
+Test(log, batched_lines_from_threads_arrive_whole_and_in_order) {
+  int fd = temp_log();
+  log_set_fd(fd);
+  cr_assert_eq(log_batch_start(), 0);
+  pthread_t threads[BATCH_THREADS];
+  for (int t = 0; t < BATCH_THREADS; t++)
+    pthread_create(&threads[t], NULL, log_many, (void *)(intptr_t)t);
+  for (int t = 0; t < BATCH_THREADS; t++)
+    pthread_join(threads[t], NULL);
+  log_batch_stop();
+  log_set_fd(2);
+  size_t len;
+  char *text = read_file_text(fd, &len);
+  close(fd);
+  int next[BATCH_THREADS] = {0}, lines = 0;
+  for (char *line = text, *end; *line; line = end + 1) {
+    end = strchr(line, '\n');
+    cr_assert_not_null(end, "the last line is whole");
+    *end = 0;
+    int id = -1, n = -1;
+    const char *f = strstr(line, " thread=");
+    cr_assert(!strncmp(line, "ts=", 3) && f && sscanf(f, " thread=%d n=%d", &id, &n) == 2,
+              "a whole line: %s", line);
+    cr_assert(id >= 0 && id < BATCH_THREADS && n == next[id], "thread %d: line %d, expected %d", id,
+              n, next[id]);
+    next[id]++;
+    lines++;
+  }
+  cr_assert_eq(lines, BATCH_THREADS * BATCH_LINES);
+  free(text);
 }
 
 Test(status, names_and_fail) {
