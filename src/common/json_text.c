@@ -230,6 +230,15 @@ void json_out_key(struct json_out *o, const char *key) {
   o->after_key = 1;
 }
 
+void json_out_name(struct json_out *o, const char *quoted_colon, size_t len) {
+  element(o);
+  if (grow(o, len))
+    return;
+  memcpy(o->data + o->len, quoted_colon, len);
+  o->len += len;
+  o->after_key = 1;
+}
+
 void json_out_int(struct json_out *o, int64_t v) {
   element(o);
   put_int(o, v);

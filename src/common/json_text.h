@@ -40,6 +40,11 @@ struct json_out {
 void json_out_open(struct json_out *o, char bracket); /* '{' or '[' */
 void json_out_close(struct json_out *o, char bracket); /* '}' or ']' */
 void json_out_key(struct json_out *o, const char *key);
+/* A key known when the program is written, already quoted and followed by
+ * its colon: JSON_OUT_NAME(o, "id") is json_out_key(o, "id") without
+ * looking at the key's bytes (a string literal with nothing to escape). */
+void json_out_name(struct json_out *o, const char *quoted_colon, size_t len);
+#define JSON_OUT_NAME(o, literal) json_out_name((o), "\"" literal "\":", sizeof(literal) + 2)
 void json_out_int(struct json_out *o, int64_t v);
 void json_out_str(struct json_out *o, const char *s); /* NULL: null */
 void json_out_null(struct json_out *o);

@@ -153,8 +153,13 @@ static void reply_text(struct request *rq, int status, char *text, size_t len) {
     return;
   }
   rq->status = status;
-  ulfius_set_binary_body_response(rq->res, (unsigned)status, text, len);
-  free(text);
+  /* The response takes the text as it is (ulfius frees its body with
+   * o_free, malloc's free here): ulfius_set_binary_body_response would copy
+   * it once more. */
+  o_free(rq->res->binary_body);
+  rq->res->binary_body = text;
+  rq->res->binary_body_length = len;
+  rq->res->status = (long)status;
   http_header(rq, "Content-Type", "application/json; charset=utf-8");
 }
 
@@ -414,7 +419,7 @@ static void common_headers(struct request *rq, int api) {
     header_default(rq, "Cache-Control", "no-store");
     header_default(rq, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   }
-  const char *origin = http_header_in(rq, "Origin");
+  const char *origin = rq->server->cfg.cors_origins ? http_header_in(rq, "Origin") : NULL;
   if (origin_allowed(rq->server, origin)) {
     http_header(rq, "Access-Control-Allow-Origin", origin);
     http_header(rq, "Access-Control-Allow-Credentials", "true");

@@ -75,15 +75,23 @@ int sites_check_opening_hours(const json_t *hours, struct ff_error *err) {
 
 /* A site as the API shows it: the columns of SITE_SELECT, in this order;
  * opening_hours is stored as JSON text. */
+#define KEY(name) "\"" name "\":", sizeof(name) + 2 /* as JSON_OUT_NAME writes it */
 static const struct {
-  const char *key;
+  const char *key; /* "\"id\":" */
+  size_t key_len;
   int column;
   enum { AS_INT, AS_TEXT, AS_JSON } as;
 } site_shape[] = {
-    {"id", 0, AS_INT},          {"tenant_id", 1, AS_INT},     {"name", 2, AS_TEXT},
-    {"timezone", 4, AS_TEXT},   {"created_at_ms", 6, AS_INT}, {"updated_at_ms", 7, AS_INT},
-    {"address", 3, AS_TEXT},    {"opening_hours", 5, AS_JSON},
+    {KEY("id"), 0, AS_INT},
+    {KEY("tenant_id"), 1, AS_INT},
+    {KEY("name"), 2, AS_TEXT},
+    {KEY("timezone"), 4, AS_TEXT},
+    {KEY("created_at_ms"), 6, AS_INT},
+    {KEY("updated_at_ms"), 7, AS_INT},
+    {KEY("address"), 3, AS_TEXT},
+    {KEY("opening_hours"), 5, AS_JSON},
 };
+#undef KEY
 
 static void site_write(const struct request *rq, const struct db_rows *r, int i,
                        struct json_out *o) {
@@ -91,7 +99,7 @@ static void site_write(const struct request *rq, const struct db_rows *r, int i,
   json_out_open(o, '{');
   for (size_t f = 0; f < sizeof site_shape / sizeof *site_shape; f++) {
     int col = site_shape[f].column;
-    json_out_key(o, site_shape[f].key);
+    json_out_name(o, site_shape[f].key, site_shape[f].key_len);
     if (site_shape[f].as == AS_INT) {
       json_out_int(o, db_rows_int(r, i, col));
     } else if (site_shape[f].as == AS_TEXT) {

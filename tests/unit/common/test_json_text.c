@@ -1,9 +1,11 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "json_text.h"
 
 /* Text from json_text() parses back to an equal tree, and matches
@@ -62,6 +64,56 @@ Test(json_text, escapes_at_every_offset) {
           text[at + 1] = (char)0xa9;
         same_as_jansson(json_stringn(text, len));
       }
+}
+
+static void same_as_printf(int64_t v) {
+  char ours[FMT_INT_MAX + 1], theirs[32];
+  char *start = fmt_int(ours + FMT_INT_MAX, v);
+  ours[FMT_INT_MAX] = 0;
+  snprintf(theirs, sizeof theirs, "%lld", (long long)v);
+  cr_assert_str_eq(start, theirs);
+}
+
+/* Integers two digits at a time: every length, both signs, the ends. */
+Test(fmt, integers_as_printf_writes_them) {
+  for (int64_t v = -100000; v <= 100000; v++)
+    same_as_printf(v);
+  int64_t p = 1;
+  for (int i = 0; i < 19; i++, p *= 10)
+    for (int64_t d = -2; d <= 2; d++) {
+      same_as_printf(p + d);
+      same_as_printf(-p + d);
+    }
+  same_as_printf(INT64_MAX);
+  same_as_printf(INT64_MIN);
+  same_as_printf(INT64_MIN + 1);
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 100000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    same_as_printf((int64_t)x);
+    same_as_printf((int64_t)(x >> (i % 64)));
+  }
+}
+
+Test(json_out, names_written_as_keys) {
+  struct json_out a = {0}, b = {0};
+  json_out_open(&a, '{');
+  json_out_open(&b, '{');
+  json_out_key(&a, "id");
+  JSON_OUT_NAME(&b, "id");
+  json_out_int(&a, 1);
+  json_out_int(&b, 1);
+  json_out_key(&a, "created_at_ms");
+  JSON_OUT_NAME(&b, "created_at_ms");
+  json_out_null(&a);
+  json_out_null(&b);
+  json_out_close(&a, '}');
+  json_out_close(&b, '}');
+  char *x = json_out_finish(&a, NULL), *y = json_out_finish(&b, NULL);
+  cr_assert_str_eq(y, "{\"id\":1,\"created_at_ms\":null}");
+  cr_assert_str_eq(x, y);
+  free(x);
+  free(y);
 }
 
 Test(json_text, too_deep_is_refused) {
