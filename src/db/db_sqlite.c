@@ -23,7 +23,8 @@
 
 struct cached_stmt {
   uint64_t hash;
-  char *sql; /* the caller's text, with $N */
+  const char *seen_at; /* where the caller's text was last time (usually a literal) */
+  char *sql;           /* the caller's text, with $N */
   sqlite3_stmt *stmt;
   uint64_t last_used;
 };
@@ -179,10 +180,20 @@ static bool only_space_left(const char *tail) {
 /* Finds the statement for sql in the cache, or prepares and caches it. */
 static int statement_for(struct sqlite_conn *sc, const char *sql, sqlite3_stmt **out,
                          struct ff_error *err) {
+  /* Most statements are string literals: found by where the text is (and
+   * compared, as a buffer may hold another text now), without hashing. */
+  for (int i = 0; i < sc->ncached; i++) {
+    if (sc->cache[i].seen_at == sql && !strcmp(sc->cache[i].sql, sql)) {
+      sc->cache[i].last_used = ++sc->use_clock;
+      *out = sc->cache[i].stmt;
+      return FF_OK;
+    }
+  }
   uint64_t hash = db_hash_text(sql);
   for (int i = 0; i < sc->ncached; i++) {
     if (sc->cache[i].hash == hash && !strcmp(sc->cache[i].sql, sql)) {
       sc->cache[i].last_used = ++sc->use_clock;
+      sc->cache[i].seen_at = sql;
       *out = sc->cache[i].stmt;
       return FF_OK;
     }
@@ -221,7 +232,7 @@ static int statement_for(struct sqlite_conn *sc, const char *sql, sqlite3_stmt *
   } else {
     sc->ncached++;
   }
-  sc->cache[slot] = (struct cached_stmt){hash, copy, stmt, ++sc->use_clock};
+  sc->cache[slot] = (struct cached_stmt){hash, sql, copy, stmt, ++sc->use_clock};
   *out = stmt;
   return FF_OK;
 }
@@ -293,20 +304,24 @@ static int copy_row(struct db_rows *rows, sqlite3_stmt *stmt) {
     return FF_ENOMEM;
   for (int c = 0; c < rows->ncols; c++) {
     int rc = FF_OK;
-    switch (sqlite3_column_type(stmt, c)) {
-    case SQLITE_INTEGER: rc = db_cell_set_int(rows, &row[c], sqlite3_column_int64(stmt, c)); break;
-    case SQLITE_FLOAT: rc = db_cell_set_real(rows, &row[c], sqlite3_column_double(stmt, c)); break;
+    /* One call per cell into the statement, then the value's accessors
+     * (each sqlite3_column_* call enters the statement again). The value
+     * is read at once, on this thread, before the next step. */
+    sqlite3_value *v = sqlite3_column_value(stmt, c);
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER: rc = db_cell_set_int(rows, &row[c], sqlite3_value_int64(v)); break;
+    case SQLITE_FLOAT: rc = db_cell_set_real(rows, &row[c], sqlite3_value_double(v)); break;
     case SQLITE_TEXT: {
-      const unsigned char *text = sqlite3_column_text(stmt, c);
+      const unsigned char *text = sqlite3_value_text(v);
       if (!text)
         return FF_ENOMEM;
-      rc = db_cell_set_bytes(rows, &row[c], DB_TEXT, text, (size_t)sqlite3_column_bytes(stmt, c));
+      rc = db_cell_set_bytes(rows, &row[c], DB_TEXT, text, (size_t)sqlite3_value_bytes(v));
       break;
     }
     case SQLITE_BLOB: {
-      const void *blob = sqlite3_column_blob(stmt, c);
+      const void *blob = sqlite3_value_blob(v);
       rc = db_cell_set_bytes(rows, &row[c], DB_BLOB, blob,
-                             blob ? (size_t)sqlite3_column_bytes(stmt, c) : 0);
+                             blob ? (size_t)sqlite3_value_bytes(v) : 0);
       break;
     }
     default: break; /* SQLITE_NULL: the cell is already NULL */
