@@ -78,12 +78,14 @@ static void same_as_printf(int64_t v) {
 Test(fmt, integers_as_printf_writes_them) {
   for (int64_t v = -100000; v <= 100000; v++)
     same_as_printf(v);
-  int64_t p = 1;
-  for (int i = 0; i < 19; i++, p *= 10)
+  for (int64_t p = 1;; p *= 10) { /* 10^0 .. 10^18 */
     for (int64_t d = -2; d <= 2; d++) {
       same_as_printf(p + d);
       same_as_printf(-p + d);
     }
+    if (p > INT64_MAX / 10)
+      break;
+  }
   same_as_printf(INT64_MAX);
   same_as_printf(INT64_MIN);
   same_as_printf(INT64_MIN + 1);
