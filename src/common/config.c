@@ -29,6 +29,9 @@ static const struct option_def options[] = {
     {"data-dir", OPT_STRING, F(data_dir), "./data", ALL, 0,
      "Folder for the SQLite database, pictures, secrets and state."},
     {"log-level", OPT_STRING, F(log_level), "info", ALL, 0, "debug, info, warn or error."},
+    {"log-batch-ms", OPT_INT, F(log_batch_ms), "50", SRV, 0,
+     "The server writes info lines (the access log) in batches, at most this late (0: each at "
+     "once, 0-10000); warnings and errors are never held back."},
     {"models-dir", OPT_STRING, F(models_dir), "./data/models", ALL, 0,
      "Folder with the face-api model files."},
 

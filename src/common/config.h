@@ -33,6 +33,7 @@ struct config {
   char *config_file;
   char *data_dir;
   char *log_level;
+  int log_batch_ms;
   char *models_dir;
 
   /* server: network and HTTP */

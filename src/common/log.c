@@ -37,7 +37,7 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t batch_cond; /* the writer thread waits on it, with ring_lock */
 static char *batch, *batch_spare;
 static size_t batch_len;
-static int batching, batch_stopping;
+static int batching, batch_stopping, batch_delay_ms;
 static pthread_t batch_thread;
 
 void log_set_level(enum log_level level) {
@@ -239,7 +239,7 @@ static void *batch_main(void *arg) {
       pthread_cond_wait(&batch_cond, &ring_lock);
       continue;
     }
-    struct timespec deadline = ff_deadline_ms(LOG_BATCH_MS);
+    struct timespec deadline = ff_deadline_ms(batch_delay_ms);
     while (!batch_stopping && batch_len < LOG_BATCH_FLUSH_BYTES &&
            pthread_cond_timedwait(&batch_cond, &ring_lock, &deadline) != ETIMEDOUT) {
     }
@@ -253,9 +253,10 @@ static void *batch_main(void *arg) {
   return NULL;
 }
 
-int log_batch_start(void) {
-  if (batching)
+int log_batch_start(int max_delay_ms) {
+  if (batching || max_delay_ms <= 0)
     return 0;
+  batch_delay_ms = max_delay_ms;
   if (!batch) {
     batch = malloc(BATCH_BYTES);
     batch_spare = malloc(BATCH_BYTES);

@@ -43,14 +43,13 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 
 /* Batched writing, for a busy server: from log_batch_start() on, debug and
  * info lines are gathered in memory and written together by a thread of
- * their own, at most LOG_BATCH_MS after they were logged (sooner when
+ * their own, at most max_delay_ms after they were logged (sooner when
  * LOG_BATCH_FLUSH_BYTES have gathered), instead of a write(2) each. A warning
  * or an error is never held back: it is written at once, after the lines
  * gathered before it, so the order of lines is kept. log_batch_stop() (also
  * run at exit) writes what is gathered and returns to a write per line. */
-#define LOG_BATCH_MS 50
 #define LOG_BATCH_FLUSH_BYTES (64 * 1024)
-int log_batch_start(void);
+int log_batch_start(int max_delay_ms);
 void log_batch_stop(void);
 
 /* Copies up to max of the most recent lines (oldest first) into a malloc'd

@@ -420,6 +420,10 @@ static void server_argv(struct demo *d, int argc, char **argv, char **out) {
   int n = 0;
   out[n++] = d->exe;
   out[n++] = "server";
+  /* The demo shows the server's and the worker's lines as they happen, in
+   * one stream: no batching (a --log-batch-ms given to the demo wins). */
+  out[n++] = "--log-batch-ms";
+  out[n++] = "0";
   for (int i = 1; i < argc && n < MAX_CHILD_ARGS - 2; i++) {
     if (strncmp(argv[i], "--", 2))
       continue;

@@ -141,6 +141,8 @@ int server_init(struct server *s, struct ff_error *err) {
   if (log_parse_level(s->cfg.log_level, &level))
     return ff_fail(err, FF_EINVAL, "log-level must be debug, info, warn or error");
   log_set_level(level);
+  if (s->cfg.log_batch_ms < 0 || s->cfg.log_batch_ms > 10000)
+    return ff_fail(err, FF_EINVAL, "log-batch-ms must be between 0 and 10000");
   if ((rc = prepare_data_dir(s->cfg.data_dir, err)))
     return rc;
 
@@ -220,7 +222,7 @@ static int start(struct server *s, int argc, char **argv, struct ff_error *err) 
   /* From here on, one write per request's access-log line would be a
    * visible part of a small request's cost: info lines are written in
    * batches (warnings and errors at once). */
-  if (log_batch_start())
+  if (log_batch_start(s->cfg.log_batch_ms))
     log_msg(LOG_WARN, "server.log_batch", "cannot batch log lines: each is written at once");
   return FF_OK;
 }

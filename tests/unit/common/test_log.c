@@ -142,7 +142,7 @@ static int temp_log(void) {
 Test(log, batches_keep_order_and_warnings_are_not_held) {
   int fd = temp_log();
   log_set_fd(fd);
-  cr_assert_eq(log_batch_start(), 0);
+  cr_assert_eq(log_batch_start(50), 0);
   log_msg(LOG_INFO, "test.one", "1");
   log_msg(LOG_INFO, "test.two", "2");
   log_msg(LOG_WARN, "test.three", "3");
@@ -193,7 +193,7 @@ static void *log_many(void *arg) {
 Test(log, batched_lines_from_threads_arrive_whole_and_in_order) {
   int fd = temp_log();
   log_set_fd(fd);
-  cr_assert_eq(log_batch_start(), 0);
+  cr_assert_eq(log_batch_start(50), 0);
   pthread_t threads[BATCH_THREADS];
   for (int t = 0; t < BATCH_THREADS; t++)
     pthread_create(&threads[t], NULL, log_many, (void *)(intptr_t)t);
