@@ -207,7 +207,7 @@ void log_end(struct log_line *l) {
   l->buf[l->len] = '\n';
   pthread_mutex_lock(&ring_lock);
   ring_keep(l);
-  int batched = batching;
+  int batched = batching, ever = batch != NULL;
   if (batched && l->level < LOG_WARN && batch_len + n <= BATCH_BYTES) {
     size_t before = batch_len;
     memcpy(batch + batch_len, l->buf, n);
@@ -220,11 +220,12 @@ void log_end(struct log_line *l) {
     return;
   }
   pthread_mutex_unlock(&ring_lock);
-  if (!batched) {
+  if (!ever) {
     write_all(l->buf, n);
     return;
   }
-  /* A warning, an error, or a full batch: what was gathered, then this. */
+  /* A warning, an error, a full batch, or any line while batching stops:
+   * what was gathered first, then this. */
   pthread_mutex_lock(&write_lock);
   batch_write();
   write_all(l->buf, n);
