@@ -101,7 +101,8 @@ static const struct option_def options[] = {
      "How often the server derives worker status changes, moves the cameras of lost workers "
      "and expires commands (0 = never; heartbeats still place cameras)."},
     {"fleet-ack-timeout-ms", OPT_INT, F(fleet_ack_timeout_ms), "15000", SRV, 0,
-     "A command sent to a worker and not acknowledged within this is sent again."},
+     "A command sent to a worker and not acknowledged within this is sent again; an acknowledged "
+     "one the worker said nothing more about for this long is asked for again."},
     {"fleet-command-ttl-s", OPT_INT, F(fleet_command_ttl_s), "3600", SRV, 0,
      "Default lifetime of a worker command; an undelivered command then expires."},
     {"fleet-command-attempts", OPT_INT, F(fleet_command_attempts), "3", SRV, 0,

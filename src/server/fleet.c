@@ -472,21 +472,30 @@ static json_t *command_message(struct server *s, struct db_conn *c, const struct
                    (json_int_t)db_rows_int(r, i, 16));
 }
 
+/* What goes to a worker: its pending commands, and the acknowledged ones it
+ * has said nothing more about for the ack timeout ($4 = now - timeout): the
+ * completion may have been lost on the way, so the worker is asked again
+ * (it answers from its record, says it is still at it, or runs it). */
 static const char pending_sql[] =
     "SELECT id, tenant_id, worker_id, type, params, priority, status, attempts, max_attempts, "
     "result, error, created_by, created_at, sent_at, acknowledged_at, finished_at, expires_at, "
-    "updated_at FROM worker_commands WHERE worker_id = $1 AND status = 'pending' "
-    "AND expires_at > $2 ORDER BY priority DESC, id LIMIT $3";
+    "updated_at FROM worker_commands WHERE worker_id = $1 AND expires_at > $2 "
+    "AND (status = 'pending' OR (status = 'acknowledged' AND updated_at < $4)) "
+    "ORDER BY priority DESC, id LIMIT $3";
 
-/* Claims a pending command for delivery; *claimed = 0 when another thread
- * (or instance) took it first. */
-static int mark_sent(struct db_conn *c, int64_t id, int64_t now, int *claimed,
+/* Claims a command of pending_sql for delivery; *claimed = 0 when another
+ * thread (or instance) took it first. A pending command becomes sent (one
+ * more attempt); an acknowledged one stays acknowledged, asked again. */
+static int mark_sent(struct db_conn *c, int64_t id, int64_t now, int64_t quiet_since, int *claimed,
                      struct ff_error *err) {
   int64_t changes = 0;
-  int rc = db_exec(c,
-                   "UPDATE worker_commands SET status = 'sent', attempts = attempts + 1, "
-                   "sent_at = $2, updated_at = $2 WHERE id = $1 AND status = 'pending'",
-                   DB_ARGS(db_int(id), db_int(now)), &changes, err);
+  int rc = db_exec(
+      c,
+      "UPDATE worker_commands SET status = CASE WHEN status = 'pending' THEN 'sent' ELSE status "
+      "END, attempts = CASE WHEN status = 'pending' THEN attempts + 1 ELSE attempts END, "
+      "sent_at = $2, updated_at = $2 WHERE id = $1 AND (status = 'pending' OR "
+      "(status = 'acknowledged' AND updated_at < $3))",
+      DB_ARGS(db_int(id), db_int(now), db_int(quiet_since)), &changes, err);
   if (claimed)
     *claimed = rc == FF_OK && changes == 1;
   return rc;
@@ -518,6 +527,20 @@ static struct ws_conn *channel_get(int64_t worker) {
   return conn;
 }
 
+/* Removes the worker's channel from the table; the caller owns its reference. */
+static struct ws_conn *channel_take(int64_t worker) {
+  struct ws_conn *conn = NULL;
+  pthread_mutex_lock(&channels_lock);
+  for (int i = 0; i < nchannels; i++)
+    if (channels[i].worker_id == worker) {
+      conn = channels[i].conn;
+      channels[i] = channels[--nchannels];
+      break;
+    }
+  pthread_mutex_unlock(&channels_lock);
+  return conn;
+}
+
 void fleet_deliver(struct server *s, int64_t worker) {
   struct ws_conn *conn = channel_get(worker);
   if (!conn)
@@ -527,14 +550,14 @@ void fleet_deliver(struct server *s, int64_t worker) {
     ws_unref(conn);
     return;
   }
-  int64_t now = server_now_ms(s);
+  int64_t now = server_now_ms(s), quiet = now - s->cfg.fleet_ack_timeout_ms;
   struct db_rows *r = NULL;
-  if (db_query(c, pending_sql, DB_ARGS(db_int(worker), db_int(now), db_int(100)), &r, NULL) ==
-      FF_OK) {
+  if (db_query(c, pending_sql, DB_ARGS(db_int(worker), db_int(now), db_int(100), db_int(quiet)), &r,
+               NULL) == FF_OK) {
     for (int i = 0; i < db_rows_count(r); i++) {
       int64_t id = db_rows_int(r, i, 0);
       int claimed = 0;
-      if (mark_sent(c, id, now, &claimed, NULL) || !claimed)
+      if (mark_sent(c, id, now, quiet, &claimed, NULL) || !claimed)
         continue; /* another delivery took it */
       json_t *frame =
           json_pack("{s:s,s:o}", "type", "command", "command", command_message(s, c, r, i));
@@ -582,6 +605,9 @@ static int apply_update(struct server *s, int64_t tenant, int64_t worker, int64_
   int apply = open && (strcmp(status, "acknowledged") || strcmp(now_status, "acknowledged"));
   int64_t now = server_now_ms(s);
   char *result_text = NULL;
+  if (rc == FF_OK && open && !apply) /* acknowledged again (asked again): still at it */
+    rc = db_exec(c, "UPDATE worker_commands SET updated_at = $2 WHERE id = $1",
+                 DB_ARGS(db_int(id), db_int(now)), NULL, err);
   if (rc == FF_OK && apply) {
     if (!strcmp(status, "acknowledged")) {
       rc = db_exec(c,
@@ -619,6 +645,59 @@ static int apply_update(struct server *s, int64_t tenant, int64_t worker, int64_
     *answer = out;
   else
     json_decref(out);
+  return rc;
+}
+
+/* Forgets the channel this instance holds for a worker and closes it
+ * (its process is gone: a new one registered). Returns 1 when there was one. */
+static int channel_drop(int64_t worker) {
+  struct ws_conn *old = channel_take(worker);
+  if (!old)
+    return 0;
+  ws_close(old);
+  ws_unref(old);
+  log_msg(LOG_INFO, "fleet.channel", "worker=%lld registered again: its old channel closed",
+          (long long)worker);
+  return 1;
+}
+
+/* A worker registers once per process (and again only under a new id after
+ * being forgotten): what was sent to the process before this one and not
+ * finished went with it. Those commands are sent again now, in the answer
+ * (the worker answers the ones it had finished from its record and runs the
+ * others), or failed once they used up their attempts. The channel of the
+ * old process, when this instance has not noticed it close yet, is dropped
+ * so the commands do not follow it. */
+static int resend_unfinished(struct server *s, struct db_conn *c, int64_t tenant, int64_t site,
+                             int64_t worker, struct fleet_news *news, struct ff_error *err) {
+  int64_t now = server_now_ms(s);
+  int rc = FF_OK;
+  if (channel_drop(worker))
+    rc = db_exec(c, "UPDATE workers SET channel_connected = 0 WHERE id = $1",
+                 DB_ARGS(db_int(worker)), NULL, err);
+  struct db_rows *r = NULL;
+  if (rc == FF_OK)
+    rc = db_query(
+        c,
+        "UPDATE worker_commands SET status = CASE WHEN attempts >= max_attempts THEN 'failed' "
+        "ELSE 'pending' END, error = CASE WHEN attempts < max_attempts THEN error WHEN status = "
+        "'acknowledged' THEN 'the worker stopped before finishing it' ELSE 'not acknowledged by "
+        "the worker' END, finished_at = CASE WHEN attempts >= max_attempts THEN CAST($2 AS BIGINT) "
+        "ELSE NULL END, updated_at = $2 WHERE worker_id = $1 AND status IN ('sent', "
+        "'acknowledged') AND expires_at > $2 RETURNING id, status",
+        DB_ARGS(db_int(worker), db_int(now)), &r, err);
+  for (int i = 0; rc == FF_OK && i < db_rows_count(r); i++) {
+    if (strcmp(db_rows_text(r, i, 1), "failed"))
+      continue;
+    atomic_fetch_add(&n_command_final[1], 1);
+    news_add(news, tenant, site, "command.updated",
+             json_pack("{s:I,s:I,s:s}", "command_id", (json_int_t)db_rows_int(r, i, 0), "worker_id",
+                       (json_int_t)worker, "status", "failed"));
+  }
+  if (rc == FF_OK && db_rows_count(r))
+    log_msg(LOG_INFO, "fleet.commands", "worker=%lld registered: %d unfinished commands sent again",
+            (long long)worker, db_rows_count(r));
+  db_rows_free(r);
   return rc;
 }
 
@@ -1012,6 +1091,8 @@ static void worker_contact(struct request *rq, int heartbeat) {
     news_add(&news, tenant, site, "worker.status",
              json_pack("{s:I,s:s,s:s,s:s?}", "worker_id", (json_int_t)id, "uuid", uuid, "status",
                        new_status, "previous", old_status));
+  if (rc == FF_OK && !heartbeat)
+    rc = resend_unfinished(s, c, tenant, site, id, &news, &err);
   /* Commands: over the channel when it is open here, else in this answer. */
   json_t *commands = json_array();
   struct ws_conn *chan = channel_get(id);
@@ -1019,11 +1100,13 @@ static void worker_contact(struct request *rq, int heartbeat) {
     news_notify(&news, id);
     ws_unref(chan);
   } else if (rc == FF_OK) {
-    rc = db_query(c, pending_sql, DB_ARGS(db_int(id), db_int(now), db_int(COMMANDS_PER_ANSWER)), &r,
+    int64_t quiet = now - s->cfg.fleet_ack_timeout_ms;
+    rc = db_query(c, pending_sql,
+                  DB_ARGS(db_int(id), db_int(now), db_int(COMMANDS_PER_ANSWER), db_int(quiet)), &r,
                   &err);
     for (int i = 0; rc == FF_OK && i < db_rows_count(r); i++) {
       int claimed = 0;
-      rc = mark_sent(c, db_rows_int(r, i, 0), now, &claimed, &err);
+      rc = mark_sent(c, db_rows_int(r, i, 0), now, quiet, &claimed, &err);
       if (rc == FF_OK && claimed) {
         json_array_append_new(commands, command_message(s, c, r, i));
         atomic_fetch_add(&n_commands_by_heartbeat, 1);
@@ -1329,19 +1412,6 @@ void workers_set_maintenance(struct request *rq) {
   }
   http_json(rq, 200, worker_json(rq->server, r, 0, 1));
   db_rows_free(r);
-}
-
-static struct ws_conn *channel_take(int64_t worker) {
-  struct ws_conn *conn = NULL;
-  pthread_mutex_lock(&channels_lock);
-  for (int i = 0; i < nchannels; i++)
-    if (channels[i].worker_id == worker) {
-      conn = channels[i].conn;
-      channels[i] = channels[--nchannels];
-      break;
-    }
-  pthread_mutex_unlock(&channels_lock);
-  return conn;
 }
 
 void workers_forget(struct request *rq) {
@@ -1960,10 +2030,11 @@ static void deliver_waiting(struct server *s) {
   if (!c)
     return;
   struct db_rows *r = NULL;
+  int64_t now = server_now_ms(s);
   int rc = db_query(c,
-                    "SELECT DISTINCT worker_id FROM worker_commands WHERE status = 'pending' "
-                    "AND expires_at > $1",
-                    DB_ARGS(db_int(server_now_ms(s))), &r, NULL);
+                    "SELECT DISTINCT worker_id FROM worker_commands WHERE expires_at > $1 AND "
+                    "(status = 'pending' OR (status = 'acknowledged' AND updated_at < $2))",
+                    DB_ARGS(db_int(now), db_int(now - s->cfg.fleet_ack_timeout_ms)), &r, NULL);
   db_release(c);
   for (int i = 0; rc == FF_OK && i < db_rows_count(r); i++)
     fleet_deliver(s, db_rows_int(r, i, 0)); /* nothing when the channel is elsewhere */

@@ -235,6 +235,40 @@ describe('the worker protocol', () => {
     await call(S1, 'DELETE', `/v1/workers/${w.id}`, { token: A.token });
   });
 
+  test('nothing acknowledged is left hanging: the worker is asked again when its completion does not come, a new process gets at once what the old one had, and a command that outlives its attempts fails with a reason', async () => {
+    const w = new FakeWorker(S1, A.key);
+    await w.register();
+    const send = async (body) => (await call(S1, 'POST', `/v1/workers/${w.id}/commands`, { token: A.token, body })).json;
+    const get = async (id) => (await call(S1, 'GET', `/v1/commands/${id}`, { token: A.token })).json;
+    const a = await send({ type: 'status_report' });
+    assert.deepEqual((await w.heartbeat()).json.commands.map((k) => k.id), [a.id]);
+    assert.equal((await w.update(a.id, 'acknowledged')).json.status, 'acknowledged');
+    // Its completion is lost on the way: after the ack timeout the worker is asked again;
+    // the command stays acknowledged and no attempt is spent.
+    await until(async () => (await w.heartbeat()).json.commands.some((k) => k.id === a.id), 5000, 'asked again');
+    assert.equal((await get(a.id)).status, 'acknowledged');
+    assert.equal((await get(a.id)).attempts, 1);
+    assert.equal((await w.update(a.id, 'acknowledged')).json.status, 'acknowledged', 'still at it');
+    assert.equal((await w.update(a.id, 'completed', { result: {} })).json.status, 'completed', 'answered from its record');
+
+    // The process dies with one command sent and one acknowledged; the next one registers.
+    const b = await send({ type: 'status_report' });
+    const c = await send({ type: 'refresh_staff' });
+    assert.deepEqual((await w.heartbeat()).json.commands.map((k) => k.id).sort(), [b.id, c.id].sort());
+    await w.update(c.id, 'acknowledged');
+    const again = await w.register();
+    assert.deepEqual(again.commands.map((k) => k.id).sort(), [b.id, c.id].sort(), 'both in the register answer');
+    assert.deepEqual([(await get(b.id)).attempts, (await get(c.id)).attempts], [2, 2]);
+    // And that one dies too (attempts: 2): neither goes out a third time; each fails with its reason.
+    await w.update(c.id, 'acknowledged');
+    assert.deepEqual((await w.register()).commands, []);
+    assert.equal((await get(b.id)).status, 'failed');
+    assert.equal((await get(b.id)).error, 'not acknowledged by the worker');
+    assert.equal((await get(c.id)).status, 'failed');
+    assert.equal((await get(c.id)).error, 'the worker stopped before finishing it');
+    await call(S1, 'DELETE', `/v1/workers/${w.id}`, { token: A.token });
+  });
+
   test('commands over the channel WebSocket, pushed at once; the heartbeat carries none while it is open', async () => {
     const w = new FakeWorker(S1, A.key);
     await w.register();
