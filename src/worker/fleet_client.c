@@ -261,7 +261,11 @@ static void send_update(struct fleet_client *fc, int64_t id, const char *status,
 
 /* --- the command executor ------------------------------------------------------------------- */
 
-/* Queues a command message {"id", "type", "params", ...} (takes a reference). */
+/* Queues a command message {"id", "type", "params", ...} (takes a
+ * reference) and acknowledges it: received, will run. One that is queued or
+ * running already (the server asks again when it heard nothing for a while)
+ * is acknowledged again, not queued twice; one finished already is answered
+ * from the record when its turn comes. */
 static void enqueue(struct fleet_client *fc, json_t *cmd) {
   if (!json_is_integer(json_object_get(cmd, "id")) ||
       !json_is_string(json_object_get(cmd, "type"))) {
@@ -274,11 +278,14 @@ static void enqueue(struct fleet_client *fc, json_t *cmd) {
   for (int i = 0; i < fc->queue_count && !dup; i++)
     dup = json_integer_value(json_object_get(fc->queue[(fc->queue_head + i) % QUEUE_MAX], "id")) ==
           id;
-  if (!dup && fc->queue_count < QUEUE_MAX) {
+  int queued = !dup && fc->queue_count < QUEUE_MAX;
+  if (queued) {
     fc->queue[(fc->queue_head + fc->queue_count++) % QUEUE_MAX] = json_incref(cmd);
     pthread_cond_broadcast(&fc->wake);
   }
   pthread_mutex_unlock(&fc->lock);
+  if (queued || dup) /* a full queue: not acknowledged, the server sends it again */
+    send_update(fc, id, "acknowledged", NULL, NULL);
 }
 
 static void run_command(struct fleet_client *fc, json_t *cmd) {
@@ -303,7 +310,6 @@ static void run_command(struct fleet_client *fc, json_t *cmd) {
     json_decref(result);
     return;
   }
-  send_update(fc, id, "acknowledged", NULL, NULL);
   int ends_process = !strcmp(type, "shutdown") || !strcmp(type, "restart");
   if (ends_process) {
     /* Recorded and reported before it happens, so it never runs twice. */
@@ -324,6 +330,17 @@ static void run_command(struct fleet_client *fc, json_t *cmd) {
   json_t *out = NULL, *empty = params ? NULL : json_object();
   int rc = worker_command(fc->w, type, params ? params : empty, &out, &err);
   json_decref(empty);
+  pthread_mutex_lock(&fc->streams_lock); /* closed first thing on the way out */
+  int interrupted = rc && fc->streams_closed;
+  pthread_mutex_unlock(&fc->streams_lock);
+  if (interrupted) {
+    /* Cut short by the stop (a start_streaming waiting for its camera, say):
+     * not finished, so not recorded; the server sends it to the next start. */
+    log_msg(LOG_INFO, "worker.commands", "command %lld (%s) interrupted by the stop: %s",
+            (long long)id, type, err.message);
+    json_decref(out);
+    return;
+  }
   log_msg(rc ? LOG_WARN : LOG_INFO, "worker.commands", "command %lld (%s) %s%s%s", (long long)id,
           type, rc ? "failed: " : "completed", rc ? err.message : "", "");
   pthread_mutex_lock(&fc->lock);
