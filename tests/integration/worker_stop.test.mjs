@@ -73,23 +73,21 @@ test('a start_streaming command waiting at start-up, then SIGTERM: the worker ex
   nothingLost(w);
 
   // The command may arrive before the camera runs or the channel is up: it
-  // waits for both rather than failing. At least one round must stop a live stream.
-  let streamed = 0;
+  // waits for both rather than failing. Every round stops a live stream.
   for (let round = 0; round < 3; round++) {
-    // Queued while the worker is away: delivered when it comes back.
+    // Queued while the worker is away: delivered when it comes back (fleet_delivery.test.mjs
+    // has the ways a worker can go away with a command).
     const id = await command('start_streaming', { camera_id: camera, fps: 10 });
     await w.start();
     const final = await until(async () => { const st = await commandStatus(id); return ['completed', 'failed'].includes(st) && st; }, 20000, 'start_streaming to be run')
-      .catch(() => 'not run');
-    assert.notEqual(final, 'failed', `start_streaming at start-up failed\n${w.log.slice(-3000)}`);
-    if (final === 'completed') streamed++;
+      .catch(async (e) => `${e.message}: ${JSON.stringify((await call(s, 'GET', `/v1/commands/${id}`, { token })).json)}`);
+    assert.equal(final, 'completed', `round ${round}: start_streaming at start-up\n${w.log.slice(-3000)}`);
     stopped = await w.stop();
     assert.equal(stopped.code, 0, `exit status\n${w.log.slice(-3000)}`);
     assert.ok(stopped.ms < STOP_MS, `stopped in ${stopped.ms} ms (command ${final})\n${w.log.slice(-3000)}`);
     nothingLost(w);
     assert.doesNotMatch(w.all || '', /ERROR: \w+Sanitizer|runtime error:/);
   }
-  assert.ok(streamed >= 1, 'a live stream was running when the worker stopped');
 });
 
 test('a stream in full flow, then SIGTERM: the worker exits at once', async () => {
