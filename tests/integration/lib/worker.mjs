@@ -47,7 +47,9 @@ export class RealWorker {
   async stop() {
     const t0 = Date.now();
     this.proc.kill('SIGTERM');
-    const code = await Promise.race([this.exited, new Promise((r) => setTimeout(() => r('timeout'), 60000))]);
+    let timer; // cleared: a pending 60 s timer would keep the test file running for a minute after its last test
+    const code = await Promise.race([this.exited, new Promise((r) => { timer = setTimeout(() => r('timeout'), 60000); })]);
+    clearTimeout(timer);
     if (code === 'timeout') this.proc.kill('SIGKILL');
     return { code, ms: Date.now() - t0 };
   }
