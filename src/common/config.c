@@ -91,6 +91,10 @@ static const struct option_def options[] = {
      "Name of the system admin created on first start with an empty database."},
     {"admin-password", OPT_STRING, F(admin_password), NULL, SRV, 1,
      "Password for that admin; default: random, printed once."},
+    {"auth-cache-ms", OPT_INT, F(auth_cache_ms), "1000", SRV, 0,
+     "How long a checked token's account is trusted without reading it again (0-60000; 0: read "
+     "on every request). Changes made through this server apply at once; other servers on the "
+     "same PostgreSQL database are told when they commit."},
     {"login-max-failures", OPT_INT, F(login_max_failures), "5", SRV, 0,
      "Failed logins allowed per username within the window."},
     {"login-max-failures-per-address", OPT_INT, F(login_max_failures_per_address), "20", SRV, 0,

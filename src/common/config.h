@@ -34,6 +34,7 @@ struct config {
   char *data_dir;
   char *log_level;
   int log_batch_ms;
+  int auth_cache_ms;
   char *models_dir;
 
   /* server: network and HTTP */

@@ -26,6 +26,14 @@ int audit_record(struct db_conn *c, struct request *rq, int64_t tenant_id, const
                       db_text(target_type), db_text(target), db_text(summary),
                       db_text(rq ? rq->id : NULL), db_int(server_now_ms(rq ? rq->server : NULL))),
               NULL, &err);
+  /* Other servers on the same PostgreSQL database drop their cached
+   * principals when this change commits (the notification is part of the
+   * transaction; hub.c listens). One database alone has nothing to tell. */
+  if (!rc) {
+    int notified = db_notify(c, "auth", "", &err);
+    if (notified != FF_EUNSUPPORTED)
+      rc = notified;
+  }
   if (rc)
     log_msg(LOG_ERROR, "audit.write_failed", "%s", err.message);
   /* Every change is audited: the dispatcher drops cached principals once

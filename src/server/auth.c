@@ -385,7 +385,7 @@ int auth_resolve(struct server *s, const char *authorization, const char *ticket
   /* Read the generation before resolving: a change that lands meanwhile
    * makes the entry stale at once. */
   uint64_t generation = s->auth_cache ? atomic_load(&s->auth_cache->generation) : 0;
-  if (bearer) {
+  if (bearer && s->cfg.auth_cache_ms > 0) {
     crypto_generichash(cache_key, sizeof cache_key, (const unsigned char *)bearer, strlen(bearer),
                        s->digest_key, sizeof s->digest_key);
     if (cache_get(s, cache_key, now, out))
@@ -409,8 +409,8 @@ int auth_resolve(struct server *s, const char *authorization, const char *ticket
   else
     rc = auth_resolve_user(s, c, p.user_id, p.tenant_id, out, err);
   db_release(c);
-  if (rc == FF_OK && bearer) {
-    int64_t expires = now + AUTH_CACHE_TTL_MS;
+  if (rc == FF_OK && bearer && s->cfg.auth_cache_ms > 0) {
+    int64_t expires = now + s->cfg.auth_cache_ms;
     if (token_exp_s && token_exp_s * 1000 < expires)
       expires = token_exp_s * 1000; /* never past the token's own expiry */
     cache_put(s, cache_key, generation, expires, out);

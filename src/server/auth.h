@@ -77,13 +77,13 @@ int token_verify(const struct server *s, const char *token, int64_t now_s, struc
 /* --- the principal cache ----------------------------------------------------
  * Resolving a bearer (JWT check + a database read of the active flags) is
  * the largest cost of a small request, so resolved principals are kept for
- * at most AUTH_CACHE_TTL_MS. Every audited change (audit_record) bumps the
- * cache generation, so on this instance a deactivation, role change or key
- * revocation applies to the very next request; other instances sharing the
- * database see it within the TTL. Stream tickets are single-use and never
- * cached. */
+ * at most auth-cache-ms (1 s by default). Every audited change (audit_record)
+ * bumps the cache generation, so on this instance a deactivation, role
+ * change or key revocation applies to the very next request; other servers
+ * on the same PostgreSQL database are told when the change commits (NOTIFY
+ * "auth", heard by hub.c) and drop theirs too, the TTL being the bound if a
+ * notification is missed. Stream tickets are single-use and never cached. */
 #define AUTH_CACHE_SLOTS 4096
-#define AUTH_CACHE_TTL_MS 1000
 
 struct auth_cache;
 int auth_cache_init(struct server *s);

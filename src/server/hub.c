@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "db.h"
 #include "fleet.h"
@@ -585,6 +586,7 @@ static void on_notify(void *arg, const char *channel, const char *payload) {
   struct hub *h = arg;
   if (!channel) {
     remote_gap(h);
+    auth_cache_invalidate(h->server); /* changes may have gone unheard */
     if (h->connected_once)
       recognizer_resync(h->server);
     h->connected_once = 1;
@@ -592,6 +594,8 @@ static void on_notify(void *arg, const char *channel, const char *payload) {
     deliver_remote(h, payload);
   } else if (!strcmp(channel, "index")) {
     recognizer_apply_remote(h->server, payload);
+  } else if (!strcmp(channel, "auth")) {
+    auth_cache_invalidate(h->server); /* an account, key or tenant changed (audit.c) */
   }
 }
 
@@ -637,8 +641,8 @@ int hub_init(struct server *s, struct ff_error *err) {
     return FF_OK;
   h->remote = 1;
   h->next_local = h->last_id = h->floor = 0;
-  static const char *const channels[] = {"realtime", "index"};
-  int rc = db_listen(s->db, channels, 2, on_notify, h, &h->listener, err);
+  static const char *const channels[] = {"realtime", "index", "auth"};
+  int rc = db_listen(s->db, channels, 3, on_notify, h, &h->listener, err);
   if (!rc && pthread_create(&h->publisher, NULL, publisher_main, h))
     rc = ff_fail(err, FF_ENOMEM, "cannot start the realtime publisher");
   h->publisher_started = !rc;

@@ -143,6 +143,8 @@ int server_init(struct server *s, struct ff_error *err) {
   log_set_level(level);
   if (s->cfg.log_batch_ms < 0 || s->cfg.log_batch_ms > 10000)
     return ff_fail(err, FF_EINVAL, "log-batch-ms must be between 0 and 10000");
+  if (s->cfg.auth_cache_ms < 0 || s->cfg.auth_cache_ms > 60000)
+    return ff_fail(err, FF_EINVAL, "auth-cache-ms must be between 0 and 60000");
   if ((rc = prepare_data_dir(s->cfg.data_dir, err)))
     return rc;
 

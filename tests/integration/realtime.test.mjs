@@ -359,7 +359,9 @@ test('SIGTERM ends open streams and the server exits 0', async () => {
 test('two servers on one PostgreSQL: events, resume, the recognition index and a lost listener', { skip: DB !== 'postgres' && 'several servers need PostgreSQL (SQLite serves one)' }, async () => {
   const vault = randomBytes(32).toString('hex');
   const s1 = await new Server({ args: ['--vault-key', vault] }).start();
-  const s2 = new Server({ databaseUrl: s1.databaseUrl, bucket: s1.bucket, args: ['--vault-key', vault] });
+  // Instance 2 trusts a checked token for 30 s: only the notification makes
+  // it see a deactivation sooner (see below).
+  const s2 = new Server({ databaseUrl: s1.databaseUrl, bucket: s1.bucket, args: ['--vault-key', vault, '--auth-cache-ms', '30000'] });
   s2.jwtSecret = s1.jwtSecret;
   await s2.start();
   try {
@@ -400,6 +402,17 @@ test('two servers on one PostgreSQL: events, resume, the recognition index and a
     await on1.waitFor((m) => m.data.data?.visit_id === marker[0].visit_id, 'the marker on instance 1');
     const [c3] = await ingest(s1, key, [faceEvent(s1, cam, face, Date.now() - 500)]);
     assert.notEqual(c3.customer_id, c1.customer_id, 'the erased customer is not matched on instance 1');
+
+    // A tenant deactivated through instance 1 is refused by instance 2 as
+    // soon as the change commits, though instance 2 had just checked the token.
+    const U = world.tenants[1];
+    assert.equal((await call(s2, 'GET', '/v1/me', { token: U.admin.token })).status, 200);
+    const off = await call(s1, 'PATCH', `/v1/tenants/${U.tenant.id}`, { token: world.sys, body: { active: false } });
+    assert.equal(off.status, 200, off.text);
+    await until(async () => (await call(s2, 'GET', '/v1/me', { token: U.admin.token })).status === 401, 5000,
+      'instance 2 to refuse the deactivated tenant');
+    assert.equal((await call(s1, 'PATCH', `/v1/tenants/${U.tenant.id}`, { token: world.sys, body: { active: true } })).status, 200);
+    assert.equal((await call(s2, 'GET', '/v1/me', { token: U.admin.token })).status, 200);
 
     // The listener's connection dies: it reconnects, clients are told to
     // reload, events flow again.
