@@ -212,7 +212,7 @@ void log_end(struct log_line *l) {
     size_t before = batch_len;
     memcpy(batch + batch_len, l->buf, n);
     batch_len += n;
-    /* Wake the writer for a first line (it then waits LOG_BATCH_MS) and
+    /* Wake the writer for a first line (it then waits batch_delay_ms) and
      * when enough has gathered. */
     if (!before || (before < LOG_BATCH_FLUSH_BYTES && batch_len >= LOG_BATCH_FLUSH_BYTES))
       pthread_cond_signal(&batch_cond);
@@ -259,10 +259,16 @@ int log_batch_start(int max_delay_ms) {
     return 0;
   batch_delay_ms = max_delay_ms;
   if (!batch) {
-    batch = malloc(BATCH_BYTES);
-    batch_spare = malloc(BATCH_BYTES);
-    if (!batch || !batch_spare)
-      return -1; /* kept for a later try; lines are written one by one */
+    char *a = malloc(BATCH_BYTES), *b = malloc(BATCH_BYTES);
+    if (!a || !b) {
+      free(a);
+      free(b);
+      return -1; /* lines are written one by one */
+    }
+    pthread_mutex_lock(&ring_lock);
+    batch = a;
+    batch_spare = b;
+    pthread_mutex_unlock(&ring_lock);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

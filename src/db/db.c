@@ -509,20 +509,19 @@ static const char *number_text(const struct db_rows *rows, const struct db_cell 
   if (cell->bytes)
     return cell->bytes;
   char buf[40];
+  const char *text = buf;
   size_t len;
   if (cell->type == DB_INT) {
-    char *start = fmt_int(buf + sizeof buf, cell->n.i);
-    len = (size_t)(buf + sizeof buf - start);
-    memmove(buf, start, len);
+    text = fmt_int(buf + sizeof buf, cell->n.i);
+    len = (size_t)(buf + sizeof buf - text);
   } else {
     db_format_real(cell->n.r, buf, sizeof buf);
     len = strlen(buf);
   }
-  struct db_rows *mutable_rows = (struct db_rows *)rows;
-  char *copy = db_rows_arena_alloc(mutable_rows, len);
+  char *copy = db_rows_arena_alloc((struct db_rows *)rows, len);
   if (!copy)
     return NULL;
-  memcpy(copy, buf, len);
+  memcpy(copy, text, len);
   struct db_cell *c = (struct db_cell *)cell;
   c->bytes = copy;
   c->len = (uint32_t)len;

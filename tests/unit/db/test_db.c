@@ -206,8 +206,17 @@ Test(db, every_value_type_round_trips) {
     cr_assert_eq(len, 0);
   }
   cr_assert_str_eq(db_rows_text(rows, 8, 3), "abc");
-  /* Numbers also read as text, and text digits as numbers. */
-  cr_assert_str_eq(db_rows_text(rows, 0, 1), "-9223372036854775808");
+  /* Numbers also read as text, and text digits as numbers. The text of a
+   * number is written when first asked for, then the same each time. */
+  const char *first = db_rows_text(rows, 0, 1);
+  cr_assert_str_eq(first, "-9223372036854775808");
+  cr_assert_eq(db_rows_text(rows, 0, 1), first);
+  char real_text[40];
+  db_format_real(reals[0], real_text, sizeof real_text);
+  cr_assert_str_eq(db_rows_text(rows, 0, 2), real_text);
+  size_t number_len = 0;
+  cr_assert_str_eq(db_rows_blob(rows, 1, 1, &number_len), db_rows_text(rows, 1, 1));
+  cr_assert_eq(number_len, strlen(db_rows_text(rows, 1, 1)));
   db_rows_free(rows);
 
   CHECK(db_query(c, "SELECT i FROM vals WHERE i = $1", DB_ARGS(db_int(INT64_MIN)), &rows, &E));
