@@ -223,7 +223,7 @@ void json_out_close(struct json_out *o, char bracket) {
 void json_out_key(struct json_out *o, const char *key) {
   element(o);
   size_t n = strlen(key);
-  if (grow(o, n + 3)) /* the quotes and the colon: one check for all */
+  if (grow(o, n + 3)) /* room for the quotes and the colon: the colon needs no check */
     return;
   put_string(o, key, n);
   o->data[o->len++] = ':';
